@@ -1,0 +1,1 @@
+"""One JSON router per domain."""

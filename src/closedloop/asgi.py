@@ -1,0 +1,1 @@
+"""The ASGI application: ``uvicorn closedloop.asgi:app`` (``closedloop serve`` runs it)."""

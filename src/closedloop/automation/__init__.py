@@ -1,0 +1,1 @@
+"""Triggered workflows, contact planning (tasks, appointments) and alerts."""

@@ -1,0 +1,62 @@
+"""Composition: the full schema, engine and session factory built from settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Engine, MetaData
+from sqlalchemy.orm import Session, sessionmaker
+
+from closedloop.db.base import Base
+from closedloop.db.engine import make_engine
+from closedloop.db.uow import session_factory
+from closedloop.hookspecs import pm
+from closedloop.settings import get_settings
+
+
+def metadata() -> MetaData:
+    """The whole schema: importing every domain's models registers their tables."""
+    from closedloop.automation import models as _automation
+    from closedloop.campaigns import models as _campaigns
+    from closedloop.consent import models as _consent
+    from closedloop.contacts import models as _contacts
+    from closedloop.ingest import models as _ingest
+    from closedloop.jobs import models as _jobs
+    from closedloop.quality import models as _quality
+    from closedloop.responses import models as _responses
+    from closedloop.scoring import models as _scoring
+    from closedloop.transactions import models as _transactions
+    from closedloop.users import models as _users
+
+    del _automation, _campaigns, _consent, _contacts, _ingest, _jobs, _quality
+    del _responses, _scoring, _transactions, _users
+    return Base.metadata
+
+
+@lru_cache(maxsize=1)
+def load_plugins() -> None:
+    """Register the built-in domain plugins, then any installed third-party plugins."""
+    from closedloop.transactions import hooks as transactions_hooks
+
+    for plugin in (transactions_hooks,):
+        if not pm.is_registered(plugin):
+            pm.register(plugin)
+    pm.load_setuptools_entrypoints("closedloop")
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str) -> Engine:
+    """One engine per database URL for the whole process (schema and plugins loaded)."""
+    metadata()
+    load_plugins()
+    return make_engine(url)
+
+
+def get_engine() -> Engine:
+    """The engine of the configured store (``CLOSEDLOOP_DATABASE_URL``)."""
+    return engine_for(get_settings().database_url)
+
+
+def get_session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    """A session factory on ``engine`` or the configured store."""
+    return session_factory(engine or get_engine())

@@ -1,0 +1,1 @@
+"""Campaigns with waves and cells, offers, audiences and the contact history."""

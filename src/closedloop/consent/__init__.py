@@ -1,0 +1,1 @@
+"""Consent per channel and purpose (append-only ledger + current state) and suppression lists."""

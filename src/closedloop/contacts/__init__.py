@@ -1,0 +1,1 @@
+"""Persons, organisations, households, relationships, contact points and the attribute catalogue."""

@@ -1,0 +1,228 @@
+"""Use cases of the customer record: create, read, update (optimistic lock), delete, search.
+
+Every function takes a session and leaves the commit to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from closedloop.contacts import queries
+from closedloop.contacts.models import Address, Email, Person, Phone
+from closedloop.contacts.normalize import (
+    normalize_email,
+    normalize_phone,
+    phone_line_type,
+    search_key,
+)
+from closedloop.contacts.schemas import (
+    AddressIn,
+    EmailIn,
+    PersonCreate,
+    PersonFilter,
+    PersonUpdate,
+    PhoneIn,
+)
+from closedloop.db.base import utcnow
+from closedloop.errors import Conflict, NotFound, Refused, ValidationFailed
+from closedloop.hookspecs import pm
+from closedloop.settings import get_settings
+
+_SIMPLE_FIELDS = (
+    "salutation",
+    "given_name",
+    "family_name",
+    "gender",
+    "birth_date",
+    "language",
+    "lifecycle_status",
+    "preferred_channel",
+    "preferred_time",
+)
+
+
+def _build_emails(items: list[EmailIn], errors: list[dict[str, Any]]) -> list[Email]:
+    out: list[Email] = []
+    for i, item in enumerate(items):
+        try:
+            address, key = normalize_email(item.address)
+        except ValueError as exc:
+            errors.append({"field": f"emails[{i}].address", "message": str(exc)})
+            continue
+        out.append(
+            Email(
+                address=address, address_key=key, kind=item.kind.value, is_primary=item.is_primary
+            )
+        )
+    return out
+
+
+def _build_phones(items: list[PhoneIn], country: str, errors: list[dict[str, Any]]) -> list[Phone]:
+    out: list[Phone] = []
+    for i, item in enumerate(items):
+        try:
+            e164 = normalize_phone(item.number, item.country or country)
+        except ValueError as exc:
+            errors.append({"field": f"phones[{i}].number", "message": str(exc)})
+            continue
+        out.append(
+            Phone(
+                e164=e164,
+                raw=item.number,
+                line_type=phone_line_type(e164),
+                kind=item.kind.value,
+                is_primary=item.is_primary,
+            )
+        )
+    return out
+
+
+def _build_addresses(items: list[AddressIn]) -> list[Address]:
+    return [
+        Address(
+            **item.model_dump(exclude={"kind", "postal_code"}),
+            postal_code=" ".join(item.postal_code.upper().split()) if item.postal_code else None,
+            kind=item.kind.value,
+        )
+        for item in items
+    ]
+
+
+def _mark_primary(points: list[Any]) -> None:
+    """Exactly one primary per kind of contact point: the first flagged one, else the first."""
+    if not points:
+        return
+    chosen = next((p for p in points if p.is_primary), points[0])
+    for p in points:
+        p.is_primary = p is chosen
+
+
+def _set_keys(person: Person) -> None:
+    person.given_key = search_key(person.given_name)
+    person.family_key = search_key(person.family_name)
+
+
+def _contact_points(
+    data: PersonCreate | PersonUpdate, person: Person | None
+) -> dict[str, list[Any]]:
+    """Validate and build the contact points given in ``data``; raise all errors at once."""
+    errors: list[dict[str, Any]] = []
+    addresses = _build_addresses(data.addresses) if data.addresses is not None else None
+    country = next((a.country for a in addresses or [] if a.country), None)
+    if country is None and person is not None:
+        country = next((a.country for a in person.addresses if a.country), None)
+    country = country or get_settings().default_country
+    built: dict[str, list[Any]] = {}
+    if data.emails is not None:
+        built["emails"] = _build_emails(data.emails, errors)
+    if data.phones is not None:
+        built["phones"] = _build_phones(data.phones, country, errors)
+    if addresses is not None:
+        built["addresses"] = addresses
+    if errors:
+        raise ValidationFailed("Some contact details are not valid.", errors=errors)
+    for points in built.values():
+        _mark_primary(points)
+    return built
+
+
+def create_person(session: Session, data: PersonCreate) -> Person:
+    """Store a new person with their contact points; 409 if (source, external id) exists."""
+    person = Person(
+        **data.model_dump(include=set(_SIMPLE_FIELDS), exclude_none=True),
+        source_system=data.source_system,
+        external_id=data.external_id,
+    )
+    if data.lifecycle_status is not None:
+        person.lifecycle_status = data.lifecycle_status.value
+    _set_keys(person)
+    for name, points in _contact_points(data, None).items():
+        setattr(person, name, points)
+    if data.external_id is not None:
+        existing = session.scalar(
+            select(Person.id).where(
+                Person.source_system == data.source_system,
+                Person.external_id == data.external_id,
+            )
+        )
+        if existing is not None:
+            raise Conflict(
+                f"A person with external id {data.external_id!r} from "
+                f"{data.source_system or 'no source'} already exists (#{existing})."
+            )
+    session.add(person)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("The person conflicts with a stored record.") from exc
+    return person
+
+
+def get_person(session: Session, person_id: int) -> Person:
+    """The person with this id and their contact points; NotFound otherwise."""
+    stmt = queries.with_contact_points(select(Person).where(Person.id == person_id))
+    person = session.scalar(stmt)
+    if person is None:
+        raise NotFound(f"Person {person_id} does not exist.")
+    return person
+
+
+def update_person(session: Session, person_id: int, data: PersonUpdate) -> Person:
+    """Apply the fields set in ``data``; 409 if the person changed since ``data.version``."""
+    person = get_person(session, person_id)
+    if person.version != data.version:
+        raise Conflict(
+            f"Person {person_id} was changed by someone else (version {person.version}, "
+            f"you had {data.version}). Reload and apply your change again."
+        )
+    for name in _SIMPLE_FIELDS:
+        if name in data.model_fields_set:
+            value = getattr(data, name)
+            if name == "lifecycle_status" and value is None:
+                continue
+            setattr(person, name, value.value if hasattr(value, "value") else value)
+    _set_keys(person)
+    for name, points in _contact_points(data, person).items():
+        setattr(person, name, points)
+    # Touch the row so every update bumps the version, even one that only changes contacts.
+    person.updated_at = utcnow()
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict(f"Person {person_id} was changed by someone else meanwhile.") from exc
+    return person
+
+
+def delete_person(session: Session, person_id: int) -> None:
+    """Delete a person and their contact points; refused while other records need them."""
+    person = get_person(session, person_id)
+    reasons = [r for r in pm.hook.person_delete_blockers(session=session, person_id=person_id) if r]
+    if reasons:
+        raise Refused(
+            f"Person {person_id} cannot be deleted: {'; '.join(reasons)}. "
+            "Their history is kept; use erasure (anonymisation) to remove personal data."
+        )
+    session.delete(person)
+    session.flush()
+
+
+def search_persons(
+    session: Session,
+    flt: PersonFilter,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    count_cap: int = 10_000,
+) -> tuple[list[Person], int]:
+    """One page of persons matching ``flt`` and how many match (counted up to ``count_cap``)."""
+    stmt = queries.person_search(flt, get_settings().default_country)
+    total = session.scalar(queries.capped_count(stmt, count_cap)) or 0
+    page = queries.with_contact_points(
+        stmt.order_by(Person.family_key, Person.given_key, Person.id).limit(limit).offset(offset)
+    )
+    return list(session.scalars(page)), total

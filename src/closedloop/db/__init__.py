@@ -1,0 +1,1 @@
+"""The operational store: declarative base, engine factory, unit of work, migrations."""

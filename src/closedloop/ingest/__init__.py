@@ -1,0 +1,1 @@
+"""Bringing data in: file readers, mapping profiles, validation, import batches."""

@@ -1,0 +1,1 @@
+"""Durable jobs stored in the database and run by ``closedloop worker``."""

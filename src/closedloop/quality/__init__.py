@@ -1,0 +1,1 @@
+"""Data quality: checks, postal reference, duplicate identification and merging."""

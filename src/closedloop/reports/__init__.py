@@ -1,0 +1,1 @@
+"""Reports: the person card (360° view), KPIs, charts and exports."""

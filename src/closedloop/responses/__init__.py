@@ -1,0 +1,1 @@
+"""Reactions to communications (opens, clicks, purchases, survey answers) and evaluation."""

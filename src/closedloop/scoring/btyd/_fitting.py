@@ -1,0 +1,188 @@
+"""Input checks, row collapsing and the optimiser shared by the BTYD models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+
+#: Parameters are optimised as logarithms inside these bounds (1e-6 .. 1e6).
+LOG_BOUND = float(np.log(1e6))
+#: A fit is accepted when the largest gradient component of the mean negative
+#: log-likelihood (per customer, in log-parameter space) is below this.
+GRADIENT_TOLERANCE = 1e-6
+
+
+class ConvergenceError(RuntimeError):
+    """Raised when a model's maximum-likelihood fit does not converge."""
+
+
+def as_float_array(name: str, value: object, *, allow_scalar: bool = False) -> FloatArray:
+    """Return ``value`` as a finite, non-negative float array or raise ``ValueError``."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric") from exc
+    if arr.ndim > 1 or (arr.ndim == 0 and not allow_scalar):
+        raise ValueError(f"{name} must be a one-dimensional array, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative (first bad index {_first(arr < 0)})")
+    return arr
+
+
+def _first(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.flatnonzero(np.ravel(mask))[0])
+
+
+def check_rfm(
+    frequency: object, recency: object, T: object, *, broadcast: bool = False
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Validate ``(x, t_x, T)`` data and return them as float arrays.
+
+    With ``broadcast=False`` (fitting) the three must be 1-D of equal length;
+    with ``broadcast=True`` (prediction) scalars are allowed and the arrays are
+    broadcast against each other.
+    """
+    x = as_float_array("frequency", frequency, allow_scalar=broadcast)
+    tx = as_float_array("recency", recency, allow_scalar=broadcast)
+    age = as_float_array("T", T, allow_scalar=broadcast)
+    if broadcast:
+        try:
+            x, tx, age = np.broadcast_arrays(x, tx, age)
+        except ValueError as exc:
+            raise ValueError(
+                f"frequency, recency and T have incompatible shapes "
+                f"{x.shape}, {tx.shape}, {age.shape}"
+            ) from exc
+    elif not x.shape == tx.shape == age.shape:
+        raise ValueError(
+            f"frequency, recency and T must have the same length, "
+            f"got {x.size}, {tx.size} and {age.size}"
+        )
+    if np.any(x != np.round(x)):
+        raise ValueError(
+            f"frequency must hold whole numbers of repeat purchases "
+            f"(first bad index {_first(x != np.round(x))})"
+        )
+    too_late = tx - age > 1e-9 * np.maximum(age, 1.0)
+    if np.any(too_late):
+        raise ValueError(f"recency must not exceed T (first bad index {_first(too_late)})")
+    inconsistent = (x == 0) & (tx > 0)
+    if np.any(inconsistent):
+        raise ValueError(
+            f"recency must be 0 when frequency is 0 (first bad index {_first(inconsistent)})"
+        )
+    return x.astype(np.float64), np.minimum(tx, age), age.astype(np.float64)
+
+
+def check_weights(weights: object, n: int) -> FloatArray:
+    """Validate optional per-row weights (e.g. counts of identical customers)."""
+    if weights is None:
+        return np.ones(n, dtype=np.float64)
+    w = as_float_array("weights", weights)
+    if w.size != n:
+        raise ValueError(f"weights must have one entry per customer ({n}), got {w.size}")
+    if not np.any(w > 0):
+        raise ValueError("weights must not all be zero")
+    return w
+
+
+def check_time(name: str, value: object) -> FloatArray:
+    """Validate a forecast horizon (scalar or array, finite, non-negative)."""
+    return as_float_array(name, value, allow_scalar=True)
+
+
+@dataclass(frozen=True)
+class Collapsed:
+    """Unique rows of the data with their summed weights."""
+
+    columns: tuple[FloatArray, ...]
+    weights: FloatArray
+    inverse: IntArray
+
+
+def collapse_rows(columns: Sequence[FloatArray], weights: FloatArray) -> Collapsed:
+    """Collapse identical rows of ``columns`` into unique rows with summed weights."""
+    stacked = np.column_stack(columns)
+    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)[:2]
+    inverse = np.ravel(inverse)
+    summed = np.bincount(inverse, weights=weights, minlength=unique.shape[0])
+    keep = summed > 0
+    if not np.all(keep):
+        remap = np.cumsum(keep) - 1
+        unique, summed, inverse = unique[keep], summed[keep], remap[inverse]
+    cols = tuple(np.ascontiguousarray(unique[:, i]) for i in range(unique.shape[1]))
+    return Collapsed(cols, summed.astype(np.float64), inverse.astype(np.intp))
+
+
+def unique_index(values: FloatArray) -> tuple[FloatArray, IntArray]:
+    """Return the sorted unique values and, for each input, its position among them."""
+    uniq, inv = np.unique(values, return_inverse=True)
+    return uniq.astype(np.float64), np.ravel(inv).astype(np.intp)
+
+
+def minimise(
+    objective: Objective, start: FloatArray, names: Sequence[str], model: str
+) -> tuple[FloatArray, float, int]:
+    """Minimise ``objective`` (value and gradient in log-parameter space).
+
+    Returns the log-parameters, the objective value and the iteration count.
+    Raises :class:`ConvergenceError` when L-BFGS-B stops with a gradient that
+    is not small, or when a parameter runs to the 1e-6 .. 1e6 bounds (the data
+    do not identify the model, e.g. nobody made a repeat purchase).
+    """
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    result = optimize.minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 5000, "ftol": 0.0, "gtol": 1e-10, "maxcor": 20},
+    )
+    theta = np.asarray(result.x, dtype=np.float64)
+    value, grad = objective(theta)
+    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
+        raise ConvergenceError(f"{model} fit ended on a non-finite log-likelihood")
+    at_bound = np.abs(theta) > LOG_BOUND - 1e-3
+    if np.any(at_bound):
+        which = ", ".join(n for n, hit in zip(names, at_bound, strict=True) if hit)
+        raise ConvergenceError(
+            f"{model} fit did not converge: parameter(s) {which} ran to the "
+            f"1e-6..1e6 bound; the data do not identify the model"
+        )
+    if np.max(np.abs(grad)) > GRADIENT_TOLERANCE:
+        raise ConvergenceError(
+            f"{model} fit did not converge after {result.nit} iterations "
+            f"({result.message}); largest gradient {np.max(np.abs(grad)):.3g}"
+        )
+    return theta, float(value), int(result.nit)
+
+
+def finite_difference(
+    values: Callable[[FloatArray], FloatArray], theta: FloatArray, step: float = 1e-5
+) -> tuple[float, FloatArray]:
+    """Value and central-difference gradient of a scalar function.
+
+    ``values`` takes a ``(k, p)`` stack of parameter vectors and returns ``k``
+    values, so all ``2p + 1`` evaluations run as one vectorised call.
+    """
+    p = theta.size
+    stack = np.repeat(theta[None, :], 2 * p + 1, axis=0)
+    for i in range(p):
+        stack[1 + 2 * i, i] += step
+        stack[2 + 2 * i, i] -= step
+    out = values(stack)
+    grad = (out[1::2] - out[2::2]) / (2.0 * step)
+    return float(out[0]), np.asarray(grad, dtype=np.float64)

@@ -1,0 +1,1 @@
+"""Products, the category tree, orders and order lines (M5)."""

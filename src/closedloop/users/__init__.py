@@ -1,0 +1,1 @@
+"""Users, roles and permissions, API tokens and the audit log (M20)."""

@@ -1,0 +1,160 @@
+"""Use cases of users: accounts, password login, API tokens, audit trail."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from closedloop.db.base import as_utc, utcnow
+from closedloop.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from closedloop.users.models import ApiToken, AuditEvent, User
+from closedloop.vocab import Role
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash("closedloop-dummy-password")
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    *,
+    full_name: str | None = None,
+    email: str | None = None,
+    locale: str | None = None,
+) -> User:
+    """Create a user; refuses a taken username or a password shorter than 10 characters."""
+    username = username.strip()
+    errors = []
+    if not username or len(username) > 64:
+        errors.append({"field": "username", "message": "must be 1 to 64 characters"})
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(
+            {"field": "password", "message": f"must be at least {MIN_PASSWORD_LENGTH} characters"}
+        )
+    if errors:
+        raise ValidationFailed("The user cannot be created.", errors=errors)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"User {username!r} already exists.")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        full_name=full_name,
+        email=email,
+        locale=locale,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    """Replace a user's password."""
+    user = get_user(session, username)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            "The password is too short.",
+            errors=[{"field": "password", "message": f"at least {MIN_PASSWORD_LENGTH} characters"}],
+        )
+    user.password_hash = hash_password(password)
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    """The user with this username; NotFound otherwise."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"User {username!r} does not exist.")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by username."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """The active user with these credentials. The error never says which part was wrong."""
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    hashed = user.password_hash if user is not None else _DUMMY_HASH
+    ok = False
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        ok = _hasher.verify(hashed, password)
+    if not ok or user is None or not user.is_active:
+        raise AuthenticationFailed("Unknown user or wrong password.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(
+    session: Session, username: str, name: str, expires_at: datetime | None = None
+) -> str:
+    """Create an API token for ``username``; the plain token is returned once, never stored."""
+    user = get_user(session, username)
+    token = "cl_" + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token), expires_at=expires_at)
+    )
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User:
+    """The active user owning this unrevoked, unexpired token; AuthenticationFailed otherwise."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None:
+        raise AuthenticationFailed("Invalid or revoked API token.")
+    if row.expires_at is not None and as_utc(row.expires_at) < now:
+        raise AuthenticationFailed("Invalid or revoked API token.")
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("Invalid or revoked API token.")
+    row.last_used_at = now
+    return user
+
+
+def audit(
+    session: Session,
+    user: User | None,
+    action: str,
+    entity: str,
+    entity_id: object = None,
+    *,
+    channel: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Record that ``user`` did ``action`` on an entity (viewed, created, updated, deleted…)."""
+    session.add(
+        AuditEvent(
+            user_id=user.id if user else None,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            channel=channel,
+            detail=detail,
+        )
+    )
