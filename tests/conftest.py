@@ -4,17 +4,22 @@ CLOSEDLOOP_TEST_DATABASE_URL is set), migrated once per session and emptied afte
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from closedloop.asgi import create_app
 from closedloop.bootstrap import engine_for, metadata
-from closedloop.db.uow import session_factory
+from closedloop.db.uow import session_factory, unit_of_work
 from closedloop.migrations import upgrade
 from closedloop.settings import get_settings
+from closedloop.users import service as users_service
+from closedloop.vocab import Role
 
 
 def _test_url(tmp_dir: Path) -> str:
@@ -85,3 +90,40 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session on the test store; the test commits what it wants stored."""
     with factory() as s:
         yield s
+
+
+@pytest.fixture()
+def app(engine: Engine) -> FastAPI:
+    """The ASGI app on the test store."""
+    return create_app()
+
+
+@pytest.fixture()
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """An HTTP client talking to the app in-process (cookies kept between requests)."""
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture()
+def make_user(factory: sessionmaker[Session]) -> Callable[..., str]:
+    """Create a user with a role; returns the username. Password is ``<username>-password1``."""
+
+    def make(username: str = "admin", role: str = "admin", **kw: object) -> str:
+        with unit_of_work(factory) as s:
+            users_service.create_user(s, username, f"{username}-password1", Role(role), **kw)  # type: ignore[arg-type]
+        return username
+
+    return make
+
+
+@pytest.fixture()
+def make_token(factory: sessionmaker[Session], make_user: Callable[..., str]) -> Callable[..., str]:
+    """Create a user with a role and an API token for them; returns the plain token."""
+
+    def make(username: str = "api", role: str = "admin") -> str:
+        make_user(username, role)
+        with unit_of_work(factory) as s:
+            return users_service.create_api_token(s, username, "tests")
+
+    return make

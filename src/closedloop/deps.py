@@ -1,1 +1,16 @@
-"""Shared FastAPI dependencies live in api/ and web/; this module is kept for composition."""
+"""Request-scoped dependencies shared by the API and the web pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy.orm import Session
+
+from closedloop.bootstrap import get_session_factory
+from closedloop.db.uow import unit_of_work
+
+
+def get_db() -> Iterator[Session]:
+    """One unit of work per request: committed when the handler returns, rolled back on error."""
+    with unit_of_work(get_session_factory()) as session:
+        yield session

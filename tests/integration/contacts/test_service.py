@@ -79,12 +79,20 @@ def test_invalid_contact_points_name_each_field(session: Session) -> None:
 def test_search_by_name_email_phone_postal_code(
     session: Session, query: str, expected: set[str]
 ) -> None:
-    _create(session, given_name="Jean", family_name="Dupont",
-            addresses=[AddressIn(postal_code="75011", country="FR").model_dump()])
-    _create(session, given_name="Ana", family_name="Ștefănescu",
-            emails=[{"address": "ana.stef@example.ro"}],
-            phones=[{"number": "+40721234567"}],
-            addresses=[{"postal_code": "010011", "locality": "București", "country": "RO"}])
+    _create(
+        session,
+        given_name="Jean",
+        family_name="Dupont",
+        addresses=[AddressIn(postal_code="75011", country="FR").model_dump()],
+    )
+    _create(
+        session,
+        given_name="Ana",
+        family_name="Ștefănescu",
+        emails=[{"address": "ana.stef@example.ro"}],
+        phones=[{"number": "+40721234567"}],
+        addresses=[{"postal_code": "010011", "locality": "București", "country": "RO"}],
+    )
     _create(session, given_name="伟", family_name="王", addresses=[{"country": "CN"}])
     found, total = service.search_persons(session, PersonFilter(q=query))
     assert {p.family_name for p in found} == expected
