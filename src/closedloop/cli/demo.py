@@ -1,0 +1,60 @@
+"""``closedloop demo``: one command from nothing to a demo base in the browser."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import func, select
+
+from closedloop.bootstrap import get_engine, get_session_factory
+from closedloop.cli._common import console
+from closedloop.contacts.models import Person
+from closedloop.db.uow import unit_of_work
+from closedloop.migrations import upgrade
+from closedloop.users import service as users_service
+from closedloop.users.models import User
+from closedloop.vocab import Role
+
+DEMO_USER = "admin"
+DEMO_PASSWORD = "closedloop-demo"
+
+
+def demo(
+    persons: int = typer.Option(20_000, help="Persons in the demo base (when it is empty)."),
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same base."),
+    host: str = typer.Option("127.0.0.1", help="Address to serve on."),
+    port: int = typer.Option(8000, help="Port to serve on."),
+    serve: bool = typer.Option(True, help="Start the web app once the base is ready."),
+) -> None:
+    """Create the database, fill it with a demo base, add a demo admin and serve the web app.
+
+    Safe to run again: an existing base and existing users are kept.
+    """
+    from closedloop.cli.seed import run_seed
+    from closedloop.cli.serve import run_server
+
+    engine = get_engine()
+    upgrade(engine)
+    factory = get_session_factory(engine)
+    with unit_of_work(factory) as session:
+        has_persons = (session.scalar(select(func.count()).select_from(Person)) or 0) > 0
+        has_users = (session.scalar(select(func.count()).select_from(User)) or 0) > 0
+    if has_persons:
+        console.print("The base already has persons: keeping it.")
+    else:
+        run_seed(engine, persons=persons, seed=seed)
+    login = "your existing users"
+    if not has_users:
+        with unit_of_work(factory) as session:
+            users_service.create_user(
+                session, DEMO_USER, DEMO_PASSWORD, Role.ADMIN, full_name="Demo administrator"
+            )
+        login = f"user [bold]{DEMO_USER}[/bold], password [bold]{DEMO_PASSWORD}[/bold]"
+    url = f"http://{host}:{port}"
+    console.print(f"\nclosedloop is ready at [bold]{url}[/bold] — log in with {login}.\n")
+    if serve:
+        run_server(host=host, port=port)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``closedloop demo`` to the main app."""
+    app.command("demo")(demo)
