@@ -1,9 +1,29 @@
-"""JSON API under /api/v1 (OpenAPI at /docs)."""
+"""JSON API under /api/v1 (OpenAPI at /docs and /api/v1/openapi.json).
+
+Errors are problem+json (:mod:`closedloop.api.errors`); authentication is a bearer token
+(:mod:`closedloop.api.auth`); each route module holds one domain's router.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+
+from closedloop.api import errors
+from closedloop.api.routes import me, persons, problems
+
+PREFIX = "/api/v1"
+
+
+def router() -> APIRouter:
+    """Every API route under ``/api/v1``."""
+    api = APIRouter(prefix=PREFIX)
+    api.include_router(persons.router)
+    api.include_router(me.router)
+    api.include_router(problems.router)
+    return api
 
 
 def install(app: FastAPI) -> None:
     """Add the API routers and the problem+json error handlers to ``app``."""
+    errors.install(app)
+    app.include_router(router())

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from closedloop.contacts.normalize import is_cjk
 from closedloop.db.base import Base, BigId, created_at, int_pk, str_source, utcnow
 from closedloop.db.types import JsonDoc, search_key
 from closedloop.vocab import AddressStatus, LifecycleStatus
@@ -115,7 +116,9 @@ class Person(Lineage, Base):
 
     @property
     def display_name(self) -> str:
-        """Given and family name, or a placeholder when both are empty."""
+        """The name as its culture writes it (王伟 family first, no space; Jean Dupont), or #id."""
+        if self.family_name and is_cjk(self.family_name):
+            return f"{self.family_name}{self.given_name or ''}"
         parts = [p for p in (self.given_name, self.family_name) if p]
         return " ".join(parts) if parts else f"#{self.id}"
 

@@ -13,6 +13,11 @@ _SPACES = re.compile(r"\s+")
 _FOLD = str.maketrans({"ß": "ss", "ø": "o", "đ": "d", "ł": "l", "æ": "ae", "œ": "oe", "ı": "i"})
 
 
+def is_cjk(text: str) -> bool:
+    """True when ``text`` holds Chinese, Japanese or Korean ideographs."""
+    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+
+
 def clean_text(value: str | None) -> str | None:
     """Trim and collapse white space; empty becomes None."""
     if value is None:

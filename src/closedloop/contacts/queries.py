@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 
 from closedloop.contacts.models import Address, Email, Person, Phone
 from closedloop.contacts.normalize import (
+    is_cjk,
     looks_like_phone,
     looks_like_postal_code,
     normalize_phone,
@@ -24,10 +25,6 @@ def prefix(column: ColumnElement[str | None] | object, value: str) -> ColumnElem
     return and_(col >= value, col < value + TOP)
 
 
-def _is_cjk(text: str) -> bool:
-    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
-
-
 def name_condition(query: str) -> ColumnElement[bool] | None:
     """Match family and given names by prefix, in either order ("Martin Jean", "Jean Martin").
 
@@ -39,7 +36,7 @@ def name_condition(query: str) -> ColumnElement[bool] | None:
     if len(tokens) == 1:
         tok = tokens[0]
         options = [prefix(Person.family_key, tok), prefix(Person.given_key, tok)]
-        if _is_cjk(tok) and len(tok) >= 2:
+        if is_cjk(tok) and len(tok) >= 2:
             for cut in (1, 2):
                 if len(tok) > cut:
                     options.append(

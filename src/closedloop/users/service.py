@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -133,7 +133,9 @@ def user_for_token(session: Session, token: str) -> User:
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         raise AuthenticationFailed("Invalid or revoked API token.")
-    row.last_used_at = now
+    # Write the last-use time at most once a minute, not on every request.
+    if row.last_used_at is None or now - as_utc(row.last_used_at) > timedelta(minutes=1):
+        row.last_used_at = now
     return user
 
 
@@ -158,3 +160,18 @@ def audit(
             detail=detail,
         )
     )
+
+
+def revoke_api_tokens(session: Session, username: str, name: str | None = None) -> int:
+    """Revoke the user's active API tokens (only those called ``name`` when given); returns
+    how many were revoked. Revoked tokens stay listed for the audit trail."""
+    user = get_user(session, username)
+    stmt = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if name is not None:
+        stmt = stmt.where(ApiToken.name == name)
+    tokens = list(session.scalars(stmt))
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+    session.flush()
+    return len(tokens)

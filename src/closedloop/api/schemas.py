@@ -1,0 +1,306 @@
+"""Response models of the API that no domain defines: pages and the person card.
+
+Amounts are decimals and travel as strings ("129.90") so no cent is lost to floating point.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from closedloop.contacts.schemas import PersonPublic
+from closedloop.db.base import as_utc
+from closedloop.reports.card import PersonCard
+
+#: Times leave the API in UTC with an explicit offset ("…Z"), whatever the store returns
+#: (SQLite gives naive datetimes back; PostgreSQL answers in the session's time zone).
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class PersonOut(PersonPublic):
+    """A person as the API returns it, with its contact points (times in UTC)."""
+
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class PersonPage(BaseModel):
+    """One page of persons, ordered by family name, given name and id."""
+
+    items: list[PersonOut]
+    total: int = Field(
+        description="How many persons match, counted up to `total_cap`; when `total_capped` "
+        "is true there are at least that many."
+    )
+    total_capped: bool = Field(description="True when the count stopped at the cap.")
+    total_cap: int = Field(description="The highest total the count reports.")
+    limit: int
+    offset: int
+
+
+class _Orm(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RelationshipOut(_Orm):
+    """A link to another person, an organisation or a household."""
+
+    kind: str
+    role: str | None
+    target_kind: str = Field(description="person, organisation or household")
+    target_id: int
+    target_name: str
+    direction: str = Field(description='"out" when this person holds the link, "in" otherwise')
+
+
+class HouseholdOut(_Orm):
+    id: int
+    name: str
+
+
+class AttributeOut(_Orm):
+    """A catalogue attribute with the person's value(s); choices come with their labels."""
+
+    code: str
+    labels: dict[str, str]
+    group: str
+    type: str
+    values: list[Any]
+
+
+class ConsentOut(_Orm):
+    """The current consent state for one channel and purpose."""
+
+    channel: str
+    purpose: str
+    state: str
+    since: UtcDatetime
+    event_id: int
+
+
+class ConsentEventOut(_Orm):
+    """One grant or withdrawal of the consent ledger, with its proof."""
+
+    id: int
+    channel: str
+    purpose: str
+    state: str
+    occurred_at: UtcDatetime
+    method: str
+    proof_text: str | None
+    proof_version: str | None
+    source_system: str | None
+    ip_address: str | None
+    recorded_by: str | None
+    recorded_at: UtcDatetime
+
+
+class SuppressionOut(_Orm):
+    id: int
+    value_key: str | None
+    channel: str | None
+    reason: str
+    note: str | None
+    source_system: str | None
+    created_at: UtcDatetime
+
+
+class OrderLineOut(BaseModel):
+    line_no: int
+    product_id: int | None
+    sku: str | None
+    product_name: str | None
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+class OrderOut(BaseModel):
+    id: int
+    ordered_at: UtcDatetime
+    channel: str | None
+    currency: str
+    total_amount: Decimal
+    status: str
+    supplier: str | None
+    campaign_id: int | None
+    source_system: str | None
+    external_id: str | None
+    lines: list[OrderLineOut]
+
+
+class OrderSummaryOut(_Orm):
+    """Totals over all of the person's orders (not only the recent ones listed)."""
+
+    count: int
+    revenue: Decimal
+    currencies: list[str]
+    first_at: UtcDatetime | None
+    last_at: UtcDatetime | None
+
+
+class CommunicationOut(_Orm):
+    """A message sent (or suppressed) to the person."""
+
+    id: int
+    campaign_id: int | None
+    campaign_name: str | None = None
+    channel: str
+    status: str
+    recipient: str | None
+    subject: str | None
+    sent_at: UtcDatetime | None
+    cost: Decimal | None
+
+
+class ResponseOut(_Orm):
+    """A reaction of the person (open, click, purchase…)."""
+
+    id: int
+    campaign_id: int | None
+    campaign_name: str | None = None
+    communication_id: int | None
+    kind: str
+    occurred_at: UtcDatetime
+    amount: Decimal | None
+    order_id: int | None
+
+
+class ScoreOut(_Orm):
+    """The person's figures in one scoring run."""
+
+    run_id: int
+    as_of: UtcDatetime | None = None
+    recency_days: int | None
+    frequency: int
+    monetary: Decimal | None
+    rfm_code: str | None
+    rfm_segment: str | None
+    p_alive: float | None
+    expected_30: float | None
+    expected_90: float | None
+    expected_365: float | None
+    expected_spend: Decimal | None
+    clv: Decimal | None
+    tier: str | None
+    lifecycle_stage: str | None
+
+
+class TaskOut(_Orm):
+    id: int
+    kind: str
+    title: str
+    status: str
+    due_at: UtcDatetime | None
+    done_at: UtcDatetime | None
+    outcome: str | None
+    assignee_id: int | None
+    campaign_id: int | None
+
+
+class AppointmentOut(_Orm):
+    id: int
+    subject: str
+    location: str | None
+    starts_at: UtcDatetime
+    ends_at: UtcDatetime | None
+    outcome: str | None
+    user_id: int | None
+
+
+class PersonCardPublic(BaseModel):
+    """Everything known about one person, grouped as on the card (M16).
+
+    Orders, communications, responses, scores, tasks and appointments list the most recent
+    ones (``recent`` of each); ``order_summary`` covers all orders.
+    """
+
+    person: PersonOut
+    relationships: list[RelationshipOut]
+    households: list[HouseholdOut]
+    attributes: list[AttributeOut]
+    consents: list[ConsentOut]
+    consent_history: list[ConsentEventOut]
+    suppressions: list[SuppressionOut]
+    orders: list[OrderOut]
+    order_summary: OrderSummaryOut
+    communications: list[CommunicationOut]
+    responses: list[ResponseOut]
+    scores: list[ScoreOut]
+    tasks: list[TaskOut]
+    appointments: list[AppointmentOut]
+
+
+def _plain_value(value: Any) -> Any:
+    """Attribute values as JSON-friendly scalars (dates stay ISO dates, numbers exact)."""
+    if isinstance(value, date | datetime | Decimal | bool | int | float | str | dict):
+        return value
+    return str(value)
+
+
+def card_public(card: PersonCard) -> PersonCardPublic:
+    """The response model of a person card built by :func:`closedloop.reports.card.build_card`."""
+    orders = [
+        OrderOut(
+            id=o.id,
+            ordered_at=o.ordered_at,
+            channel=o.channel,
+            currency=o.currency,
+            total_amount=o.total_amount,
+            status=o.status,
+            supplier=o.supplier,
+            campaign_id=o.campaign_id,
+            source_system=o.source_system,
+            external_id=o.external_id,
+            lines=[
+                OrderLineOut(
+                    line_no=line.line_no,
+                    product_id=line.product_id,
+                    sku=line.product.sku if line.product else None,
+                    product_name=line.product.name if line.product else None,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    amount=line.amount,
+                )
+                for line in o.lines
+            ],
+        )
+        for o in card.orders
+    ]
+    return PersonCardPublic(
+        person=PersonOut.model_validate(card.person),
+        relationships=[RelationshipOut.model_validate(r) for r in card.relationships],
+        households=[HouseholdOut.model_validate(h) for h in card.households],
+        attributes=[
+            AttributeOut(
+                code=a.code,
+                labels=a.labels,
+                group=a.group,
+                type=a.type,
+                values=[_plain_value(v) for v in a.values],
+            )
+            for a in card.attributes
+        ],
+        consents=[ConsentOut.model_validate(c) for c in card.consents],
+        consent_history=[ConsentEventOut.model_validate(e) for e in card.consent_history],
+        suppressions=[SuppressionOut.model_validate(s) for s in card.suppressions],
+        orders=orders,
+        order_summary=OrderSummaryOut.model_validate(card.order_summary),
+        communications=[
+            CommunicationOut.model_validate(c).model_copy(update={"campaign_name": name})
+            for c, name in card.communications
+        ],
+        responses=[
+            ResponseOut.model_validate(r).model_copy(update={"campaign_name": name})
+            for r, name in card.responses
+        ],
+        scores=[
+            ScoreOut.model_validate(s).model_copy(update={"as_of": run.as_of})
+            for s, run in card.scores
+        ],
+        tasks=[TaskOut.model_validate(t) for t in card.tasks],
+        appointments=[AppointmentOut.model_validate(a) for a in card.appointments],
+    )
