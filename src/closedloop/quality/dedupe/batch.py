@@ -1,0 +1,392 @@
+"""Batch deduplication of a whole person base with Splink on DuckDB.
+
+:func:`run_batch` prepares the records, builds bounded blocking keys, trains the model on the
+base itself (or takes a saved one), scores the blocked pairs and groups the pairs above the
+threshold into clusters. A cluster never joins two records whose given names *and* dates of
+birth both clearly disagree: such pairs (typically a household sharing an email, a phone and
+an address) are returned in ``BatchResult.households`` instead of being merged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+from closedloop.quality.dedupe.model import (
+    DEFAULT_MAX_BLOCK_SIZE,
+    BlockingKey,
+    DedupeModel,
+    Settings,
+    blocking_keys_for,
+    default_settings,
+    quiet_splink,
+    train,
+)
+from closedloop.quality.dedupe.prepare import prepare_persons
+
+
+@dataclass
+class BlockStats:
+    """How one blocking key behaved: records keyed, records dropped as too common, pairs."""
+
+    name: str
+    records_keyed: int
+    records_dropped: int
+    largest_block: int
+    pairs: int = 0
+
+
+@dataclass
+class BatchResult:
+    """Everything a batch run found.
+
+    ``pairs``: one row per pair at or above the threshold — ``unique_id_l``, ``unique_id_r``,
+    ``match_weight``, ``match_probability``, ``blocked_by`` and, per comparison, ``gamma_<c>``
+    (the level) and ``mw_<c>`` (its contribution in bits, term frequency included); the
+    ``prior_weight`` attribute is the starting point of the waterfall.
+    ``clusters``: ``unique_id`` → ``cluster_id`` for every record (singletons included).
+    ``refused``: pairs above the threshold that were not merged, with a ``reason``: "identity
+    conflict" (given name and birth date both differ: typically a household sharing an email,
+    a phone and an address) or "conflict within the cluster" (the join would have put such a
+    pair, or two unlinked records with different birth dates, into one cluster).
+    """
+
+    pairs: pd.DataFrame
+    clusters: pd.DataFrame
+    refused: pd.DataFrame
+    model: DedupeModel
+    n_records: int
+    n_compared: int
+    blocks: list[BlockStats]
+    prior_weight: float
+    seconds: dict[str, float] = field(default_factory=dict)
+    blocked_pairs: pd.DataFrame | None = None
+
+    @property
+    def households(self) -> pd.DataFrame:
+        """Refused pairs whose own records conflict: people living or writing together."""
+        return self.refused[self.refused["reason"] == "identity conflict"]
+
+    def explain(self, id_l: str, id_r: str) -> list[tuple[str, str, float]]:
+        """The waterfall of one predicted pair: (comparison, level, bits), prior first."""
+        pairs = self.pairs
+        mask = ((pairs.unique_id_l == id_l) & (pairs.unique_id_r == id_r)) | (
+            (pairs.unique_id_l == id_r) & (pairs.unique_id_r == id_l)
+        )
+        if not mask.any():
+            raise KeyError(f"pair ({id_l}, {id_r}) is not among the predicted pairs")
+        row = pairs[mask].iloc[0]
+        steps: list[tuple[str, str, float]] = [("prior", "", self.prior_weight)]
+        for comparison in self.model.settings["comparisons"]:
+            name = comparison["output_column_name"]
+            gamma = int(row[f"gamma_{name}"])
+            steps.append((name, level_label(comparison, gamma), float(row[f"mw_{name}"])))
+        return steps
+
+
+def level_label(comparison: dict[str, Any], gamma: int) -> str:
+    """The label of the level a pair fell into (Splink numbers levels from the top, -1 null)."""
+    if gamma == -1:
+        return "missing"
+    levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+    index = len(levels) - 1 - gamma
+    return str(levels[index].get("label_for_charts", index)) if 0 <= index < len(levels) else ""
+
+
+def add_blocking_columns(
+    prepared: pd.DataFrame, keys: list[BlockingKey], max_block_size: int
+) -> tuple[pd.DataFrame, list[BlockStats]]:
+    """Add ``bk_<name>`` per key: the joined columns, or missing where a part is missing or
+    more than ``max_block_size`` records share the value (the key would explode)."""
+    out = prepared.copy()
+    stats: list[BlockStats] = []
+    for key in keys:
+        parts = [prepared[c] for c in key.columns]
+        present = np.logical_and.reduce([p.notna().to_numpy() for p in parts])
+        joined = parts[0].astype(str)
+        for part in parts[1:]:
+            joined = joined + "\x1f" + part.astype(str)
+        joined = joined.where(present, None)
+        sizes = joined.map(joined.value_counts())
+        too_big = (sizes > max_block_size).to_numpy()
+        keyed = joined.where(~too_big, None).astype(object)
+        out[f"bk_{key.name}"] = keyed
+        kept_sizes = sizes[~too_big & present]
+        stats.append(
+            BlockStats(
+                name=key.name,
+                records_keyed=int(keyed.notna().sum()),
+                records_dropped=int((too_big & present).sum()),
+                largest_block=int(kept_sizes.max()) if len(kept_sizes) else 0,
+            )
+        )
+    return out, stats
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity conflicts (the household guard)
+
+
+def _given_compatible(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    ga, gb = a["given"], b["given"]
+    if ga is None or gb is None or ga == gb:
+        return True
+    if a["given_canon"] == b["given_canon"] or a["given_phon"] == b["given_phon"]:
+        return True
+    if (len(ga) == 1 or len(gb) == 1) and ga[0] == gb[0]:
+        return True
+    if JaroWinkler.similarity(ga, gb) >= 0.8:
+        return True
+    # Given and family names swapped on one side.
+    for g, f in ((ga, b["family"]), (gb, a["family"])):
+        if f is not None and JaroWinkler.similarity(g, f) >= 0.92:
+            return True
+    return False
+
+
+def _dob_compatible(a: str | None, b: str | None) -> bool:
+    if a is None or b is None or a == b:
+        return True
+    if len(a) == 8 and len(b) == 8 and a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]:
+        return True
+    return bool(DamerauLevenshtein.distance(a, b) <= 2)
+
+
+def identity_conflict(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when two prepared records are different people whatever else they share:
+    both given names and both dates of birth are present and clearly disagree, and no
+    identifier (national id, customer number) is the same on both."""
+    if _given_compatible(a, b) or _dob_compatible(a["dob"], b["dob"]):
+        return False
+    return not same_identifier(a, b)
+
+
+def same_identifier(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when some identifier (national id, customer number) is present and equal."""
+    return any(a[k] is not None and a[k] == b.get(k) for k in a if k.startswith("id_"))
+
+
+STRONG_WEIGHT = 10.0  # bits; weaker links join groups only when most cross pairs are linked
+
+
+def cluster_pairs(
+    ids: list[str],
+    edges: pd.DataFrame,
+    records: dict[str, dict[str, Any]],
+    strong_weight: float = STRONG_WEIGHT,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Connected components over the edges, strongest first, refusing a join that would put
+    together two records that (a) conflict (:func:`identity_conflict`), or (b) have clearly
+    different birth dates without being linked directly, or (c) join two groups through
+    links weaker than ``strong_weight`` bits that tie at most half of their cross pairs.
+    (b) and (c) stop a sparse or mistyped record from chaining namesakes into one cluster.
+    Returns (clusters, refused edges)."""
+    linked = sorted(set(edges.unique_id_l) | set(edges.unique_id_r))
+    parent: dict[str, str] = {i: i for i in linked}
+    members: dict[str, list[str]] = {i: [i] for i in linked}
+    direct = {
+        (a, b) if a <= b else (b, a)
+        for a, b in zip(edges.unique_id_l, edges.unique_id_r, strict=True)
+    }
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def apart(x: str, y: str) -> bool:
+        a, b = records[x], records[y]
+        if identity_conflict(a, b):
+            return True
+        pair = (x, y) if x <= y else (y, x)
+        if pair in direct or _dob_compatible(a["dob"], b["dob"]):
+            return False
+        return not same_identifier(a, b)
+
+    refused: list[int] = []
+    reasons: list[str] = []
+    ordered = edges.sort_values("match_weight", ascending=False, kind="stable")
+    for pos, left, right, weight in zip(
+        ordered.index,
+        ordered.unique_id_l,
+        ordered.unique_id_r,
+        ordered.match_weight,
+        strict=True,
+    ):
+        ra, rb = find(left), find(right)
+        if ra == rb:
+            continue
+        small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
+        if weight < strong_weight:
+            links = sum(
+                ((x, y) if x <= y else (y, x)) in direct
+                for x in members[small]
+                for y in members[large]
+            )
+            if 2 * links <= len(members[small]) * len(members[large]):
+                refused.append(pos)
+                reasons.append("weak link to a cluster it is not linked with")
+                continue
+        if any(apart(x, y) for x in members[small] for y in members[large]):
+            refused.append(pos)
+            own = identity_conflict(records[left], records[right])
+            reasons.append("identity conflict" if own else "conflict within the cluster")
+            continue
+        parent[small] = large
+        members[large].extend(members.pop(small))
+    # A stable name per cluster: its smallest record id; a record without edges is its own.
+    names = {root: min(group) for root, group in members.items()}
+    cluster_of = {i: names[find(i)] for i in linked}
+    clusters = pd.DataFrame({"unique_id": ids, "cluster_id": [cluster_of.get(i, i) for i in ids]})
+    out = edges.loc[refused].copy()
+    out["reason"] = reasons
+    return clusters, out
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+def _linker(frame: pd.DataFrame, settings: Settings) -> Any:
+    from splink import DuckDBAPI, Linker
+
+    db_api = DuckDBAPI()
+    return Linker(db_api.register(frame), settings, log_level=None)
+
+
+def run_batch(
+    df: pd.DataFrame,
+    *,
+    settings: DedupeModel | None = None,
+    threshold: float | None = None,
+    max_block_size: int | None = None,
+    train_model: bool = True,
+    keep_blocked_pairs: bool = False,
+) -> BatchResult:
+    """Deduplicate person records (see :mod:`closedloop.quality.dedupe.prepare` for columns).
+
+    ``settings``: a saved :class:`DedupeModel` to reuse (its m and u are kept unless
+    ``train_model`` is true); by default the product's settings are built for the frame's
+    attributes and trained on it without labels. ``threshold`` is the match probability at
+    or above which a pair counts as a duplicate (default :data:`DEFAULT_THRESHOLD`).
+    """
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    prepared = prepare_persons(df)
+    seconds["prepare"] = time.perf_counter() - start
+
+    if settings is None:
+        keys = blocking_keys_for(prepared)
+        model = DedupeModel(
+            settings=default_settings(prepared, keys),
+            keys=keys,
+            max_block_size=max_block_size or DEFAULT_MAX_BLOCK_SIZE,
+        )
+        must_train = True
+    else:
+        model = DedupeModel.from_json(settings.to_json())
+        if max_block_size is not None:
+            model.max_block_size = max_block_size
+        must_train = train_model
+    if threshold is not None:
+        model.threshold = threshold
+
+    t = time.perf_counter()
+    frame, stats = add_blocking_columns(prepared, model.keys, model.max_block_size)
+    seconds["blocking_keys"] = time.perf_counter() - t
+
+    if must_train:
+        t = time.perf_counter()
+        linker, model.training = train(lambda s: _linker(frame, s), model.settings, prepared)
+        model.trained_on = len(prepared)
+        model.settings = linker.misc.save_model_to_json()
+        seconds["train"] = time.perf_counter() - t
+    else:
+        linker = _linker(frame, model.settings)
+
+    t = time.perf_counter()
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    # The table name is Splink's own, not user input.
+    counts = linker.misc.query_sql(
+        f"select match_key, count(*) as n from {blocked.physical_name} group by match_key",  # noqa: S608
+        output_type="pandas",
+    )
+    blocked_ids = None
+    if keep_blocked_pairs:
+        blocked_ids = linker.misc.query_sql(
+            "select join_key_l as unique_id_l, join_key_r as unique_id_r "  # noqa: S608
+            f"from {blocked.physical_name}",
+            output_type="pandas",
+        )
+    per_rule = {int(k): int(n) for k, n in zip(counts.match_key, counts.n, strict=True)}
+    for i, stat in enumerate(stats):
+        stat.pairs = per_rule.get(i, 0)
+    with quiet_splink():
+        predictions = linker.inference.predict(
+            threshold_match_probability=model.threshold, warning_mode="never"
+        )
+    pairs = _pairs_frame(predictions.as_pandas_dataframe(), model)
+    seconds["predict"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    linked = set(pairs.unique_id_l) | set(pairs.unique_id_r)
+    records = _records(prepared[prepared.unique_id.isin(linked)])
+    clusters, refused = cluster_pairs(list(prepared.unique_id), pairs, records)
+    seconds["cluster"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - start
+
+    prior = float(linker._settings_obj._probability_two_random_records_match)
+    return BatchResult(
+        pairs=pairs,
+        clusters=clusters,
+        refused=refused,
+        model=model,
+        n_records=len(prepared),
+        n_compared=sum(per_rule.values()),
+        blocks=stats,
+        prior_weight=math.log2(prior / (1 - prior)),
+        seconds=seconds,
+        blocked_pairs=blocked_ids,
+    )
+
+
+def _pairs_frame(raw: pd.DataFrame, model: DedupeModel) -> pd.DataFrame:
+    """Keep ids, scores, levels and per-comparison bits; name the blocking key."""
+    out = pd.DataFrame(
+        {
+            "unique_id_l": raw["unique_id_l"].astype(str),
+            "unique_id_r": raw["unique_id_r"].astype(str),
+            "match_weight": raw["match_weight"].astype(float),
+            "match_probability": raw["match_probability"].astype(float),
+        }
+    )
+    names = [k.name for k in model.keys]
+    out["blocked_by"] = [
+        names[int(k)] if 0 <= int(k) < len(names) else str(k) for k in raw["match_key"]
+    ]
+    for comparison in model.settings["comparisons"]:
+        name = comparison["output_column_name"]
+        # Splink gives each comparison's weight in bits, and its term-frequency part apart.
+        bits = raw[f"mw_{name}"].astype(float).to_numpy()
+        if f"mw_tf_adj_{name}" in raw.columns:
+            bits = bits + raw[f"mw_tf_adj_{name}"].astype(float).to_numpy()
+        out[f"gamma_{name}"] = raw[f"gamma_{name}"].astype(int)
+        out[f"mw_{name}"] = bits
+    return out.reset_index(drop=True)
+
+
+def _records(prepared: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    ids = [c for c in prepared.columns if c.startswith("id_") and not c.endswith("_sorted")]
+    cols = ["given", "given_canon", "given_phon", "family", "dob", *ids]
+    sub = prepared[["unique_id", *cols]]
+    return {
+        row[0]: dict(zip(cols, row[1:], strict=True))
+        for row in sub.itertuples(index=False, name=None)
+    }
