@@ -1,9 +1,8 @@
-"""Bearer-token authentication, per-route permissions and the request's unit of work.
+"""Bearer-token authentication and per-route permissions.
 
-``DbSession`` is :func:`closedloop.deps.get_db` with ``scope="function"``: FastAPI then runs
-the commit after the route returns but *before* the response is sent, so a commit that fails
-gives an error instead of a 200 for a change that was never stored. (With the default
-``scope="request"`` the code after ``yield`` runs only after the response has gone out.)
+Routes take :data:`closedloop.deps.DbSession`, whose commit runs before the response is sent
+(with FastAPI's default ``scope="request"`` the code after ``yield`` runs only after the
+response has gone out, so a failing commit could still answer 200).
 """
 
 from __future__ import annotations
@@ -13,11 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
 
 from closedloop.bootstrap import get_session_factory
 from closedloop.db.uow import unit_of_work
-from closedloop.deps import get_db
 from closedloop.errors import AuthenticationFailed
 from closedloop.users import permissions
 from closedloop.users import service as users_service
@@ -26,8 +23,6 @@ from closedloop.users.permissions import Permission
 
 #: The one message of every 401, so that no answer tells whether a user or token exists.
 UNAUTHORIZED = "A valid API token is required: send Authorization: Bearer <token>."
-
-DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -15,7 +15,7 @@ from closedloop.users.models import User
 from closedloop.vocab import Role
 
 DEMO_USER = "admin"
-DEMO_PASSWORD = "closedloop-demo"
+DEMO_PASSWORD = "closedloop-demo"  # noqa: S105 - printed for the demo on purpose
 
 
 def demo(

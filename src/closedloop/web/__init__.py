@@ -2,8 +2,108 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from closedloop.errors import DomainError, NotFound, PermissionDenied
+from closedloop.i18n import N_
+from closedloop.settings import get_settings
+from closedloop.web.rendering import STATIC, render
+from closedloop.web.security import (
+    LoginRequired,
+    SecurityHeadersMiddleware,
+    WebError,
+    forbidden,
+    login_url,
+    not_found,
+)
+
+SESSION_COOKIE = "closedloop_session"
+log = logging.getLogger(__name__)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+
+async def _web_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, WebError)
+    context = {"title": exc.title, "detail": exc.detail, "status": exc.status}
+    return render(request, "errors/error.html", context, status=exc.status)
+
+
+def _as_web_error(exc: Exception) -> WebError:
+    """Any error raised under an HTML page, as the page that explains it."""
+    if isinstance(exc, WebError):
+        return exc
+    if isinstance(exc, PermissionDenied):
+        return forbidden()
+    if isinstance(exc, NotFound):
+        return not_found()
+    status = 400
+    if isinstance(exc, StarletteHTTPException):
+        status = exc.status_code
+    elif isinstance(exc, DomainError):
+        status = exc.status
+    elif not isinstance(exc, RequestValidationError):
+        status = 500
+    if status == 404:
+        return not_found()
+    if status == 405:
+        return WebError(405, N_("Not allowed"), N_("This page cannot be used this way."))
+    if status >= 500:
+        return WebError(
+            status,
+            N_("Something went wrong"),
+            N_("The error was recorded and nothing was changed. Please try again later."),
+        )
+    return WebError(status, N_("Error"), N_("The request could not be handled."))
+
+
+async def _html_error(request: Request, exc: Exception) -> Response:
+    """The HTML answer to errors outside the API (the API answers its own with problem+json)."""
+    error = _as_web_error(exc)
+    # Errors caught outside the middleware stack come without a session: render without one.
+    request.scope.setdefault("session", {})
+    if error.status >= 500:
+        log.error("Unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    try:
+        return await _web_error(request, error)
+    except Exception:  # the error page itself failed: say so plainly
+        log.exception("The error page failed")
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
 
 def install(app: FastAPI) -> None:
     """Add the session middleware, static files and HTML routes to ``app``."""
+    from closedloop.web.routes import auth, home, persons
+
+    settings = get_settings()
+    # Outside the API and its documentation page (which needs its own scripts).
+    excluded = tuple(p for p in ("/api/", app.docs_url, app.redoc_url) if p)
+    app.add_middleware(SecurityHeadersMiddleware, exclude=excluded)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.session_cookie_secure,
+    )
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(WebError, _web_error)
+    # The API's handlers answer under /api/ and hand every other path to these.
+    html_handlers = dict(getattr(app.state, "html_exception_handlers", {}) or {})
+    for cls in (StarletteHTTPException, RequestValidationError, DomainError, Exception):
+        html_handlers[cls] = _html_error
+    app.state.html_exception_handlers = html_handlers
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, home, persons):
+        app.include_router(module.router)

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 
-from closedloop.api.auth import DbSession, PersonsDeleter, PersonsReader, PersonsWriter
+from closedloop.api.auth import PersonsDeleter, PersonsReader, PersonsWriter
 from closedloop.api.errors import ApiProblem, problem_responses
 from closedloop.api.schemas import PersonCardPublic, PersonOut, PersonPage, card_public
 from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate, PersonFilter, PersonUpdate
+from closedloop.deps import DbSession
 from closedloop.reports.card import build_card
 from closedloop.settings import get_settings
 from closedloop.users.service import audit

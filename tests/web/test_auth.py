@@ -1,0 +1,173 @@
+"""Login, logout, sessions and redirects of the web pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from closedloop.db.uow import unit_of_work
+from closedloop.users import service as users_service
+from closedloop.users.models import AuditEvent, User
+from closedloop.web import SESSION_COOKIE
+
+
+def test_login_success_goes_to_next_and_records_it(
+    client: TestClient,
+    make_user: Callable[..., str],
+    factory: sessionmaker[Session],
+    web: SimpleNamespace,
+) -> None:
+    make_user("marie", "marketer", full_name="Marie Curie")
+    response = web.login(client, "marie", next_url="/persons?q=dup")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/persons?q=dup"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Marie Curie" in page.text
+    with factory() as s:
+        user = s.scalars(select(User).where(User.username == "marie")).one()
+        assert user.last_login_at is not None
+        actions = s.scalars(select(AuditEvent.action).where(AuditEvent.user_id == user.id)).all()
+        assert "login" in actions
+
+
+def test_unknown_user_and_wrong_password_look_the_same(
+    client: TestClient, make_user: Callable[..., str], web: SimpleNamespace
+) -> None:
+    make_user("admin", "admin")
+    wrong_password = web.login(client, "admin", "not-the-password")
+    unknown_user = web.login(client, "nobody", "admin-password1")
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    assert "Unknown user or wrong password." in wrong_password.text
+    # Only the echoed user name differs.
+    assert wrong_password.text.replace('value="admin"', 'value="X"') == unknown_user.text.replace(
+        'value="nobody"', 'value="X"'
+    )
+    assert client.get("/persons", follow_redirects=False).status_code == 303
+
+
+def test_inactive_user_cannot_log_in(
+    client: TestClient,
+    make_user: Callable[..., str],
+    factory: sessionmaker[Session],
+    web: SimpleNamespace,
+) -> None:
+    make_user("old", "agent")
+    with unit_of_work(factory) as s:
+        users_service.get_user(s, "old").is_active = False
+    assert web.login(client, "old").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/", "/persons?q=dupont&status=customer", "/persons/1"])
+def test_pages_require_login(client: TestClient, path: str) -> None:
+    response = client.get(path, follow_redirects=False)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith("/login?next=")
+    login_page = client.get(location)
+    assert login_page.status_code == 200
+    assert 'name="next"' in login_page.text
+
+
+def test_login_returns_to_the_page_asked_for(
+    client: TestClient, make_user: Callable[..., str], web: SimpleNamespace
+) -> None:
+    make_user("admin", "admin")
+    first = client.get("/persons?q=dupont&status=customer", follow_redirects=False)
+    login_page = client.get(first.headers["location"])
+    assert 'value="/persons?q=dupont&amp;status=customer"' in login_page.text
+    response = client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": "admin-password1",
+            "next": "/persons?q=dupont&status=customer",
+            "csrf_token": web.csrf_from(login_page.text),
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/persons?q=dupont&status=customer"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+        "/persons\r\nSet-Cookie: x=1",
+    ],
+)
+def test_open_redirects_are_refused(
+    client: TestClient, make_user: Callable[..., str], target: str, web: SimpleNamespace
+) -> None:
+    make_user("admin", "admin")
+    response = web.login(client, "admin", next_url=target)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"
+    page = client.get("/login", params={"next": target}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/"
+
+
+def test_login_rotates_the_session(
+    client: TestClient, make_user: Callable[..., str], web: SimpleNamespace
+) -> None:
+    make_user("admin", "admin")
+    before_token = web.page_token(client, "/login")
+    before_cookie = client.cookies.get(SESSION_COOKIE)
+    web.login(client, "admin")
+    after_token = web.page_token(client, "/")
+    assert after_token != before_token
+    assert client.cookies.get(SESSION_COOKIE) != before_cookie
+
+
+def test_logout_is_a_post_and_ends_the_session(
+    client: TestClient, logged_in: Callable[..., TestClient], web: SimpleNamespace
+) -> None:
+    logged_in("admin")
+    assert client.get("/logout").status_code == 405
+    token = web.page_token(client, "/")
+    response = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert "You are logged out." in client.get("/login").text
+    assert client.get("/persons", follow_redirects=False).status_code == 303
+
+
+def test_new_password_ends_existing_sessions(
+    client: TestClient, logged_in: Callable[..., TestClient], factory: sessionmaker[Session]
+) -> None:
+    logged_in("admin")
+    assert client.get("/persons").status_code == 200
+    with unit_of_work(factory) as s:
+        users_service.set_password(s, "admin", "a-brand-new-password")
+    assert client.get("/persons", follow_redirects=False).status_code == 303
+
+
+def test_deactivated_user_is_logged_out(
+    client: TestClient, logged_in: Callable[..., TestClient], factory: sessionmaker[Session]
+) -> None:
+    logged_in("agent")
+    with unit_of_work(factory) as s:
+        users_service.get_user(s, "agent").is_active = False
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_tampered_cookie_is_ignored(
+    client: TestClient, logged_in: Callable[..., TestClient]
+) -> None:
+    logged_in("admin")
+    value = client.cookies.get(SESSION_COOKIE)
+    assert value
+    client.cookies.set(SESSION_COOKIE, value[:-3] + "AAA")
+    assert client.get("/", follow_redirects=False).status_code == 303
