@@ -27,8 +27,13 @@ def _seed_if_empty(url: str, persons: int) -> None:
     env = {**os.environ, "CLOSEDLOOP_DATABASE_URL": url}
     cl = str(Path(sys.executable).parent / "closedloop")
     subprocess.run([cl, "init"], env=env, check=True)
-    out = subprocess.run([cl, "persons", "list", "--limit", "1", "--json"], env=env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [cl, "persons", "list", "--limit", "1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     if json.loads(out)["total"] == 0:
         subprocess.run([cl, "seed", "demo", "--persons", str(persons)], env=env, check=True)
 
@@ -66,15 +71,23 @@ def main() -> None:
         ids = [rng.randint(1, max_id) for _ in range(args.requests * 3)]
         ids = [i for i in ids if s.get(Person, i) is not None][: args.requests]
         emails = list(s.scalars(select(Email.address_key).where(Email.person_id.in_(ids))))
-        codes = list(s.scalars(select(Address.postal_code).where(
-            Address.person_id.in_(ids), Address.postal_code.is_not(None))))
+        codes = list(
+            s.scalars(
+                select(Address.postal_code).where(
+                    Address.person_id.in_(ids), Address.postal_code.is_not(None)
+                )
+            )
+        )
         s.execute(text("SELECT 1"))
 
     client = TestClient(create_app())
     page = client.get("/login")
     token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    resp = client.post("/login", data={"username": "bench", "password": "bench-password-1",
-                                       "csrf_token": token}, follow_redirects=False)
+    resp = client.post(
+        "/login",
+        data={"username": "bench", "password": "bench-password-1", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert resp.status_code in (302, 303), resp.text[:300]
 
     it_card = iter(ids * 2)
@@ -88,13 +101,28 @@ def main() -> None:
     n = min(args.requests, len(ids))
     results = [
         measure("person card (HTML)", lambda: get(f"/persons/{next(it_card)}"), n, warmup=5),
-        measure("search by email (HTML list)",
-                lambda: get(f"/persons?q={next(it_email)}"), min(n, len(emails)), warmup=5),
-        measure("search by postal code (HTML list)",
-                lambda: get(f"/persons?q={next(it_code)}"), min(n, len(codes)), warmup=5),
+        measure(
+            "search by email (HTML list)",
+            lambda: get(f"/persons?q={next(it_email)}"),
+            min(n, len(emails)),
+            warmup=5,
+        ),
+        measure(
+            "search by postal code (HTML list)",
+            lambda: get(f"/persons?q={next(it_code)}"),
+            min(n, len(codes)),
+            warmup=5,
+        ),
     ]
-    rows = [{"operation": t.name, "n": len(t.samples), "median_ms": round(t.median * 1000, 1),
-             "p95_ms": round(t.percentile(95) * 1000, 1)} for t in results]
+    rows = [
+        {
+            "operation": t.name,
+            "n": len(t.samples),
+            "median_ms": round(t.median * 1000, 1),
+            "p95_ms": round(t.percentile(95) * 1000, 1),
+        }
+        for t in results
+    ]
     if args.json:
         print(json.dumps({"persons": total, "machine": machine(), "results": rows}, indent=2))
         return

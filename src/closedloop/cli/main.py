@@ -31,7 +31,17 @@ def _register_optional() -> None:
     """Sub-apps added as the product grows; each module exposes ``register(app)``."""
     import importlib
 
-    for name in ("users", "persons", "seed", "serve", "demo", "postal", "dedupe", "ingest", "score"):
+    for name in (
+        "users",
+        "persons",
+        "seed",
+        "serve",
+        "demo",
+        "postal",
+        "dedupe",
+        "ingest",
+        "score",
+    ):
         try:
             module = importlib.import_module(f"closedloop.cli.{name}")
         except ModuleNotFoundError as exc:
