@@ -113,9 +113,7 @@ def load_cdnow(
     days_per_unit: float = 7.0,
 ) -> pd.DataFrame:
     """Read a CDNOW file and return its RFM summary (see :func:`rfm_summary`)."""
-    return rfm_summary(
-        load_cdnow_transactions(path), calibration_end, holdout_end, days_per_unit
-    )
+    return rfm_summary(load_cdnow_transactions(path), calibration_end, holdout_end, days_per_unit)
 
 
 def holdout_weekly_repeats(

@@ -25,6 +25,9 @@ class FittedModel:
     PARAM_NAMES: ClassVar[tuple[str, ...]] = ()
     #: Human-readable model name for error messages.
     MODEL_NAME: ClassVar[str] = ""
+    #: L-BFGS-B stops when every projected gradient component is below this
+    #: (mean log-likelihood per customer, log-parameters).
+    GTOL: ClassVar[float] = 1e-9
 
     def __init__(self) -> None:
         """Create an unfitted model; call ``fit`` or use :meth:`from_params`."""
@@ -68,7 +71,9 @@ class FittedModel:
         return tuple(params[name] for name in self.PARAM_NAMES)
 
     def _store_fit(self, data: Collapsed, objective: Objective, start: FloatArray) -> None:
-        theta, value, nit = minimise(objective, start, self.PARAM_NAMES, self.MODEL_NAME)
+        theta, value, nit = minimise(
+            objective, start, self.PARAM_NAMES, self.MODEL_NAME, gtol=self.GTOL
+        )
         self._params = {
             name: float(v) for name, v in zip(self.PARAM_NAMES, np.exp(theta), strict=True)
         }

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from scipy import optimize
+
+try:  # shipped with scipy's usual stack; optional
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - depends on the environment
+    threadpool_limits = None
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -112,18 +118,44 @@ class Collapsed:
     inverse: IntArray
 
 
+def unique_rows(columns: Sequence[FloatArray]) -> tuple[tuple[FloatArray, ...], IntArray]:
+    """Distinct rows of equal-length ``columns`` (sorted) and each row's position.
+
+    Same result as ``np.unique(np.column_stack(columns), axis=0,
+    return_inverse=True)`` but about seven times faster on a million rows:
+    each column is factorised on its own and the integer codes are combined
+    into one int64 key, so only 1-D sorts are needed.  Falls back to the 2-D
+    ``np.unique`` when the combined key could overflow.
+    """
+    key = np.zeros(columns[0].size, dtype=np.int64)
+    span = 1
+    for col in columns:
+        levels, codes = np.unique(col, return_inverse=True)
+        span *= levels.size
+        if span >= 2**62:
+            stacked = np.column_stack(columns)
+            uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)[:2]
+            cols = tuple(np.ascontiguousarray(uniq[:, i]) for i in range(uniq.shape[1]))
+            return cols, np.ravel(inverse).astype(np.intp)
+        key = key * levels.size + np.ravel(codes)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    cols = tuple(np.ascontiguousarray(col[first], dtype=np.float64) for col in columns)
+    return cols, np.ravel(inverse).astype(np.intp)
+
+
 def collapse_rows(columns: Sequence[FloatArray], weights: FloatArray) -> Collapsed:
-    """Collapse identical rows of ``columns`` into unique rows with summed weights."""
-    stacked = np.column_stack(columns)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)[:2]
-    inverse = np.ravel(inverse)
-    summed = np.bincount(inverse, weights=weights, minlength=unique.shape[0])
+    """Collapse identical rows of ``columns`` into unique rows with summed weights.
+
+    Rows whose weights sum to zero are dropped.
+    """
+    cols, inverse = unique_rows(columns)
+    summed = np.bincount(inverse, weights=weights, minlength=cols[0].size)
     keep = summed > 0
     if not np.all(keep):
-        remap = np.cumsum(keep) - 1
-        unique, summed, inverse = unique[keep], summed[keep], remap[inverse]
-    cols = tuple(np.ascontiguousarray(unique[:, i]) for i in range(unique.shape[1]))
-    return Collapsed(cols, summed.astype(np.float64), inverse.astype(np.intp))
+        remap = (np.cumsum(keep) - 1).astype(np.intp)
+        cols = tuple(col[keep] for col in cols)
+        summed, inverse = summed[keep], remap[inverse]
+    return Collapsed(cols, summed.astype(np.float64), inverse)
 
 
 def unique_index(values: FloatArray) -> tuple[FloatArray, IntArray]:
@@ -132,8 +164,24 @@ def unique_index(values: FloatArray) -> tuple[FloatArray, IntArray]:
     return uniq.astype(np.float64), np.ravel(inv).astype(np.intp)
 
 
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Run BLAS single-threaded for the duration of a fit.
+
+    scipy's L-BFGS-B calls BLAS/LAPACK on vectors of four numbers; with
+    OpenBLAS threads on a busy machine those calls spin for milliseconds each
+    (profiled: over 90% of a CDNOW BG/NBD fit).  The work in our objectives is
+    elementwise numpy, which is single-threaded anyway.
+    """
+    if threadpool_limits is None:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def minimise(
-    objective: Objective, start: FloatArray, names: Sequence[str], model: str
+    objective: Objective, start: FloatArray, names: Sequence[str], model: str, gtol: float = 1e-9
 ) -> tuple[FloatArray, float, int]:
     """Minimise ``objective`` (value and gradient in log-parameter space).
 
@@ -143,16 +191,17 @@ def minimise(
     do not identify the model, e.g. nobody made a repeat purchase).
     """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
-    result = optimize.minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 5000, "ftol": 0.0, "gtol": 1e-10, "maxcor": 20},
-    )
-    theta = np.asarray(result.x, dtype=np.float64)
-    value, grad = objective(theta)
+    with _single_threaded_blas():
+        result = optimize.minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 5000, "ftol": 1e-15, "gtol": gtol, "maxcor": 20},
+        )
+        theta = np.asarray(result.x, dtype=np.float64)
+        value, grad = objective(theta)
     if not np.isfinite(value) or not np.all(np.isfinite(grad)):
         raise ConvergenceError(f"{model} fit ended on a non-finite log-likelihood")
     at_bound = np.abs(theta) > LOG_BOUND - 1e-3

@@ -15,8 +15,12 @@ Two hypergeometric quantities are needed:
 * :func:`bg_kernel` -- ``E_p[(1 - (1 + p t/α')^-r') / p]`` with
   ``p ~ Beta(a, b')``, the expectation at the heart of every BG/NBD forecast.
   Its closed form ``(a+b'-1)/(a-1) [1 - (1-z)^r' 2F1(r', b'; a+b'-1; z)]`` is
-  likewise evaluated through Euler's transformation, which turns a huge,
-  slowly converging series into one close to 1.
+  evaluated as written or after Euler's transformation, whichever series stays
+  bounded up to ``z = 1`` (for heavy buyers the other one overflows).
+
+:func:`hyp2f1` wraps ``scipy.special.hyp2f1`` and repairs the NaN/inf it
+returns for some integral ``c - a - b``.  Checked against mpmath (50 digits)
+on random arguments including ``x`` up to 3,000: relative error below 3e-12.
 """
 
 from __future__ import annotations
@@ -26,11 +30,74 @@ import numpy.typing as npt
 from scipy import special
 
 FloatArray = npt.NDArray[np.float64]
+#: A float or an array of floats (arguments broadcast).
+Numeric = float | FloatArray
 
 #: Half-width of the band around a removable singularity that is bridged by
 #: linear interpolation (see :func:`bg_kernel`).
 _A_BAND = 1e-4
 _C_BAND = 1e-6
+
+
+def hyp2f1(a: Numeric, b: Numeric, c: Numeric, z: Numeric) -> FloatArray:
+    """``scipy.special.hyp2f1`` with a repair for its non-finite results.
+
+    scipy (1.17) returns NaN or inf for some arguments where ``c - a - b`` is
+    an integer (e.g. ``2F1(1, 2; 101; 0.91)``, a Pareto/NBD term for a heavy
+    buyer with ``r = 1``).  The function is smooth in ``c``, so those elements
+    are re-evaluated at ``c (1 ± 1e-7)`` and averaged (error ~1e-14); anything
+    still non-finite is summed directly as a power series.
+    """
+    a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    out = np.asarray(special.hyp2f1(a, b, c, z), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if not np.any(bad):
+        return out
+    out = out.copy()
+    ab, bb, cb, zb = a[bad], b[bad], c[bad], z[bad]
+    step = 1e-7 * np.maximum(np.abs(cb), 1.0)
+    repaired = 0.5 * (special.hyp2f1(ab, bb, cb + step, zb) + special.hyp2f1(ab, bb, cb - step, zb))
+    still = ~np.isfinite(repaired)
+    if np.any(still):
+        repaired[still] = _hyp2f1_series(ab[still], bb[still], cb[still], zb[still])
+    out[bad] = repaired
+    return out
+
+
+def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
+    """Direct power series of 2F1 (last resort; converges for ``|z| < 1``)."""
+    return 1.0 + _hyp2f1_series_minus_1(a, b, c, z)
+
+
+def _hyp2f1_series_minus_1(
+    a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray
+) -> FloatArray:
+    """``2F1(a, b; c; z) - 1`` summed term by term, without the cancellation of ``F - 1``."""
+    total = np.zeros_like(z)
+    term = np.ones_like(z)
+    for n in range(200_000):
+        term = term * (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z
+        total = total + term
+        if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+            break
+    return total
+
+
+def hyp2f1_minus_1(a: Numeric, b: Numeric, c: Numeric, z: Numeric) -> FloatArray:
+    """``2F1(a, b; c; z) - 1``, accurate also when it is tiny (small ``z``).
+
+    For ``z < 0.05`` the series is summed directly (a few dozen terms at
+    most); above, :func:`hyp2f1` minus one loses at most ~2e-15 relative.
+    """
+    a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    small = z < 0.05
+    out = np.empty(z.shape, dtype=np.float64)
+    if np.any(small):
+        out[small] = _hyp2f1_series_minus_1(a[small], b[small], c[small], z[small])
+    if not np.all(small):
+        big = ~small
+        out[big] = hyp2f1(a[big], b[big], c[big], z[big]) - 1.0
+    return out
 
 
 def log1mexp(x: FloatArray) -> FloatArray:
@@ -50,7 +117,7 @@ def log1mexp(x: FloatArray) -> FloatArray:
 
 
 def log_pareto_tail(
-    rx: FloatArray, s: FloatArray, alpha: FloatArray, beta: FloatArray, u: FloatArray
+    rx: Numeric, s: Numeric, alpha: Numeric, beta: Numeric, u: Numeric
 ) -> FloatArray:
     """Return ``log ∫_u^∞ (α+τ)^-rx (β+τ)^-(s+1) dτ`` elementwise.
 
@@ -62,6 +129,7 @@ def log_pareto_tail(
     whose terms fall at least as fast as ``z^n`` and never overflow, however
     large ``x`` is; the power ``(1-z)^(1-b)`` is kept as a logarithm.
     """
+    rx, s, alpha, beta, u = (np.asarray(v, dtype=np.float64) for v in (rx, s, alpha, beta, u))
     big_alpha = alpha >= beta
     m = np.maximum(alpha, beta)
     a_tot = rx + s
@@ -69,7 +137,7 @@ def log_pareto_tail(
     # b - 1 of the untransformed series, and the second parameter after Euler.
     b_minus_1 = np.where(big_alpha, s, rx - 1.0)
     b_new = np.where(big_alpha, rx, s + 1.0)
-    series = special.hyp2f1(1.0, b_new, a_tot + 1.0, z)
+    series = hyp2f1(1.0, b_new, a_tot + 1.0, z)
     out = -a_tot * np.log(m + u) - np.log(a_tot) - b_minus_1 * np.log1p(-z) + np.log(series)
     return np.asarray(out, dtype=np.float64)
 
@@ -77,14 +145,24 @@ def log_pareto_tail(
 def _bg_kernel_raw(
     a: FloatArray, bp: FloatArray, rp: FloatArray, alphap: FloatArray, t: FloatArray
 ) -> FloatArray:
-    """Closed form of :func:`bg_kernel`, valid away from ``a = 1`` and ``a+b'-1 = 0``."""
+    """Closed form of :func:`bg_kernel`, valid away from ``a = 1`` and ``a+b'-1 = 0``.
+
+    ``(1-z)^r' 2F1(r', b'; c; z)`` with ``c = a+b'-1`` is evaluated in whichever
+    of its two Euler-related forms has a series that converges at ``z = 1``
+    (so stays bounded): as written when ``a - 1 > r'``, otherwise as
+    ``(1-z)^(a-1) 2F1(c-r', a-1; c; z)``.  ``1 - (1-z)^k F`` is then formed
+    as ``-expm1(k log(1-z)) - (1-z)^k (F - 1)`` so small ``t`` loses nothing.
+    """
     z = t / (alphap + t)
     c = a + bp - 1.0
     eps = a - 1.0
-    # Euler: (1-z)^r' 2F1(r', b'; c; z) = (1-z)^(a-1) 2F1(c-r', a-1; c; z).
-    f_minus_1 = special.hyp2f1(c - rp, eps, c, z) - 1.0
+    as_written = eps > rp
+    k = np.where(as_written, rp, eps)
+    f_minus_1 = hyp2f1_minus_1(
+        np.where(as_written, rp, c - rp), np.where(as_written, bp, eps), c, z
+    )
     log1mz = np.log1p(-z)
-    bracket = -np.expm1(eps * log1mz) - np.exp(eps * log1mz) * f_minus_1
+    bracket = -np.expm1(k * log1mz) - np.exp(k * log1mz) * f_minus_1
     return np.asarray(c / eps * bracket, dtype=np.float64)
 
 
@@ -105,9 +183,7 @@ def _bg_kernel_c_safe(
     return np.asarray(np.where(near, lo + weight * (hi - lo), lo), dtype=np.float64)
 
 
-def bg_kernel(
-    a: FloatArray, bp: FloatArray, rp: FloatArray, alphap: FloatArray, t: FloatArray
-) -> FloatArray:
+def bg_kernel(a: Numeric, bp: Numeric, rp: Numeric, alphap: Numeric, t: Numeric) -> FloatArray:
     """Return ``E[(1 - (1 + p t / α')^-r') / p]`` for ``p ~ Beta(a, b')``.
 
     This is the expected number of purchases in ``(0, t]`` of a BG/NBD customer
@@ -121,7 +197,14 @@ def bg_kernel(
     interpolated between the two band edges (relative error ~1e-8).
     """
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, bp, rp, alphap, t)))
-    a, bp, rp, alphap, t = arrays
+    a_, bp_, rp_, alphap_, t_ = arrays
+    return _bg_kernel_bridged(a_, bp_, rp_, alphap_, t_)
+
+
+def _bg_kernel_bridged(
+    a: FloatArray, bp: FloatArray, rp: FloatArray, alphap: FloatArray, t: FloatArray
+) -> FloatArray:
+    """:func:`bg_kernel` on broadcast arrays, bridging ``a = 1`` by interpolation."""
     near = np.abs(a - 1.0) < _A_BAND
     with np.errstate(invalid="ignore", divide="ignore"):
         if not np.any(near):

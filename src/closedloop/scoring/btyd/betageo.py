@@ -28,11 +28,17 @@ from closedloop.scoring.btyd._fitting import (
     check_time,
     unique_index,
 )
-from closedloop.scoring.btyd._special import bg_kernel
+from closedloop.scoring.btyd._special import Numeric, bg_kernel
 
 
 def _dropout_log_odds(
-    r: float, alpha: float, a: float, b: float, x: FloatArray, tx: FloatArray, age: FloatArray
+    r: Numeric,
+    alpha: Numeric,
+    a: Numeric,
+    b: Numeric,
+    x: FloatArray,
+    tx: FloatArray,
+    age: FloatArray,
 ) -> FloatArray:
     """``D`` above: log odds that a customer has dropped out (``-inf`` when ``x = 0``)."""
     pos = x > 0
@@ -42,7 +48,8 @@ def _dropout_log_odds(
         - np.log(b + safe_x - 1.0)
         + (r + safe_x) * (np.log(alpha + age) - np.log(alpha + tx))
     )
-    return np.asarray(np.where(pos, d, -np.inf), dtype=np.float64)
+    out: FloatArray = np.where(pos, d, -np.inf).astype(np.float64)
+    return out
 
 
 class BetaGeo(TransactionModel):
@@ -63,14 +70,19 @@ class BetaGeo(TransactionModel):
 
     def _start(self, data: Collapsed) -> FloatArray:
         r, alpha = nbd_start(data)
-        return np.log(np.array([r, alpha, 1.0, 1.0]))
+        return np.log(np.array([r, alpha, 1.0, 1.0], dtype=np.float64))
 
     def _objective(self, data: Collapsed) -> Objective:
         x, tx, age = data.columns
         w = data.weights / np.sum(data.weights)
         xs, ix = unique_index(x)
+        w_x = np.bincount(ix, weights=w, minlength=xs.size)
+        wx = w * x
+        # Only repeat buyers (x > 0) can have dropped out after their last purchase.
         pos = x > 0
-        safe_x = np.where(pos, x, 1.0)
+        wp, xp, txp, agep = w[pos], x[pos], tx[pos], age[pos]
+        ixp = ix[pos]
+        xs_safe = np.where(xs > 0, xs, 1.0)
 
         def objective(theta: FloatArray) -> tuple[float, FloatArray]:
             r, alpha, a, b = np.exp(theta)
@@ -82,23 +94,37 @@ class BetaGeo(TransactionModel):
             d_r_x = special.digamma(r + xs) - special.digamma(r)
             d_a_x = psi_ab - psi_abx
             d_b_x = special.digamma(b + xs) - special.digamma(b) + psi_ab - psi_abx
-            # Per row.
+            inv_b_x = 1.0 / (b + xs_safe - 1.0)
+            # Every row: the "alive at T" part.
             log_at = np.log(alpha + age)
-            log_atx = np.log(alpha + tx)
-            rx = r + x
-            d = np.where(
-                pos, np.log(a) - np.log(b + safe_x - 1.0) + rx * (log_at - log_atx), -np.inf
-            )
-            ll = lg[ix] + r * np.log(alpha) + lb[ix] - rx * log_at + np.logaddexp(0.0, d)
+            inv_at = 1.0 / (alpha + age)
+            w_log_at = float(w @ log_at)
+            w_inv_at = float(w @ inv_at)
+            # Repeat buyers: D and its softplus / logistic.
+            log_atp = np.log(alpha + agep)
+            gap = log_atp - np.log(alpha + txp)
+            rxp = r + xp
+            d = (np.log(a) + np.log(inv_b_x))[ixp] + rxp * gap
             dead = special.expit(d)
-            g_r = d_r_x[ix] + np.log(alpha) - log_at + dead * (log_at - log_atx)
-            g_alpha = r / alpha - rx / (alpha + age) + dead * rx * (
-                1.0 / (alpha + age) - 1.0 / (alpha + tx)
+            w_dead = wp * dead
+            ll = (
+                w_x @ (lg + lb)
+                + r * np.log(alpha)
+                - r * w_log_at
+                - wx @ log_at
+                + wp @ np.logaddexp(0.0, d)
             )
-            g_a = d_a_x[ix] + dead / a
-            g_b = d_b_x[ix] - dead / (b + safe_x - 1.0)
-            value = -float(w @ ll)
-            grad = -np.array([w @ g_r, w @ g_alpha, w @ g_a, w @ g_b]) * np.exp(theta)
+            g_r = w_x @ d_r_x + np.log(alpha) - w_log_at + w_dead @ gap
+            g_alpha = (
+                r / alpha
+                - r * w_inv_at
+                - wx @ inv_at
+                + (w_dead * rxp) @ (1.0 / (alpha + agep) - 1.0 / (alpha + txp))
+            )
+            g_a = w_x @ d_a_x + float(np.sum(w_dead)) / a
+            g_b = w_x @ d_b_x - w_dead @ inv_b_x[ixp]
+            value = -float(ll)
+            grad = -np.array([g_r, g_alpha, g_a, g_b]) * np.exp(theta)
             if not np.isfinite(value) or not np.all(np.isfinite(grad)):
                 return 1e10, np.zeros_like(theta)
             return value, grad
@@ -106,6 +132,22 @@ class BetaGeo(TransactionModel):
         return objective
 
     # ------------------------------------------------------------------ predictions
+    def customer_log_likelihood(self, frequency: object, recency: object, T: object) -> FloatArray:
+        """Log-likelihood of each customer's ``(x, t_x, T)`` (paper, eq. 6)."""
+        x, tx, age = check_rfm(frequency, recency, T, broadcast=True)
+        r, alpha, a, b = self._values()
+        d = _dropout_log_odds(r, alpha, a, b, x, tx, age)
+        ll = (
+            special.gammaln(r + x)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.betaln(a, b + x)
+            - special.betaln(a, b)
+            - (r + x) * np.log(alpha + age)
+            + np.logaddexp(0.0, d)
+        )
+        return np.asarray(ll, dtype=np.float64)
+
     def probability_alive(self, frequency: object, recency: object, T: object) -> FloatArray:
         """P(customer still alive at ``T`` | x, t_x, T) (paper, eq. 11)."""
         x, tx, age = check_rfm(frequency, recency, T, broadcast=True)
