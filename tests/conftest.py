@@ -63,6 +63,8 @@ def _empty_all_tables(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # Categories point to their parent with RESTRICT: cut the tree first.
+            conn.execute(text("UPDATE product_categories SET parent_id = NULL"))
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
             has_seq = conn.execute(
