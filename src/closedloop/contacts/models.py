@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -78,6 +79,14 @@ class Person(Lineage, Base):
     __table_args__ = (
         UniqueConstraint("source_system", "external_id"),
         Index("ix_persons_family_key_given_key", "family_key", "given_key"),
+        # Partial: it serves "sources of this golden record"; golden records (NULL) stay out,
+        # so the planner never scans it for the usual merged_into_id IS NULL filter.
+        Index(
+            "ix_persons_merged_into_id",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
     id: Mapped[int_pk]
     version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
@@ -96,7 +105,7 @@ class Person(Lineage, Base):
     preferred_channel: Mapped[str | None] = mapped_column(String(16))
     preferred_time: Mapped[str | None] = mapped_column(String(32))
     merged_into_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("persons.id", ondelete="SET NULL"), index=True
+        BigId, ForeignKey("persons.id", ondelete="SET NULL")
     )
     created_at: Mapped[created_at]
     updated_at: Mapped[datetime] = mapped_column(

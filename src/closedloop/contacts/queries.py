@@ -53,7 +53,7 @@ def name_condition(query: str) -> ColumnElement[bool] | None:
 def email_condition(query: str) -> ColumnElement[bool]:
     """Persons with an email starting with ``query`` (case-insensitive)."""
     key = query.strip().casefold()
-    return exists().where(Email.person_id == Person.id, prefix(Email.address_key, key))
+    return Person.id.in_(select(Email.person_id).where(prefix(Email.address_key, key)))
 
 
 def phone_condition(query: str, default_country: str) -> ColumnElement[bool]:
@@ -63,13 +63,13 @@ def phone_condition(query: str, default_country: str) -> ColumnElement[bool]:
     except ValueError:
         digits = "".join(ch for ch in query if ch.isdigit())
         e164 = "+" + digits
-    return exists().where(Phone.person_id == Person.id, Phone.e164 == e164)
+    return Person.id.in_(select(Phone.person_id).where(Phone.e164 == e164))
 
 
 def postal_code_condition(query: str) -> ColumnElement[bool]:
     """Persons with an address whose postal code starts with ``query``."""
     code = " ".join(query.upper().split())
-    return exists().where(Address.person_id == Person.id, prefix(Address.postal_code, code))
+    return Person.id.in_(select(Address.person_id).where(prefix(Address.postal_code, code)))
 
 
 def free_text_condition(query: str, default_country: str) -> ColumnElement[bool] | None:

@@ -462,7 +462,11 @@ def upgrade() -> None:
             batch_op.f("ix_persons_lifecycle_status"), ["lifecycle_status"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_persons_merged_into_id"), ["merged_into_id"], unique=False
+            batch_op.f("ix_persons_merged_into_id"),
+            ["merged_into_id"],
+            unique=False,
+            sqlite_where=sa.text("merged_into_id IS NOT NULL"),
+            postgresql_where=sa.text("merged_into_id IS NOT NULL"),
         )
 
     op.create_table(
