@@ -36,9 +36,22 @@ def metadata() -> MetaData:
 @lru_cache(maxsize=1)
 def load_plugins() -> None:
     """Register the built-in domain plugins, then any installed third-party plugins."""
+    from closedloop.automation import hooks as automation_hooks
+    from closedloop.campaigns import hooks as campaigns_hooks
+    from closedloop.consent import hooks as consent_hooks
+    from closedloop.quality import hooks as quality_hooks
+    from closedloop.responses import hooks as responses_hooks
     from closedloop.transactions import hooks as transactions_hooks
 
-    for plugin in (transactions_hooks,):
+    plugins = (
+        transactions_hooks,
+        consent_hooks,
+        campaigns_hooks,
+        responses_hooks,
+        automation_hooks,
+        quality_hooks,
+    )
+    for plugin in plugins:
         if not pm.is_registered(plugin):
             pm.register(plugin)
     pm.load_setuptools_entrypoints("closedloop")

@@ -24,3 +24,33 @@ class Specs:
 
 pm = pluggy.PluginManager("closedloop")
 pm.add_hookspecs(Specs)
+
+
+class IdentitySpecs:
+    """Hooks of identity resolution (issue 4): the contacts service announces saved persons,
+    the quality domain merges persons and each domain moves its own rows."""
+
+    @hookspec
+    def person_saved(self, session: Any, person_id: int, created: bool) -> None:
+        """A person was created or updated (and flushed): keep match keys, check duplicates."""
+
+    @hookspec
+    def person_merge_blockers(  # type: ignore[empty-body]
+        self, session: Any, golden_id: int, source_id: int
+    ) -> str | None:
+        """Return why ``source_id`` must not be merged into ``golden_id`` now, or None."""
+
+    @hookspec
+    def person_merged(  # type: ignore[empty-body]
+        self, session: Any, golden_id: int, source_id: int, event: Any
+    ) -> dict[str, Any] | None:
+        """Move the domain's rows of ``source_id`` to ``golden_id``; return a JSON-able record
+        ``{"<domain>": {...}}`` of what was moved or removed, so the unmerge can undo it.
+        ``event`` is the merge event being written (its ``id`` is set)."""
+
+    @hookspec
+    def person_unmerged(self, session: Any, golden_id: int, source_id: int, event: Any) -> None:
+        """Undo exactly what ``person_merged`` recorded in ``event.moved["<domain>"]``."""
+
+
+pm.add_hookspecs(IdentitySpecs)

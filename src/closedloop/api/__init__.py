@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from closedloop.api import errors
-from closedloop.api.routes import me, persons, problems
+from closedloop.api.routes import dedupe, imports, me, persons, problems, scores
 
 PREFIX = "/api/v1"
 
@@ -18,8 +18,11 @@ def router() -> APIRouter:
     """Every API route under ``/api/v1``."""
     api = APIRouter(prefix=PREFIX)
     api.include_router(persons.router)
+    api.include_router(dedupe.router)
     api.include_router(me.router)
     api.include_router(problems.router)
+    api.include_router(scores.router)
+    api.include_router(imports.router)
     return api
 
 

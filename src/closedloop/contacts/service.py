@@ -160,7 +160,13 @@ def create_person(session: Session, data: PersonCreate) -> Person:
         session.flush()
     except IntegrityError as exc:
         raise Conflict("The person conflicts with a stored record.") from exc
+    _announce(session, person, created=True)
     return person
+
+
+def _announce(session: Session, person: Person, *, created: bool) -> None:
+    """Tell the plugins (the online duplicate check) that a person was saved."""
+    pm.hook.person_saved(session=session, person_id=person.id, created=created)
 
 
 def get_person(session: Session, person_id: int) -> Person:
@@ -195,6 +201,7 @@ def update_person(session: Session, person_id: int, data: PersonUpdate) -> Perso
         session.flush()
     except StaleDataError as exc:
         raise Conflict(f"Person {person_id} was changed by someone else meanwhile.") from exc
+    _announce(session, person, created=False)
     return person
 
 

@@ -209,33 +209,36 @@ def build_card(session: Session, person_id: int, *, recent: int = 20) -> PersonC
     person = get_person(session, person_id)
     relationships, households = _relationships(session, person_id)
     orders, summary = _orders(session, person_id, recent)
-    communications = list(
-        session.execute(
+    communications = [
+        (c, name)
+        for c, name in session.execute(
             select(Communication, Campaign.name)
             .outerjoin(Campaign, Communication.campaign_id == Campaign.id)
             .where(Communication.person_id == person_id)
             .order_by(Communication.sent_at.desc(), Communication.id.desc())
             .limit(recent)
-        ).tuples()
-    )
-    responses = list(
-        session.execute(
+        )
+    ]
+    responses = [
+        (r, name)
+        for r, name in session.execute(
             select(Response, Campaign.name)
             .outerjoin(Campaign, Response.campaign_id == Campaign.id)
             .where(Response.person_id == person_id)
             .order_by(Response.occurred_at.desc(), Response.id.desc())
             .limit(recent)
-        ).tuples()
-    )
-    scores = list(
-        session.execute(
+        )
+    ]
+    scores = [
+        (score, run)
+        for score, run in session.execute(
             select(PersonScore, ScoreRun)
             .join(ScoreRun, PersonScore.run_id == ScoreRun.id)
             .where(PersonScore.person_id == person_id)
             .order_by(ScoreRun.as_of.desc())
             .limit(recent)
-        ).tuples()
-    )
+        )
+    ]
     tasks = list(
         session.scalars(
             select(Task)

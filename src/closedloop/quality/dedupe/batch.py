@@ -67,6 +67,10 @@ class BatchResult:
     prior_weight: float
     seconds: dict[str, float] = field(default_factory=dict)
     blocked_pairs: pd.DataFrame | None = None
+    #: The prepared frame (for term frequencies and the online index) and the prepared
+    #: values of linked records (for re-clustering a subset of the pairs).
+    prepared: pd.DataFrame | None = None
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def households(self) -> pd.DataFrame:
@@ -354,6 +358,8 @@ def run_batch(
         prior_weight=math.log2(prior / (1 - prior)),
         seconds=seconds,
         blocked_pairs=blocked_ids,
+        prepared=prepared,
+        records=records,
     )
 
 

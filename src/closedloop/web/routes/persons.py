@@ -14,6 +14,7 @@ from closedloop.contacts.schemas import PersonFilter
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.i18n import N_
+from closedloop.quality.merge import merges_of
 from closedloop.reports.card import build_card
 from closedloop.settings import get_settings
 from closedloop.users import service as users_service
@@ -101,6 +102,7 @@ def person_card(request: Request, person_id: int, db: DbSession, user: Reader) -
     users_service.audit(db, user, "viewed", "person", person_id, channel="web")
     context = card_context(card, get_settings().default_currency)
     context["active"] = "persons"
+    context["merges"] = merges_of(db, person_id)
     return render(request, "persons/card.html", context)
 
 

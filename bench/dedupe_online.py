@@ -1,0 +1,150 @@
+"""Benchmark of the online duplicate check (issue 4): p50/p95/p99 latency of
+``find_candidates`` for new persons against a base of N persons.
+
+Usage::
+
+    .venv/bin/python bench/dedupe_online.py --n 1000000 --checks 1000 [--url URL] [--json]
+
+The base is the demo base when one is there (``closedloop seed demo --persons N``); otherwise
+the script fills an empty SQLite store with N bulk-generated persons (the engine's synthetic
+generator: small name pools, so blocks are large) and builds the online index. Checks are
+typo'd copies of stored persons and brand-new persons, half and half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, insert, select
+
+from closedloop.bootstrap import engine_for, get_session_factory
+from closedloop.contacts.models import Address, Email, Person, Phone
+from closedloop.contacts.schemas import PersonCreate
+from closedloop.migrations import upgrade
+from closedloop.quality.dedupe.evaluate import synthetic_persons
+from closedloop.quality.keys import rebuild_all
+from closedloop.quality.models import PersonMatchKey
+from closedloop.quality.online import find_candidates
+from closedloop.quality.store import iter_record_chunks
+
+
+def fill(url: str, n: int) -> None:
+    """Bulk-insert ``n`` synthetic persons with an email, a phone and an address."""
+    engine = engine_for(url)
+    upgrade(engine)
+    df, _ = synthetic_persons(n, seed=1)
+    factory = get_session_factory(engine)
+    step = 50_000
+    for start in range(0, n, step):
+        part = df.iloc[start : start + step]
+        with factory.begin() as s:
+            first = int(s.scalar(select(func.coalesce(func.max(Person.id), 0)))) + 1
+            ids = list(range(first, first + len(part)))
+            s.execute(insert(Person), [
+                {"id": i, "given_name": g, "family_name": f, "given_key": g, "family_key": f,
+                 "birth_date": _date(b), "version": 1}
+                for i, g, f, b in zip(ids, part.given_name, part.family_name, part.birth_date,
+                                      strict=True)
+            ])  # fmt: skip
+            s.execute(insert(Email), [
+                {"person_id": i, "address": e, "address_key": e.lower(), "is_primary": True}
+                for i, e in zip(ids, part.email, strict=True) if e
+            ])  # fmt: skip
+            s.execute(insert(Phone), [
+                {"person_id": i, "e164": "+33" + p[1:], "is_primary": True}
+                for i, p in zip(ids, part.phone, strict=True) if p
+            ])  # fmt: skip
+            s.execute(insert(Address), [
+                {"person_id": i, "line1": st, "postal_code": pc, "locality": lo,
+                 "is_primary": True, "country": "FR"}
+                for i, st, pc, lo in zip(ids, part.street, part.postal_code, part.locality,
+                                         strict=True)
+            ])  # fmt: skip
+        print(f"  {min(start + step, n):,} persons", flush=True)
+
+
+def _date(value: object) -> object:
+    from datetime import date
+
+    text = str(value)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--checks", type=int, default=1000)
+    parser.add_argument("--url", default=None, help="Store URL (default: a SQLite file)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    url = args.url or f"sqlite:///{Path('/tmp') / f'dedupe_online_{args.n}.db'}"
+    engine = engine_for(url)
+    upgrade(engine)
+    factory = get_session_factory(engine)
+    with factory() as s:
+        have = int(s.scalar(select(func.count()).select_from(Person)) or 0)
+        keys = int(s.scalar(select(func.count()).select_from(PersonMatchKey)) or 0)
+    if have == 0:
+        t = time.perf_counter()
+        fill(url, args.n)
+        print(f"filled in {time.perf_counter() - t:.0f} s", flush=True)
+    if keys == 0:
+        t = time.perf_counter()
+        with factory.begin() as s:
+            rows = rebuild_all(s, iter_record_chunks(s))
+        print(f"index: {rows:,} keys in {time.perf_counter() - t:.0f} s", flush=True)
+    rng = np.random.default_rng(3)
+    with factory() as s:
+        total = int(s.scalar(select(func.count()).select_from(Person)) or 0)
+        top = int(s.scalar(select(func.max(Person.id))) or 0)
+        latencies: list[float] = []
+        found = 0
+        for i in range(args.checks):
+            pid = int(rng.integers(1, top + 1))
+            person = s.get(Person, pid)
+            if person is None:
+                continue
+            given = person.given_name or "x"
+            if i % 2 == 0 and len(given) > 3:  # a typo'd copy
+                given = given[:2] + given[3] + given[2] + given[4:]
+            else:  # a new person: another birth year, no contact
+                person_dob = person.birth_date
+                data = PersonCreate(given_name=given, family_name=person.family_name,
+                                    birth_date=person_dob.replace(year=1904) if person_dob
+                                    else None)  # fmt: skip
+            if i % 2 == 0:
+                data = PersonCreate.model_validate({
+                    "given_name": given, "family_name": person.family_name,
+                    "birth_date": person.birth_date,
+                    "emails": [{"address": e.address} for e in person.emails[:1]],
+                })  # fmt: skip
+            s.expire_all()
+            t = time.perf_counter()
+            result = find_candidates(s, data)
+            latencies.append((time.perf_counter() - t) * 1000)
+            found += bool(result)
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100)
+    out = {
+        "persons": total,
+        "checks": len(latencies),
+        "with_candidates": found,
+        "p50_ms": round(q[49], 2),
+        "p95_ms": round(q[94], 2),
+        "p99_ms": round(q[98], 2),
+        "max_ms": round(latencies[-1], 2),
+        "backend": engine.dialect.name,
+    }
+    print(json.dumps(out) if args.json else out)
+
+
+if __name__ == "__main__":
+    main()

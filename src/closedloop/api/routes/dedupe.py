@@ -1,0 +1,243 @@
+"""Identity resolution over HTTP: the online duplicate check, the review queue, merge and
+unmerge (``/api/v1/persons/check-duplicates``, ``/persons/{id}/duplicates``,
+``/duplicates``, ``/persons/{id}/merge``, ``/merges/{id}/unmerge``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from closedloop.api.auth import PersonsReader, PersonsWriter
+from closedloop.api.errors import problem_responses
+from closedloop.api.schemas import UtcDatetime
+from closedloop.contacts import service as contacts
+from closedloop.contacts.schemas import PersonCreate
+from closedloop.deps import DbSession
+from closedloop.quality import candidates as queue_service
+from closedloop.quality import merge as merge_service
+from closedloop.quality.online import Candidate, find_candidates
+from closedloop.users.service import audit
+
+router = APIRouter(tags=["duplicates"])
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class Step(BaseModel):
+    """One bar of the waterfall: a comparison, the level the pair fell in, and its bits."""
+
+    comparison: str
+    level: str
+    weight: float
+
+
+class CandidateOut(BaseModel):
+    """A stored person who may be the same as the one checked."""
+
+    person_id: int
+    display_name: str
+    match_probability: float = Field(description="0–1, from the trained model.")
+    match_weight: float = Field(description="Bits: the prior plus every comparison's weight.")
+    likely: bool = Field(description="At or above the automatic-merge threshold.")
+    keys: list[str] = Field(description="The blocking keys the two records share.")
+    explanation: list[Step]
+
+
+class CandidatesOut(BaseModel):
+    """Candidate duplicates, most likely first (only those at or above the review threshold)."""
+
+    items: list[CandidateOut]
+
+
+class PairOut(BaseModel):
+    """A predicted pair and what became of it."""
+
+    id: int
+    person_l_id: int
+    person_r_id: int
+    match_probability: float
+    match_weight: float
+    status: str
+    origin: str
+    note: str | None
+    merge_event_id: int | None
+    decided_by: str | None
+    decided_at: UtcDatetime | None
+    explanation: list[Step]
+
+
+class PairPage(BaseModel):
+    items: list[PairOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DecisionIn(BaseModel):
+    """``accept`` merges the pair, ``reject`` leaves it apart this time, ``not_duplicate``
+    leaves it apart for good (never proposed again)."""
+
+    decision: Literal["accept", "reject", "not_duplicate"]
+
+
+class MergeIn(BaseModel):
+    source_id: int = Field(ge=1, description="The person merged into this one.")
+
+
+class UnmergeIn(BaseModel):
+    force: bool = Field(False, description="Undo even if the golden record changed since.")
+
+
+class MergeOut(BaseModel):
+    """A merge event (without its snapshots)."""
+
+    id: int
+    golden_id: int
+    source_id: int
+    reason: str
+    merged_by: str | None
+    merged_at: UtcDatetime
+    undone_at: UtcDatetime | None
+    origins: dict[str, int] = Field(description="Field → the person its value came from.")
+
+
+def _display(record: dict[str, Any]) -> str:
+    parts = [p for p in (record.get("given_name"), record.get("family_name")) if p]
+    return " ".join(parts) if parts else f"#{record.get('record_id')}"
+
+
+def _candidates(found: list[Candidate]) -> CandidatesOut:
+    return CandidatesOut(
+        items=[
+            CandidateOut(
+                person_id=c.person_id,
+                display_name=_display(c.record),
+                match_probability=c.match_probability,
+                match_weight=c.match_weight,
+                likely=c.likely,
+                keys=c.keys,
+                explanation=[Step(**s) for s in c.explanation()],
+            )
+            for c in found
+        ]
+    )
+
+
+def _pair(row: Any) -> PairOut:
+    return PairOut(
+        id=row.id,
+        person_l_id=row.person_l_id,
+        person_r_id=row.person_r_id,
+        match_probability=row.match_probability,
+        match_weight=row.match_weight,
+        status=row.status,
+        origin=row.origin,
+        note=row.note,
+        merge_event_id=row.merge_event_id,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        explanation=[Step(**s) for s in row.explanation or []],
+    )
+
+
+def _merge(event: Any) -> MergeOut:
+    merged_at: datetime = event.merged_at
+    return MergeOut(
+        id=event.id,
+        golden_id=event.golden_id,
+        source_id=event.source_id,
+        reason=event.reason,
+        merged_by=event.merged_by,
+        merged_at=merged_at,
+        undone_at=event.undone_at,
+        origins=dict((event.after or {}).get("origins", {})),
+    )
+
+
+@router.post(
+    "/persons/check-duplicates",
+    response_model=CandidatesOut,
+    responses=problem_responses(401, 403, 422),
+)
+def check_duplicates(data: PersonCreate, db: DbSession, user: PersonsReader) -> CandidatesOut:
+    """Check a person *before* creating them: the stored persons who may be the same, with
+    their scores and the reasons (nothing is stored)."""
+    found = find_candidates(db, data)
+    audit(db, user, "check_duplicates", "person", channel="api",
+          detail={"candidates": [c.person_id for c in found]})  # fmt: skip
+    return _candidates(found)
+
+
+@router.get(
+    "/persons/{person_id}/duplicates",
+    response_model=CandidatesOut,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def person_duplicates(person_id: Id, db: DbSession, user: PersonsReader) -> CandidatesOut:
+    """The stored persons who may be duplicates of this one, most likely first."""
+    contacts.get_person(db, person_id)
+    found = find_candidates(db, person_id)
+    audit(db, user, "view_duplicates", "person", person_id, channel="api")
+    return _candidates(found)
+
+
+@router.get("/duplicates", response_model=PairPage, responses=problem_responses(401, 403, 422))
+def list_pairs(
+    db: DbSession,
+    user: PersonsReader,
+    status: Annotated[
+        str, Query(description="pending, auto_merged, accepted, rejected or not_duplicate")
+    ] = "pending",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PairPage:
+    """The review queue (or the pairs of another status), most likely first."""
+    rows, total = queue_service.queue(db, status=status, limit=limit, offset=offset)
+    return PairPage(items=[_pair(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/duplicates/{pair_id}/decision",
+    response_model=PairOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def decide(pair_id: Id, data: DecisionIn, db: DbSession, user: PersonsWriter) -> PairOut:
+    """Decide a pair: accept (merge it), reject, or not a duplicate (remembered)."""
+    row, event = queue_service.decide(db, pair_id, data.decision, decided_by=user.username)
+    audit(db, user, f"dedupe_{data.decision}", "duplicate_pair", pair_id, channel="api",
+          detail={"merge_event_id": event.id if event else None})  # fmt: skip
+    return _pair(row)
+
+
+@router.post(
+    "/persons/{person_id}/merge",
+    response_model=MergeOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def merge(person_id: Id, data: MergeIn, db: DbSession, user: PersonsWriter) -> MergeOut:
+    """Merge another person into this one (this one stays, as the golden record)."""
+    event = merge_service.merge_persons(
+        db, person_id, data.source_id, reason="manual", merged_by=user.username
+    )
+    audit(db, user, "merge", "person", person_id, channel="api",
+          detail={"source_id": data.source_id, "merge_event_id": event.id})  # fmt: skip
+    return _merge(event)
+
+
+@router.post(
+    "/merges/{merge_id}/unmerge",
+    response_model=MergeOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def unmerge(
+    merge_id: Id, db: DbSession, user: PersonsWriter, data: UnmergeIn | None = None
+) -> MergeOut:
+    """Undo a merge: both persons and everything that moved return to their state before."""
+    event = merge_service.unmerge(
+        db, merge_id, undone_by=user.username, force=bool(data and data.force)
+    )
+    audit(db, user, "unmerge", "person", event.golden_id, channel="api",
+          detail={"merge_event_id": merge_id})  # fmt: skip
+    return _merge(event)

@@ -1,0 +1,211 @@
+"""What one import run knows: options, mapping, batch, catalogue; and a chunk's outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from hashlib import blake2b
+from typing import Any
+
+from closedloop.ingest.fields import Field, Kind
+from closedloop.ingest.mapping import Mapping, MappingRequest, Target
+from closedloop.ingest.readers.excel import FORMULA_PREFIX
+from closedloop.ingest.readers.jsonfile import MALFORMED, UNKNOWN_KEYS
+
+Reader = Callable[[Field, str, "Context"], Any]
+
+#: Part of every row hash: raise it when validation rules change, so that the next import
+#: of an unchanged file validates every row again.
+RULES_VERSION = "1"
+#: The longest value kept in a reject (a 10 MB field is shown cut).
+REJECT_VALUE_CHARS = 200
+
+
+@dataclass
+class Options:
+    """How to run an import. Every field has a command-line option of the same name."""
+
+    source: str = "import"
+    dry_run: bool = False
+    date_order: str = "dmy"
+    default_country: str | None = None
+    default_currency: str | None = None
+    chunk_size: int = 5000
+    fmt: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    filename: str | None = None
+    mapping_name: str | None = None
+    mapping: MappingRequest = field(default_factory=MappingRequest)
+    created_by: str | None = None
+    resume: bool = True
+    summary_rejects: int = 1000
+    #: validation processes; None: one per core but one for files over 4 MiB
+    workers: int | None = None
+
+
+@dataclass
+class AttributeDef:
+    """A catalogue attribute as the import uses it; ``id`` is None until created."""
+
+    code: str
+    type: str
+    id: int | None
+    label: str
+    #: search key of a code or label (any language) → choice code
+    choice_keys: dict[str, str] = field(default_factory=dict)
+    #: choice code → id (None until created)
+    choice_ids: dict[str, int | None] = field(default_factory=dict)
+    #: New choices may be added (the attribute was named with --as-attribute).
+    open: bool = False
+    #: label (as written in the file) of each choice added by this import
+    new_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Reject:
+    """One refused value: where, what and why."""
+
+    line_no: int
+    field: str | None
+    value: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line_no,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class Context:
+    """Everything a chunk needs; built once per run."""
+
+    kind: Kind
+    mapping: Mapping
+    batch_id: int
+    source: str
+    dry_run: bool
+    date_order: str
+    default_country: str
+    default_currency: str
+    now: datetime
+    locale: str = "en"
+    attributes: dict[str, AttributeDef] = field(default_factory=dict)
+    #: Dry runs write nothing, so they remember the keys seen (key → line) here.
+    seen: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, int] = field(default_factory=dict)
+    #: column → (index, target) of the columns mapped to attributes and identifiers
+    extensions: dict[str, tuple[int, Target]] = field(default_factory=dict)
+    #: (field, column index, spec, reader) of each mapped field; reader None for the fields
+    #: read with the whole row (email, phone)
+    readers: list[tuple[str, int, Field, Reader | None]] = field(default_factory=list)
+    salt: bytes = b""
+
+    def __post_init__(self) -> None:
+        self._derive()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["readers"] = []  # functions: rebuilt on arrival (a worker process)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._derive()
+
+    def _derive(self) -> None:
+        from closedloop.ingest.convert import READERS
+
+        self.readers = []
+        self.fields = self.mapping.fields()
+        for name, i in self.fields.items():
+            spec = self.kind.field(name)
+            if spec is not None:
+                reader = None if spec.type in ("email", "phone") else READERS[spec.type]
+                self.readers.append((name, i, spec, reader))
+        self.extensions = {
+            col: (i, t)
+            for i, (col, t) in enumerate(self.mapping.columns.items())
+            if t.kind in ("attribute", "identifier")
+        }
+        self.salt = f"{RULES_VERSION}|{self.date_order}|{self.default_country}|".encode() + (
+            self.mapping.signature().encode()
+        )
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk did: counts and rejects (and, once written, nothing else to keep)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    rejected_lines: set[int] = field(default_factory=set)
+
+    def merged(self, other: ChunkResult) -> ChunkResult:
+        """A new result with the counts and rejects of both."""
+        out = ChunkResult(dict(self.counts), [*self.rejects, *other.rejects])
+        out.rejected_lines = self.rejected_lines | other.rejected_lines
+        for key, n in other.counts.items():
+            out.counts[key] = out.counts.get(key, 0) + n
+        return out
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+    def reject(self, line_no: int, field_name: str | None, value: str | None, reason: str) -> None:
+        """Refuse a row (each call adds one reason; the row is counted once)."""
+        shown = value
+        if shown is not None and len(shown) > REJECT_VALUE_CHARS:
+            shown = shown[:REJECT_VALUE_CHARS] + f"… ({len(value or ''):,} characters)"
+        self.rejects.append(Reject(line_no, field_name, shown, reason[:500]))
+        if line_no not in self.rejected_lines:
+            self.rejected_lines.add(line_no)
+            self.add("rejected")
+
+
+def row_hash(salt: bytes, values: list[str | None]) -> str:
+    """A 128-bit digest of a row's values (with the mapping and rules in ``salt``)."""
+    h = blake2b(salt, digest_size=16)
+    h.update("\x1f".join(v or "" for v in values).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def row_problem(values: list[str | None], width: int) -> tuple[str | None, str | None, str] | None:
+    """A reason the whole row cannot be read (too many cells, malformed record, unsaved
+    formula): (field, value, reason), or None."""
+    if len(values) > width:
+        tail = values[width]
+        if tail is not None and tail.startswith(MALFORMED):
+            return None, None, tail[len(MALFORMED) :]
+        if tail is not None and tail.startswith(UNKNOWN_KEYS):
+            keys = tail[len(UNKNOWN_KEYS) :]
+            return (
+                keys,
+                None,
+                f"keys not among the columns (they are not in the first records): {keys}; "
+                "add them to the first record or import them separately",
+            )
+        return (
+            None,
+            None,
+            f"the row has {len(values)} cells but the header has {width}: "
+            "a delimiter inside an unquoted value, or the wrong delimiter?",
+        )
+    return None
+
+
+def formula_problem(value: str) -> str | None:
+    """The reason for a cell holding a formula without a saved value, or None."""
+    if value.startswith(FORMULA_PREFIX):
+        formula = value[len(FORMULA_PREFIX) :]
+        return (
+            f"the cell holds the formula {formula} but no calculated value; open the file in a "
+            "spreadsheet program and save it, then import again"
+        )
+    return None

@@ -1,0 +1,364 @@
+"""Relationships, consents and attribute values: rows that point at persons by external id.
+
+None of them has an id of its own in the source: a relationship is known by (person, kind,
+target), a consent event by (person, channel, purpose, state, time), an attribute value by
+(person, attribute). Importing the same file again therefore adds nothing. Consents go through
+the consent service (the ledger and the current state stay in step); a grant needs its proof.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from closedloop.consent import service as consent_service
+from closedloop.contacts.models import AttributeChoice, AttributeDefinition, Household
+from closedloop.db.base import as_utc
+from closedloop.ingest import convert
+from closedloop.ingest.attributes import canon_value
+from closedloop.ingest.bulk import Bulk, Row
+from closedloop.ingest.context import AttributeDef, ChunkResult, Context
+from closedloop.ingest.party_update import jsonable
+from closedloop.ingest.readers.base import Row as ReadRow
+from closedloop.ingest.records import Values, ids_by_key, read_row, record_changes
+from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
+
+
+def _people(
+    bulk: Bulk, ctx: Context, rows: list[tuple[int, Values]], fields: tuple[str, ...]
+) -> dict[str, int]:
+    keys = [r[f] for _, r in rows for f in fields if r.get(f)]
+    return ids_by_key(bulk, "persons", ctx.source, keys)
+
+
+def _unknown(out: ChunkResult, ctx: Context, line_no: int, field: str, ref: str, what: str) -> None:
+    out.reject(
+        line_no, field, ref, f"unknown {what} {ref!r} (no {what} with this id from {ctx.source})"
+    )
+
+
+def _read(ctx: Context, rows: list[ReadRow], out: ChunkResult) -> list[tuple[int, Values]]:
+    read = []
+    for line_no, values in rows:
+        row = read_row(ctx, line_no, values, out)
+        if row is not None:
+            read.append((line_no, row))
+    return read
+
+
+class Relationships:
+    """Typed links from a person to a person, an organisation or a household (by name)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+        ctx = self.ctx
+        read = _read(ctx, rows, out)
+        people = _people(bulk, ctx, read, ("person_external_id", "related_person_external_id"))
+        orgs = ids_by_key(
+            bulk,
+            "organisations",
+            ctx.source,
+            [r["organisation_external_id"] for _, r in read if r.get("organisation_external_id")],
+        )
+        households = {
+            name: int(hid) for hid, name in bulk.query("SELECT id, name FROM households")
+        } if any(r.get("household") for _, r in read) else {}  # fmt: skip
+        changes: list[dict[str, Any]] = []
+        for line_no, row in read:
+            pid = people.get(row["person_external_id"])
+            if pid is None:
+                _unknown(
+                    out, ctx, line_no, "person_external_id", row["person_external_id"], "person"
+                )
+                continue
+            target: tuple[str, int | None] | None = None
+            if row.get("related_person_external_id"):
+                ref = row["related_person_external_id"]
+                target = ("related_person_id", people.get(ref))
+                if target[1] is None:
+                    _unknown(out, ctx, line_no, "related_person_external_id", ref, "person")
+                    continue
+            elif row.get("organisation_external_id"):
+                ref = row["organisation_external_id"]
+                target = ("organisation_id", orgs.get(ref))
+                if target[1] is None:
+                    _unknown(out, ctx, line_no, "organisation_external_id", ref, "organisation")
+                    continue
+            elif row.get("household"):
+                name = row["household"]
+                hid = households.get(name)
+                if hid is None and not ctx.dry_run:
+                    hid = bulk.conn.execute(
+                        insert(Household).returning(Household.id), {"name": name}
+                    ).scalar_one()
+                    households[name] = hid
+                    changes.append(
+                        {"entity": "household", "entity_id": hid, "action": "created", "data": None}
+                    )
+                target = ("household_id", hid)
+            if target is None:
+                out.reject(line_no, "kind", None, "the relationship names no other party")
+                continue
+            column, target_id = target
+            found = (
+                bulk.query(
+                    f"SELECT id, role, starts_on, ends_on FROM relationships WHERE person_id = ? "  # noqa: S608
+                    f"AND kind = ? AND {column} = ?",
+                    [pid, row["kind"], target_id],
+                )
+                if target_id is not None
+                else []
+            )
+            values = {k: row.get(k) for k in ("role", "starts_on", "ends_on")}
+            if not found:
+                out.add("new")
+                if ctx.dry_run:
+                    continue
+                rid = bulk.allocate_ids("relationships", 1)[0]
+                bulk.execute(
+                    f"INSERT INTO relationships (id, person_id, kind, {column}, role, starts_on, "  # noqa: S608
+                    "ends_on, source_system, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [rid, pid, row["kind"], target_id, *values.values(), ctx.source, ctx.now],
+                )
+                changes.append(
+                    {"entity": "relationship", "entity_id": rid, "action": "created", "data": None}
+                )
+                continue
+            rid, *stored = found[0]
+            before = dict(zip(values, stored, strict=True))
+            diff = {
+                k: v for k, v in values.items()
+                if v is not None and canon_value(before[k]) != canon_value(v)
+            }  # fmt: skip
+            if not diff:
+                out.add("unchanged")
+                continue
+            out.add("updated")
+            if ctx.dry_run:
+                continue
+            sets = ", ".join(f"{k} = ?" for k in diff)
+            bulk.execute(f"UPDATE relationships SET {sets} WHERE id = ?", [*diff.values(), rid])  # noqa: S608
+            changes.append(
+                {
+                    "entity": "relationship",
+                    "entity_id": rid,
+                    "action": "updated",
+                    "data": {
+                        "before": {k: jsonable(before[k]) for k in diff},
+                        "after": {k: jsonable(v) for k, v in diff.items()},
+                    },
+                }
+            )
+        if not ctx.dry_run:
+            record_changes(bulk, ctx, changes)
+
+
+class Consents:
+    """Grants and withdrawals, appended to the consent ledger with their proof."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+        ctx = self.ctx
+        read = _read(ctx, rows, out)
+        people = _people(bulk, ctx, read, ("person_external_id",))
+        changes: list[dict[str, Any]] = []
+        session = Session(bind=bulk.conn)
+        seen: set[tuple[Any, ...]] = set()
+        for line_no, row in read:
+            pid = people.get(row["person_external_id"])
+            if pid is None:
+                _unknown(
+                    out, ctx, line_no, "person_external_id", row["person_external_id"], "person"
+                )
+                continue
+            purpose = row.get("purpose") or Purpose.MARKETING.value
+            state = row["state"]
+            if state == ConsentState.GRANTED.value and not row.get("proof_text"):
+                out.reject(
+                    line_no, "proof_text", None,
+                    "a grant needs its proof: the text the person agreed to",
+                )  # fmt: skip
+                continue
+            occurred = row["occurred_at"]
+            key = (pid, row["channel"], purpose, state, occurred)
+            exists = key in seen or any(
+                as_utc(_moment(r[0])) == occurred
+                for r in bulk.query(
+                    "SELECT occurred_at FROM consent_events WHERE person_id = ? AND channel = ? "
+                    "AND purpose = ? AND state = ?",
+                    [pid, row["channel"], purpose, state],
+                )
+            )
+            seen.add(key)
+            if exists:
+                out.add("unchanged")
+                continue
+            out.add("new")
+            if ctx.dry_run:
+                continue
+            event = consent_service.record_consent(
+                session,
+                pid,
+                Channel(row["channel"]),
+                Purpose(purpose),
+                ConsentState(state),
+                method=ConsentMethod(row.get("method") or ConsentMethod.IMPORT.value),
+                proof_text=row.get("proof_text"),
+                proof_version=row.get("proof_version"),
+                source_system=ctx.source,
+                occurred_at=occurred,
+                ip_address=row.get("ip_address"),
+                recorded_by=f"import #{ctx.batch_id}",
+            )
+            changes.append(
+                {
+                    "entity": "consent_event",
+                    "entity_id": event.id,
+                    "action": "created",
+                    "data": None,
+                }
+            )
+        session.flush()
+        if not ctx.dry_run:
+            record_changes(bulk, ctx, changes)
+
+
+def _created(entity: str, entity_id: int) -> dict[str, Any]:
+    return {"entity": entity, "entity_id": entity_id, "action": "created", "data": None}
+
+
+def _moment(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+class AttributeValues:
+    """One attribute value per row (long format): person, attribute (code or label), value."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.catalogue: dict[str, AttributeDef] | None = None
+
+    def _load(self, bulk: Bulk) -> dict[str, AttributeDef]:
+        out: dict[str, AttributeDef] = {}
+        conn = bulk.conn
+        for did, code, typ, labels in conn.execute(
+            select(
+                AttributeDefinition.id,
+                AttributeDefinition.code,
+                AttributeDefinition.type,
+                AttributeDefinition.labels,
+            )
+        ):
+            attr = AttributeDef(code=code, type=typ, id=did, label=code)
+            out[convert.choice_key(code)] = attr
+            for label in (labels or {}).values():
+                out.setdefault(convert.choice_key(label), attr)
+        for did, cid, code, labels in conn.execute(
+            select(
+                AttributeChoice.definition_id,
+                AttributeChoice.id,
+                AttributeChoice.code,
+                AttributeChoice.labels,
+            )
+        ):
+            for attr in {id(a): a for a in out.values() if a.id == did}.values():
+                attr.choice_ids[code] = cid
+                attr.choice_keys[convert.choice_key(code)] = code
+                for label in (labels or {}).values():
+                    attr.choice_keys.setdefault(convert.choice_key(label), code)
+        return out
+
+    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+        ctx = self.ctx
+        if self.catalogue is None:
+            self.catalogue = self._load(bulk)
+        read = _read(ctx, rows, out)
+        people = _people(bulk, ctx, read, ("person_external_id",))
+        changes: list[dict[str, Any]] = []
+        seen: dict[tuple[int, int], int] = {}
+        for line_no, row in read:
+            pid = people.get(row["person_external_id"])
+            if pid is None:
+                _unknown(
+                    out, ctx, line_no, "person_external_id", row["person_external_id"], "person"
+                )
+                continue
+            attr = self.catalogue.get(convert.choice_key(row["attribute"]))
+            if attr is None or attr.id is None:
+                out.reject(
+                    line_no, "attribute", row["attribute"],
+                    f"unknown attribute {row['attribute']!r}: define it in the catalogue first, "
+                    "or import it as a column of the persons file with --as-attribute",
+                )  # fmt: skip
+                continue
+            try:
+                values = convert.attribute_values(attr, row["value"], ctx)
+            except ValueError as exc:
+                out.reject(line_no, "value", row["value"], str(exc))
+                continue
+            if (pid, attr.id) in seen:
+                out.reject(
+                    line_no, "attribute", row["attribute"],
+                    f"duplicate: the same person and attribute as line {seen[(pid, attr.id)]}",
+                )  # fmt: skip
+                out.add("duplicates")
+                continue
+            seen[(pid, attr.id)] = line_no
+            wanted = _value_rows(attr, values)
+            stored = bulk.query(
+                "SELECT value_number, value_date, value_bool, value_text, choice_id "
+                "FROM attribute_values WHERE definition_id = ? AND person_id = ?",
+                [attr.id, pid],
+            )
+            mine = sorted(tuple(canon_value(v) for v in r) for r in stored)
+            theirs = sorted(tuple(canon_value(v) for v in r) for r in wanted)
+            if mine == theirs:
+                out.add("unchanged")
+                continue
+            out.add("updated" if stored else "new")
+            if ctx.dry_run:
+                continue
+            bulk.execute(
+                "DELETE FROM attribute_values WHERE definition_id = ? AND person_id = ?",
+                [attr.id, pid],
+            )
+            bulk.insert(
+                "attribute_values",
+                ("definition_id", "person_id", "value_number", "value_date", "value_bool",
+                 "value_text", "choice_id", "source_system", "updated_at"),
+                [(attr.id, pid, *r, ctx.source, ctx.now) for r in wanted],
+            )  # fmt: skip
+            changes.append(
+                {
+                    "entity": "attribute_values",
+                    "entity_id": pid,
+                    "action": "updated",
+                    "data": {
+                        "definition_id": attr.id,
+                        "code": attr.code,
+                        "before": [[jsonable(v) for v in r] for r in stored],
+                    },
+                }
+            )
+        if not ctx.dry_run:
+            record_changes(bulk, ctx, changes)
+
+
+def _value_rows(attr: AttributeDef, values: list[Any]) -> list[Row]:
+    out: list[Row] = []
+    for value in values:
+        cols: list[Any] = [None] * 5
+        slot = {"number": 0, "date": 1, "boolean": 2, "text": 3}.get(attr.type)
+        if slot is None:
+            cols[4] = attr.choice_ids[value]
+        else:
+            cols[slot] = value
+        out.append(tuple(cols))
+    return out

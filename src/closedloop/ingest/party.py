@@ -1,0 +1,314 @@
+"""Persons and organisations: the import's hot path, one chunk at a time in bulk statements.
+
+For each chunk: rows are keyed by (source, external id) and hashed; one query finds the stored
+records and the hash of the row each source last sent; unchanged rows are only marked (no
+validation); the others are validated (:mod:`closedloop.ingest.prepare`), new ones inserted
+with their contact points, attributes and identifiers, changed ones updated field by field
+(:mod:`closedloop.ingest.party_update`). A key seen twice in one file keeps its first row and
+rejects the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from closedloop.contacts.normalize import clean_text
+from closedloop.ingest import attributes as attrs
+from closedloop.ingest.bulk import Bulk, Row
+from closedloop.ingest.context import ChunkResult, Context, row_hash, row_problem
+from closedloop.ingest.party_update import apply_updates
+from closedloop.ingest.prepare import ORGANISATION_FIELDS, PERSON_FIELDS, PartyRow, prepare_party
+from closedloop.ingest.readers.base import Row as ReadRow
+
+
+@dataclass(frozen=True)
+class PartySpec:
+    """Where a party kind is stored."""
+
+    table: str
+    entity: str
+    owner: str
+    columns: tuple[str, ...]
+    contact_kind: str
+
+
+PERSONS = PartySpec(
+    "persons", "person", "person_id", (*PERSON_FIELDS, "given_key", "family_key"), "private"
+)
+ORGANISATIONS = PartySpec(
+    "organisations", "organisation", "organisation_id", (*ORGANISATION_FIELDS, "name_key"), "work"
+)
+EMAIL_COLUMNS = ("address", "address_key")
+PHONE_COLUMNS = ("e164", "raw", "line_type")
+ADDRESS_COLUMNS = (
+    "line1",
+    "line2",
+    "postal_code",
+    "locality",
+    "region",
+    "country",
+    "latitude",
+    "longitude",
+    "status",
+    "status_detail",
+)
+_POINT = ("kind", "is_primary", "is_valid", "source_system", "created_at", "updated_at")
+#: Columns whose values need converting for the store (dates, decimals).
+_TYPED = frozenset({"birth_date", "annual_revenue"})
+
+
+Item = tuple[int, str, str, list[str | None]]
+
+
+@dataclass(slots=True)
+class Stored:
+    """What the store holds for one key: the record and the last row of this source."""
+
+    id: int
+    has_record: bool
+    row_hash: str | None
+    batch_id: int | None
+    line_no: int | None
+
+
+@dataclass
+class Work:
+    """A classified chunk: rows to validate, rows unchanged by their hash, what is stored."""
+
+    stored: dict[str, Stored]
+    todo: list[Item] = field(default_factory=list)
+    same: list[Item] = field(default_factory=list)
+
+
+def lookup(ctx: Context, bulk: Bulk, spec: PartySpec, keys: list[str]) -> dict[str, Stored]:
+    """The stored records of ``keys`` from the import's source, with their source records."""
+    source = ctx.source
+    sql = (
+        f"SELECT p.external_id, p.id, sr.entity_id, sr.row_hash, sr.batch_id, "  # noqa: S608
+        f"sr.line_no FROM {spec.table} p LEFT JOIN source_records sr ON sr.entity = ? "
+        "AND sr.entity_id = p.id WHERE p.source_system = ? AND p.external_id {in}"
+    )
+    rows = bulk.select_in(sql, [spec.entity, source], keys)
+    return {r[0]: Stored(r[1], r[2] is not None, r[3], r[4], r[5]) for r in rows}
+
+
+class PartyImporter:
+    """Import persons or organisations (the kind of ``ctx``)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.spec = PERSONS if ctx.kind.name == "persons" else ORGANISATIONS
+        self.width = len(ctx.mapping.columns)
+        self.mapped = [i for i, t in enumerate(ctx.mapping.columns.values()) if t.kind != "ignore"]
+        self.key_index = ctx.fields.get("external_id")
+
+    # --- classification ---------------------------------------------------------------
+
+    def _keyed(
+        self, rows: list[ReadRow], out: ChunkResult
+    ) -> list[tuple[int, str, str, list[str | None]]]:
+        """(line, key, hash, values) of each readable row; duplicates in the file rejected."""
+        ctx = self.ctx
+        keyed = []
+        first: dict[str, tuple[int, str]] = {}
+        for line_no, values in rows:
+            problem = row_problem(values, self.width)
+            if problem is not None:
+                out.reject(line_no, *problem)
+                continue
+            mapped = [values[i] for i in self.mapped]
+            if not any(v is not None for v in mapped):
+                out.add("empty")
+                continue
+            digest = row_hash(ctx.salt, mapped)
+            raw_key = values[self.key_index] if self.key_index is not None else None
+            key = clean_text(raw_key) if raw_key is not None else None
+            if key is None:
+                # No id: the row itself is its key, so the same row imported twice is known.
+                key = "row:" + digest[:24]
+            elif len(key) > 128:
+                out.reject(line_no, "external_id", key, "too long (at most 128 characters)")
+                continue
+            seen = first.get(key) or self._seen_in_dry_run(key)
+            if seen is not None:
+                _duplicate(out, line_no, key, seen, digest)
+                continue
+            first[key] = (line_no, digest)
+            if ctx.dry_run:
+                ctx.seen[key] = line_no
+            keyed.append((line_no, key, digest, values))
+        return keyed
+
+    def _seen_in_dry_run(self, key: str) -> tuple[int, str] | None:
+        line = self.ctx.seen.get(key) if self.ctx.dry_run else None
+        return (line, "") if line is not None else None
+
+    def classify(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> Work:
+        """Key and hash the rows, look them up, and set aside those unchanged since the last
+        import of this source (they need no validation)."""
+        keyed = self._keyed(rows, out)
+        stored = lookup(self.ctx, bulk, self.spec, [k for _, k, _, _ in keyed])
+        work = Work(stored=stored)
+        for item in keyed:
+            found = stored.get(item[1])
+            if found is not None and found.row_hash == item[2]:
+                work.same.append(item)
+            else:
+                work.todo.append(item)
+        return work
+
+    def validate(self, items: list[Item], out: ChunkResult) -> list[PartyRow]:
+        """Validate rows (pure: runs in a worker process for big files)."""
+        ctx = self.ctx
+        return [
+            p
+            for line_no, key, digest, values in items
+            if (p := prepare_party(ctx, line_no, key, digest, values, out)) is not None
+        ]
+
+    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+        """Import one chunk in this process (inside the chunk's write transaction)."""
+        work = self.classify(bulk, rows, out)
+        self.write(bulk, work, self.validate(work.todo, out), out, relookup=False)
+
+    def write(
+        self, bulk: Bulk, work: Work, prepared: list[PartyRow], out: ChunkResult, *, relookup: bool
+    ) -> None:
+        """Store a classified and validated chunk; with ``relookup`` the keys are looked up
+        again first (the chunk was classified before the previous chunk was written)."""
+        ctx, spec = self.ctx, self.spec
+        stored = work.stored
+        if relookup:
+            keys = [item[1] for item in work.same] + [p.key for p in prepared]
+            stored = lookup(ctx, bulk, spec, keys)
+        marks: list[Row] = []
+        late: list[Item] = []
+        for item in work.same:
+            line_no, key, digest, _values = item
+            found = stored.get(key)
+            if found is not None and found.batch_id == ctx.batch_id and not ctx.dry_run:
+                _duplicate(out, line_no, key, (found.line_no or 0, found.row_hash or ""), digest)
+            elif found is not None and found.row_hash == digest:
+                out.add("unchanged")
+                if found.has_record:
+                    marks.append((ctx.batch_id, line_no, self.spec.entity, found.id))
+            else:
+                late.append(item)
+        if late:  # changed by another import since the chunk was classified
+            prepared = prepared + self.validate(late, out)
+        fresh: list[PartyRow] = []
+        for row in prepared:
+            found = stored.get(row.key)
+            if found is not None and found.batch_id == ctx.batch_id and not ctx.dry_run:
+                _duplicate(
+                    out, row.line_no, row.key, (found.line_no or 0, found.row_hash or ""),
+                    row.row_hash,
+                )  # fmt: skip
+            else:
+                fresh.append(row)
+        if fresh and ctx.extensions:
+            fresh = attrs.check_identifiers(bulk, ctx, fresh, stored, out)
+        new = [p for p in fresh if p.key not in stored]
+        old = [p for p in fresh if p.key in stored]
+        out.add("new", len(new))
+        apply_updates(bulk, ctx, spec, old, stored, out)
+        if ctx.dry_run:
+            return
+        if new:
+            self._insert(bulk, new)
+        self._source_records(bulk, new, old, stored, marks)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def _insert(self, bulk: Bulk, rows: list[PartyRow]) -> None:
+        ctx, spec = self.ctx, self.spec
+        now = bulk.param(ctx.now)
+        ids = bulk.allocate_ids(spec.table, len(rows))
+        persons = spec.table == "persons"
+        cols = tuple(c for c in spec.columns if c != "lifecycle_status")
+        typed = {i for i, c in enumerate(cols) if c in _TYPED}
+        head = ("id", "version", *(("lifecycle_status",) if persons else ()), *cols)
+        head = (*head, "source_system", "external_id", "import_batch_id", "created_at")
+        table_rows: list[Row] = []
+        emails: list[Row] = []
+        phones: list[Row] = []
+        addresses: list[Row] = []
+        source, batch, kind = ctx.source, ctx.batch_id, spec.contact_kind
+        for pid, row in zip(ids, rows, strict=True):
+            f = row.fields
+            values = [f.get(c) for c in cols]
+            for i in typed:
+                values[i] = bulk.param(values[i])
+            lead = (pid, 1, f.get("lifecycle_status") or "prospect") if persons else (pid, 1)
+            table_rows.append((*lead, *values, source, row.key, batch, now, now))
+            for n, (address, key) in enumerate(row.emails):
+                emails.append((pid, kind, n == 0, True, source, now, now, address, key))
+            for n, (e164, raw, line_type) in enumerate(row.phones):
+                phones.append((pid, kind, n == 0, True, source, now, now, e164, raw, line_type))
+            a = row.address
+            if a is not None:
+                addresses.append(
+                    (pid, kind, True, True, source, now, now,
+                     *[a[c] for c in ADDRESS_COLUMNS])
+                )  # fmt: skip
+            f["__id"] = pid
+        bulk.insert(spec.table, (*head, "updated_at"), table_rows, converted=True)
+        owner = spec.owner
+        bulk.insert("emails", (owner, *_POINT, *EMAIL_COLUMNS), emails, converted=True)
+        bulk.insert("phones", (owner, *_POINT, *PHONE_COLUMNS), phones, converted=True)
+        bulk.insert("addresses", (owner, *_POINT, *ADDRESS_COLUMNS), addresses, converted=True)
+        if ctx.extensions:
+            attrs.insert_new(bulk, ctx, spec.owner, list(zip(ids, rows, strict=True)))
+
+    def _source_records(
+        self,
+        bulk: Bulk,
+        new: list[PartyRow],
+        old: list[PartyRow],
+        stored: dict[str, Stored],
+        marks: list[Row],
+    ) -> None:
+        ctx, entity = self.ctx, self.spec.entity
+        inserts: list[Row] = [
+            (entity, row.fields["__id"], row.row_hash, ctx.batch_id, row.line_no) for row in new
+        ]
+        changes: list[Row] = []
+        for row in old:
+            found = stored[row.key]
+            if found.has_record:
+                changes.append((row.row_hash, ctx.batch_id, row.line_no, entity, found.id))
+            else:
+                inserts.append((entity, found.id, row.row_hash, ctx.batch_id, row.line_no))
+        bulk.insert(
+            "source_records",
+            ("entity", "entity_id", "row_hash", "batch_id", "line_no"),
+            inserts,
+            converted=True,
+        )
+        bulk.executemany(
+            "UPDATE source_records SET row_hash = ?, batch_id = ?, line_no = ? "
+            "WHERE entity = ? AND entity_id = ?",
+            changes,
+            converted=True,
+        )
+        bulk.executemany(
+            "UPDATE source_records SET batch_id = ?, line_no = ? "
+            "WHERE entity = ? AND entity_id = ?",
+            marks,
+            converted=True,
+        )
+
+
+def _duplicate(
+    out: ChunkResult, line_no: int, key: str, first: tuple[int, str], digest: str
+) -> None:
+    first_line, first_digest = first
+    same = " (an identical row)" if first_digest == digest else ""
+    where = f"line {first_line}" if first_line else "an earlier line"
+    out.reject(
+        line_no,
+        "external_id",
+        key,
+        f"duplicate: the same id as {where}{same}; the first one is kept",
+    )
+    out.add("duplicates")

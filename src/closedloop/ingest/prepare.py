@@ -1,0 +1,268 @@
+"""One row of a persons or organisations file, validated and standardised (pure: no database).
+
+Names are cased and split, the email checked, phones put in E.164 in the row's country (the
+address's, else the default), and the address checked and completed against the offline postal
+reference (status valid / corrected / suspect / unknown, locality from the postal code, country
+from the phone prefix, coordinates). Every problem of the row is reported, each with its field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from closedloop.ingest import convert
+from closedloop.ingest.context import ChunkResult, Context, formula_problem
+from closedloop.ingest.convert import key_of
+from closedloop.ingest.emails import check_email
+from closedloop.ingest.names import split_full_name
+from closedloop.ingest.phones import parse_phone
+from closedloop.quality.postal import (
+    AddressCheck,
+    check_address,
+    country_from_phone,
+    locality_key,
+)
+
+PERSON_FIELDS = (
+    "salutation",
+    "given_name",
+    "family_name",
+    "gender",
+    "birth_date",
+    "language",
+    "lifecycle_status",
+    "preferred_channel",
+    "preferred_time",
+)
+ORGANISATION_FIELDS = (
+    "name",
+    "legal_form",
+    "registration_number",
+    "industry",
+    "employee_count",
+    "annual_revenue",
+    "website",
+)
+ADDRESS_FIELDS = ("line1", "line2", "postal_code", "locality", "region", "country")
+_CONTACT_FIELDS = frozenset({"email", "phone", "mobile", *ADDRESS_FIELDS})
+_POSTAL_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_CHECKED = (
+    "postal_code",
+    "locality",
+    "region",
+    "country",
+    "latitude",
+    "longitude",
+    "status",
+    "status_detail",
+)
+_PLACE_FIELDS = frozenset(ADDRESS_FIELDS) - {"country"}
+
+
+@dataclass(slots=True)
+class PartyRow:
+    """A valid row of a persons or organisations file, ready to be written."""
+
+    line_no: int
+    key: str
+    row_hash: str
+    fields: dict[str, Any]
+    emails: list[tuple[str, str]] = field(default_factory=list)
+    phones: list[tuple[str, str, str]] = field(default_factory=list)  # e164, raw, line type
+    address: dict[str, Any] | None = None
+    attributes: list[tuple[str, list[Any]]] = field(default_factory=list)
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in order (``PartyRow(*row.as_tuple())`` is the same row)."""
+        return (
+            self.line_no,
+            self.key,
+            self.row_hash,
+            self.fields,
+            self.emails,
+            self.phones,
+            self.address,
+            self.attributes,
+            self.identifiers,
+        )
+
+
+def postal_check(
+    country: str | None,
+    postal_code: str | None,
+    locality: str | None,
+    region: str | None,
+    phone: str | None,
+) -> AddressCheck:
+    """:func:`check_address` of one address (the phone gives the country when it is missing)."""
+    return check_address(country, postal_code, locality, region, phone=phone)
+
+
+def _checked(
+    country: str | None,
+    postal_code: str | None,
+    locality: str | None,
+    region: str | None,
+    phone: str | None,
+) -> tuple[Any, ...]:
+    """The checked address columns (postal_code … status_detail), remembered per distinct
+    input: most rows of a file repeat a town."""
+    phone_country = country_from_phone(phone) if country is None and phone else None
+    key = (country, phone_country, postal_code, locality, region)
+    found = _POSTAL_CACHE.get(key)
+    if found is not None:
+        return found
+    if len(_POSTAL_CACHE) > 50_000:
+        _POSTAL_CACHE.clear()
+    check = postal_check(country, postal_code, locality, region, phone)
+    place = check.locality
+    if (
+        place
+        and place.islower()
+        and check.reference_locality
+        and locality_key(check.reference_locality) == locality_key(place)
+    ):
+        place = check.reference_locality  # "paris" → "Paris", as the reference writes it
+    found = (
+        check.postal_code,
+        place,
+        check.region,
+        check.country,
+        check.latitude,
+        check.longitude,
+        check.status.value,
+        _status_detail(check),
+    )
+    _POSTAL_CACHE[key] = found
+    return found
+
+
+def _status_detail(check: AddressCheck) -> str:
+    parts = list(check.changes) or [check.detail]
+    return "; ".join(p for p in parts if p)[:300]
+
+
+def prepare_party(
+    ctx: Context, line_no: int, key: str, digest: str, values: list[str | None], out: ChunkResult
+) -> PartyRow | None:
+    """Validate one row; on any problem, report each one in ``out`` and return None."""
+    kind = ctx.kind
+    row: dict[str, Any] = {}
+    ok = True
+
+    def fail(name: str, raw: str | None, reason: str) -> None:
+        nonlocal ok
+        ok = False
+        out.reject(line_no, name, raw, reason)
+
+    raws: dict[str, str] = {}
+    for name, i, spec, reader in ctx.readers:
+        raw = values[i]
+        if raw is None:
+            continue
+        if raw[0] == "\x00":
+            problem = formula_problem(raw)
+            if problem:
+                fail(name, None, problem)
+                continue
+        raws[name] = raw
+        if reader is None:
+            continue
+        try:
+            row[name] = reader(spec, raw, ctx)
+        except ValueError as exc:
+            fail(name, raw, str(exc))
+    if row.get("full_name"):
+        salutation, given, family = split_full_name(row.pop("full_name"))
+        for name, value in (("salutation", salutation), ("given_name", given)):
+            if value and not row.get(name):
+                row[name] = value
+        if family and not row.get("family_name"):
+            row["family_name"] = family
+    result = PartyRow(line_no, key, digest, {})
+    if "email" in raws:
+        try:
+            result.emails.append(check_email(raws["email"]))
+        except ValueError as exc:
+            fail("email", raws["email"], str(exc))
+    country = row.get("country")
+    phone_country = country or ctx.default_country
+    for name in ("phone", "mobile"):
+        if name not in raws:
+            continue
+        raw = raws[name]
+        try:
+            e164, line_type = parse_phone(raw, phone_country)
+        except ValueError as exc:
+            fail(name, raw, f"{exc} ({raw!r} read in {phone_country})")
+            continue
+        if all(p[0] != e164 for p in result.phones):
+            result.phones.append((e164, raw.strip()[:64], line_type))
+    if ok and not _PLACE_FIELDS.isdisjoint(row):
+        result.address = _address(ctx, row, result.phones[0][0] if result.phones else None)
+    names = PERSON_FIELDS if kind.name == "persons" else ORGANISATION_FIELDS
+    result.fields = {n: row[n] for n in names if row.get(n) is not None}
+    if kind.name == "organisations" and not result.fields.get("name"):
+        fail("name", None, "an organisation needs a name")
+    nobody = not (
+        result.fields.get("given_name")
+        or result.fields.get("family_name")
+        or result.emails
+        or result.phones
+    )
+    if kind.name == "persons" and nobody and ok:
+        fail("family_name", None, "the row names nobody: no name, email or phone")
+    if ctx.extensions:
+        _extensions(ctx, values, result, fail)
+    if not ok:
+        return None
+    if kind.name == "persons":
+        result.fields["given_key"] = key_of(result.fields.get("given_name"))
+        result.fields["family_key"] = key_of(result.fields.get("family_name"))
+    else:
+        result.fields["name_key"] = key_of(result.fields["name"])
+    return result
+
+
+def _address(ctx: Context, row: dict[str, Any], phone: str | None) -> dict[str, Any]:
+    country = row.get("country")
+    if country is None and phone is None:
+        country = ctx.default_country
+    checked = _checked(
+        country, row.get("postal_code"), row.get("locality"), row.get("region"), phone
+    )
+    return {
+        "line1": row.get("line1"),
+        "line2": row.get("line2"),
+        **dict(zip(_CHECKED, checked, strict=True)),
+    }
+
+
+def _extensions(ctx: Context, values: list[str | None], result: PartyRow, fail: Any) -> None:
+    """Catalogue attributes and extra identifiers of the row."""
+    for col, (i, target) in ctx.extensions.items():
+        raw = values[i]
+        if raw is None or not raw.strip():
+            continue
+        problem = formula_problem(raw)
+        if problem:
+            fail(col, None, problem)
+            continue
+        if target.kind == "identifier":
+            value = raw.strip()
+            if len(value) > 128:
+                fail(col, raw, f"an identifier is at most 128 characters, not {len(value):,}")
+            else:
+                result.identifiers.append((target.name, value))
+            continue
+        attr = ctx.attributes[target.name]
+        try:
+            result.attributes.append((attr.code, convert.attribute_values(attr, raw, ctx)))
+        except ValueError as exc:
+            fail(col, raw, str(exc))
+
+
+#: Fields that are not columns of the party table.
+CONTACT_FIELDS = _CONTACT_FIELDS

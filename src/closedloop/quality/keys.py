@@ -1,0 +1,150 @@
+"""The online blocking index: each golden person's match keys in ``person_match_keys``.
+
+Keys are the batch engine's blocking keys, made by the same prepare functions
+(:func:`prepare_one` gives for one record exactly what
+:func:`closedloop.quality.dedupe.prepare.prepare_persons` gives for a frame). A lookup is a
+handful of indexed equality reads; a key shared by more than ``online_block_cap`` persons
+is skipped as too common, as the batch drops blocks above ``max_block_size``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from closedloop.quality.dedupe import prepare as pp
+from closedloop.quality.models import PersonMatchKey
+from closedloop.quality.store import Record, records_for
+
+#: key kind → prepared columns (all must be present). Kinds mirror the batch blocking keys.
+KEY_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("email", ("email",)),
+    ("phone", ("phone",)),
+    ("name_pair", ("name_pair_phon",)),
+    ("given_dob", ("given_phon", "dob")),
+    ("family_dob", ("family_phon", "dob")),
+    ("postcode_year", ("postcode", "dob_year")),
+    ("house", ("street_number", "street_phon")),
+    ("postcode_street", ("postcode", "street_phon")),
+    ("dob_locality", ("dob", "locality")),
+    ("given_postcode", ("given", "postcode")),
+    ("email_user", ("email_user", "family_phon")),
+)
+MAX_KEY = 200
+
+Prepared = dict[str, Any]
+
+
+def _identifier_targets(record: Record) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, target in pp.IDENTIFIERS.items():
+        if name in record:
+            found[name] = target
+    for column in record:
+        text = str(column).strip().lower()
+        if text.startswith("id_") and column not in found:
+            found[column] = re.sub(r"[^a-z0-9_]", "_", text)
+    return found
+
+
+def prepare_one(record: Record) -> Prepared:
+    """One record standardised exactly as ``prepare_persons`` would (canonical names only)."""
+    get = record.get
+    tokens = " ".join(pp.name_tokens(get("given_name"))) or None
+    given = tokens.replace(" ", "") if tokens else None
+    given_first = tokens.split()[0] if tokens else None
+    family = pp.name_key(get("family_name"))
+    dob = pp.birth_date_key(get("birth_date"))
+    email = pp.email_key(get("email"))
+    number_from_street, words = pp.split_street(get("street"))
+    number = pp.number_key(get("street_number"))
+    street = pp.street_key(words)
+    out: Prepared = {
+        "unique_id": str(get("record_id")),
+        "given": given,
+        "given_first": given_first,
+        "given_canon": pp.canonical_given(given_first),
+        "given_phon": pp.phonetic(given),
+        "given_initial": given[0] if given else None,
+        "family": family,
+        "family_phon": pp.phonetic(family),
+        "dob": dob,
+        "dob_year": dob[:4] if dob else None,
+        "email": email,
+        "email_user": pp.email_user_key(email),
+        "phone": pp.phone_key(get("phone")),
+        "street_number": number if number is not None else number_from_street,
+        "street": street,
+        "street_phon": pp.phonetic(street),
+        "line2": pp.locality_key(get("address_line2")),
+        "locality": pp.locality_key(get("locality")),
+        "postcode": pp.postcode_key(get("postal_code")),
+        "region": pp.locality_key(get("region")),
+        "country": pp.identifier_key(get("country")),
+    }
+    for source, target in _identifier_targets(record).items():
+        value = pp.identifier_key(record[source])
+        out[target] = value
+        out[f"{target}_sorted"] = "".join(sorted(value)) if value is not None else None
+    gp, fp = out["given_phon"], out["family_phon"]
+    out["name_pair_phon"] = f"{min(gp, fp)} {max(gp, fp)}" if gp and fp else None
+    out["family_prefix"] = family[:3] if family else None
+    out["street_prefix"] = street[:6] if street else None
+    return out
+
+
+def keys_of(prepared: Prepared) -> list[tuple[str, str]]:
+    """(kind, value) of every key the record has; identifiers give ``id:<column>`` keys."""
+    keys: list[tuple[str, str]] = []
+    for kind, columns in KEY_KINDS:
+        parts = [prepared.get(c) for c in columns]
+        if all(p is not None and p != "" for p in parts):
+            keys.append((kind, "|".join(str(p) for p in parts)[:MAX_KEY]))
+    for column, value in prepared.items():
+        if column.startswith("id_") and not column.endswith("_sorted") and value:
+            keys.append((f"id:{column[3:]}"[:32], str(value)[:MAX_KEY]))
+    return keys
+
+
+def delete_keys(session: Session, person_ids: Sequence[int]) -> None:
+    """Forget the keys of these persons (merged away, or about to be recomputed)."""
+    if person_ids:
+        session.execute(delete(PersonMatchKey).where(PersonMatchKey.person_id.in_(person_ids)))
+
+
+def write_keys(session: Session, prepared: Iterable[Prepared]) -> int:
+    """Insert the keys of prepared records (``unique_id`` is the person id); returns rows."""
+    rows = [
+        {"person_id": int(p["unique_id"]), "key_kind": kind, "key_value": value}
+        for p in prepared
+        for kind, value in keys_of(p)
+    ]
+    if rows:
+        session.execute(insert(PersonMatchKey), rows)
+    return len(rows)
+
+
+def refresh_keys(session: Session, person_ids: Sequence[int]) -> None:
+    """Recompute the keys of these persons from the store (merged-away persons get none)."""
+    delete_keys(session, person_ids)
+    write_keys(session, (prepare_one(r) for r in records_for(session, person_ids)))
+
+
+def rebuild_all(
+    session: Session,
+    chunks: Iterable[list[Record]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Rebuild the whole index from record chunks (see ``store.iter_record_chunks``)."""
+    session.execute(delete(PersonMatchKey))
+    total = done = 0
+    for chunk in chunks:
+        total += write_keys(session, (prepare_one(r) for r in chunk))
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+    return total

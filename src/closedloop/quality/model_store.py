@@ -1,0 +1,127 @@
+"""Trained models in the store (``dedupe_models``) and their term frequencies."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from closedloop.quality.dedupe.model import DedupeModel, default_settings
+from closedloop.quality.keys import prepare_one
+from closedloop.quality.models import DedupeModelRecord
+from closedloop.quality.online_model import OnlineModel
+
+#: Values kept per term-frequency column; rarer values share the smallest kept frequency.
+TF_LIMIT = 20_000
+
+
+def tf_columns(settings: dict[str, Any]) -> list[str]:
+    """Columns whose exact agreement is adjusted by how common the value is."""
+    cols = {
+        str(lv["tf_adjustment_column"])
+        for c in settings["comparisons"]
+        for lv in c["comparison_levels"]
+        if lv.get("tf_adjustment_column")
+    }
+    return sorted(cols)
+
+
+def term_frequencies(prepared: pd.DataFrame, columns: list[str]) -> dict[str, Any]:
+    """Per column: the most common values' shares of non-empty values, and the share to use
+    for a value not listed (one occurrence, or the smallest listed share when cut)."""
+    out: dict[str, Any] = {}
+    for column in columns:
+        if column not in prepared.columns:
+            continue
+        counts = prepared[column].dropna().value_counts()
+        total = int(counts.sum())
+        if not total:
+            continue
+        kept = counts.head(TF_LIMIT)
+        shares = (kept / total).astype(float)
+        default = float(shares.iloc[-1]) if len(counts) > TF_LIMIT else 1.0 / total
+        out[column] = {"values": {str(k): float(v) for k, v in shares.items()}, "default": default}
+    return out
+
+
+def save_model(
+    session: Session,
+    model: DedupeModel,
+    *,
+    threshold: float,
+    review_threshold: float,
+    prepared: pd.DataFrame | None,
+    job_id: int | None = None,
+) -> DedupeModelRecord:
+    """Store a trained model as the new active version."""
+    doc = model.to_json()
+    if prepared is not None:
+        doc["term_frequencies"] = term_frequencies(prepared, tf_columns(model.settings))
+    version = int(session.scalar(select(func.max(DedupeModelRecord.version))) or 0) + 1
+    session.execute(update(DedupeModelRecord).values(is_active=False))
+    record = DedupeModelRecord(
+        version=version,
+        is_active=True,
+        threshold=threshold,
+        review_threshold=review_threshold,
+        trained_on=model.trained_on,
+        document=doc,
+        job_id=job_id,
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def active_model(session: Session) -> DedupeModelRecord | None:
+    """The model the online check uses: the newest active one."""
+    return session.scalar(
+        select(DedupeModelRecord)
+        .where(DedupeModelRecord.is_active.is_(True))
+        .order_by(DedupeModelRecord.version.desc())
+        .limit(1)
+    )
+
+
+_ONLINE_CACHE: dict[tuple[int, str], OnlineModel] = {}
+
+
+def online_model(session: Session, n_golden: int | None = None) -> tuple[OnlineModel, int | None]:
+    """(scoring model, its id): the active trained model, else the untrained default one."""
+    found = session.execute(
+        select(DedupeModelRecord.id, DedupeModelRecord.created_at)
+        .where(DedupeModelRecord.is_active.is_(True))
+        .order_by(DedupeModelRecord.version.desc())
+        .limit(1)
+    ).first()
+    if found is not None:
+        model_id, created = int(found[0]), str(found[1])
+        # Rows are never changed once stored; the time tells apart a reused id.
+        cached = _ONLINE_CACHE.get((model_id, created))
+        if cached is None:
+            row = session.get(DedupeModelRecord, model_id)
+            assert row is not None
+            cached = OnlineModel.from_document(row.document)
+            if len(_ONLINE_CACHE) > 8:
+                _ONLINE_CACHE.clear()
+            _ONLINE_CACHE[(model_id, created)] = cached
+        return cached, model_id
+    return default_online_model(max(n_golden or 0, 2)), None
+
+
+@lru_cache(maxsize=16)
+def default_online_model(n: int) -> OnlineModel:
+    """The product's comparisons with their prior m and u (no base to train on yet)."""
+    full = {
+        "record_id": "0", "given_name": "Jean", "family_name": "Martin",
+        "birth_date": "1970-01-01", "email": "a@b.fr", "phone": "+33612345678",
+        "street": "1 rue de la Paix", "address_line2": "Bat A", "postal_code": "75001",
+        "locality": "Paris",
+    }  # fmt: skip
+    frame = pd.DataFrame([prepare_one(full)])
+    settings = default_settings(frame, [])
+    settings["probability_two_random_records_match"] = 1.0 / n
+    return OnlineModel.from_document({"splink_settings": settings})

@@ -1,0 +1,308 @@
+"""The scoring run (M8): features → RFM → value models → CLV, tiers, stages → stored history.
+
+A run is a long job, so it owns its units of work rather than taking the caller's session:
+:func:`create_run` records the run (``queued``) in the caller's session; :func:`execute_run`
+then reads the orders through Ibis on the store's own engine, fits and applies the models in
+memory, and writes every person's scores and the run's summary in one short transaction at
+the end (a failed run stores no scores and says why in ``error``). :func:`run_scoring` does
+both; :func:`run_job` runs a queued ``scoring.run`` job of the jobs table;
+:func:`start_in_background` runs a job in a thread (the web button and the API).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from closedloop.db.base import as_utc, utcnow
+from closedloop.db.uow import session_factory, unit_of_work
+from closedloop.errors import Conflict, DomainError, NotFound
+from closedloop.jobs.models import Job
+from closedloop.scoring.compute import Computation, compute_scores
+from closedloop.scoring.models import CurrencyRate, ScoreRun
+from closedloop.scoring.schemas import ScoreParams
+from closedloop.scoring.store import store_scores, update_lifecycle
+from closedloop.settings import get_settings
+from closedloop.vocab import JobStatus
+
+log = logging.getLogger(__name__)
+
+#: ``jobs.kind`` of a scoring run; the payload is ``{"run_id": …}``.
+JOB_KIND = "scoring.run"
+#: A queued or running run older than this is taken as interrupted (its process died).
+STALE_AFTER = timedelta(hours=2)
+ACTIVE_STATUSES = ("queued", "running")
+
+#: Called with a step label and the fraction of the run done (0–1).
+Progress = Callable[[str, float], None]
+
+
+def _epoch_day(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+def create_run(session: Session, params: ScoreParams, *, created_by: str | None = None) -> ScoreRun:
+    """Record a new run (``queued``) with its resolved parameters; the caller commits.
+
+    Refused (409) while another run is queued or running; a run left over by a process that
+    died more than two hours ago is marked failed instead.
+    """
+    now = utcnow()
+    for other in session.scalars(select(ScoreRun).where(ScoreRun.status.in_(ACTIVE_STATUSES))):
+        if now - as_utc(other.started_at) > STALE_AFTER:
+            other.status = "failed"
+            other.error = "interrupted: the process running it stopped"
+            other.finished_at = now
+        else:
+            raise Conflict(
+                f"Scoring run {other.id} is already {other.status}; wait until it has finished."
+            )
+    as_of = params.resolved_as_of()
+    resolved = params.model_copy(
+        update={
+            "as_of": as_of,
+            "base_currency": params.base_currency or get_settings().default_currency.upper(),
+        }
+    )
+    run = ScoreRun(
+        status="queued",
+        as_of=datetime.combine(as_of, dtime(), UTC),
+        params=resolved.model_dump(mode="json"),
+        created_by=created_by,
+        progress=0.0,
+        message="queued",
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def enqueue_run(
+    session: Session, params: ScoreParams, *, created_by: str | None = None
+) -> tuple[ScoreRun, Job]:
+    """Record a run and the job that will execute it (for a worker or a background thread)."""
+    run = create_run(session, params, created_by=created_by)
+    job = Job(kind=JOB_KIND, payload={"run_id": run.id}, created_by=created_by)
+    session.add(job)
+    session.flush()
+    return run, job
+
+
+def rates_to(session: Session, base: str) -> dict[str, float]:
+    """Conversion rates into ``base`` from the ``currency_rates`` table (``base`` itself: 1)."""
+    rows = session.scalars(select(CurrencyRate).where(CurrencyRate.base_currency == base))
+    rates = {row.currency: float(row.rate) for row in rows}
+    rates[base] = 1.0
+    return rates
+
+
+def set_rate(session: Session, currency: str, rate: float, *, base: str | None = None) -> None:
+    """Store how many units of the base currency one unit of ``currency`` is worth."""
+    base = (base or get_settings().default_currency).upper()
+    currency = currency.upper()
+    if not (len(currency) == 3 and currency.isalpha()):
+        raise DomainError(f"{currency!r} is not a three-letter currency code.")
+    if not (rate > 0 and rate < 1e9):
+        raise DomainError(f"The rate of {currency} must be a positive number, got {rate}.")
+    row = session.get(CurrencyRate, (base, currency))
+    if row is None:
+        session.add(CurrencyRate(base_currency=base, currency=currency, rate=rate))
+    else:
+        row.rate = rate  # type: ignore[assignment]
+    session.flush()
+
+
+def _mark(engine: Engine, run_id: int, **fields: Any) -> None:
+    with unit_of_work(session_factory(engine)) as session:
+        session.execute(update(ScoreRun).where(ScoreRun.id == run_id).values(**fields))
+
+
+def execute_run(engine: Engine, run_id: int, progress: Progress | None = None) -> ScoreRun:
+    """Compute and store the scores of a queued run; returns the finished run.
+
+    On any error the run is marked ``failed`` with the reason and the error is raised again;
+    no score of a failed run is stored.
+    """
+    factory = session_factory(engine)
+    last_saved = [0.0]
+
+    def report(step: str, fraction: float) -> None:
+        if progress is not None:
+            progress(step, fraction)
+        now = time.monotonic()
+        if now - last_saved[0] >= 1.0 or fraction >= 1.0:
+            last_saved[0] = now
+            _mark(engine, run_id, progress=round(fraction, 3), message=step)
+
+    with unit_of_work(factory) as session:
+        run = session.get(ScoreRun, run_id)
+        if run is None:
+            raise NotFound(f"Scoring run {run_id} does not exist.")
+        if run.status not in ACTIVE_STATUSES:
+            raise Conflict(f"Scoring run {run_id} is {run.status}; it cannot be run again.")
+        params = ScoreParams.model_validate(run.params)
+        base = params.base_currency or get_settings().default_currency
+        rates = rates_to(session, base)
+        run.status = "running"
+        run.message = "starting"
+    try:
+        computation = compute_scores(
+            engine,
+            params,
+            as_of_day=_epoch_day(params.resolved_as_of()),
+            base_currency=base,
+            rates=rates,
+            report=report,
+        )
+        report("storing scores", 0.85)
+        with unit_of_work(factory) as session:
+            _store(session, run_id, params, computation, report)
+    except BaseException as exc:
+        detail = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, DomainError):
+            log.exception("Scoring run %s failed", run_id)
+        _mark(
+            engine,
+            run_id,
+            status="failed",
+            error=detail[:4000],
+            message="failed",
+            finished_at=utcnow(),
+        )
+        raise
+    if progress is not None:
+        progress("done", 1.0)
+    with factory() as session:
+        finished = session.get(ScoreRun, run_id)
+        assert finished is not None
+        return finished
+
+
+def _store(
+    session: Session,
+    run_id: int,
+    params: ScoreParams,
+    computation: Computation,
+    report: Callable[[str, float], None],
+) -> None:
+    started = time.perf_counter()
+    stored = store_scores(session, run_id, computation)
+    computation.timings["store"] = round(time.perf_counter() - started, 3)
+    summary = dict(computation.summary)
+    summary["rows_stored"] = stored
+    if params.update_lifecycle:
+        report("updating lifecycle status", 0.95)
+        started = time.perf_counter()
+        summary["lifecycle_updated"] = update_lifecycle(session, run_id)
+        computation.timings["lifecycle"] = round(time.perf_counter() - started, 3)
+    summary["seconds"] = computation.timings
+    session.execute(
+        update(ScoreRun)
+        .where(ScoreRun.id == run_id)
+        .values(
+            status="done",
+            models=computation.models,
+            summary=summary,
+            progress=1.0,
+            message="done",
+            finished_at=utcnow(),
+        )
+    )
+
+
+def run_scoring(
+    engine: Engine,
+    params: ScoreParams,
+    *,
+    created_by: str | None = None,
+    progress: Progress | None = None,
+) -> ScoreRun:
+    """Create a run and execute it now; returns the finished run (raises when it fails)."""
+    with unit_of_work(session_factory(engine)) as session:
+        run_id = create_run(session, params, created_by=created_by).id
+    return execute_run(engine, run_id, progress)
+
+
+def run_job(engine: Engine, job_id: int, *, worker: str = "thread") -> None:
+    """Execute the ``scoring.run`` job ``job_id``: claim it, run its score run, record the
+    outcome on the job (``done`` with the run id, or ``failed`` with the reason).
+
+    The payload names a queued run (``{"run_id": …}``, see :func:`enqueue_run`) or, for a
+    scheduled job (``run_after``), the parameters of a run to create when it starts
+    (``{"params": {…}}``; no ``as_of`` means the day it runs).
+    """
+    factory = session_factory(engine)
+    with unit_of_work(factory) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.kind != JOB_KIND:
+            raise NotFound(f"Scoring job {job_id} does not exist.")
+        if job.status != JobStatus.QUEUED.value:
+            raise Conflict(f"Job {job_id} is {job.status}, not queued.")
+        job.status = JobStatus.RUNNING.value
+        job.started_at = utcnow()
+        job.locked_by = worker
+        job.attempts += 1
+        payload = dict(job.payload or {})
+    status, result, error = JobStatus.DONE.value, dict(payload), None
+    try:
+        if "run_id" not in payload:
+            params = ScoreParams.model_validate(payload.get("params") or {})
+            with unit_of_work(factory) as session:
+                run = create_run(session, params, created_by=f"job:{job_id}")
+                payload["run_id"] = run.id
+                result = {"run_id": run.id}
+        execute_run(engine, int(payload["run_id"]))
+    except Exception as exc:
+        status = JobStatus.FAILED.value
+        error = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+    with unit_of_work(factory) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status=status,
+                result=result,
+                error=error,
+                progress=1.0,
+                finished_at=utcnow(),
+            )
+        )
+
+
+def start_in_background(engine: Engine, job_id: int) -> threading.Thread:
+    """Run the job in a daemon thread of this process (the web button and the API use it).
+
+    A run interrupted by the process stopping is marked failed when the next run is created.
+    """
+
+    def target() -> None:
+        try:
+            run_job(engine, job_id)
+        except Exception:  # recorded on the run and the job; the thread just ends
+            log.exception("Scoring job %s failed", job_id)
+
+    thread = threading.Thread(target=target, name=f"scoring-job-{job_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = [
+    "JOB_KIND",
+    "Progress",
+    "create_run",
+    "enqueue_run",
+    "execute_run",
+    "rates_to",
+    "run_job",
+    "run_scoring",
+    "set_rate",
+    "start_in_background",
+]

@@ -1,0 +1,196 @@
+"""The review queue of duplicate pairs (side by side, waterfall chart), merges and unmerge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import plotly
+from fastapi import Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from closedloop.contacts import service as contacts_service
+from closedloop.contacts.models import Person
+from closedloop.deps import DbSession
+from closedloop.errors import DomainError, NotFound
+from closedloop.i18n import N_
+from closedloop.quality import candidates as queue_service
+from closedloop.quality import merge as merge_service
+from closedloop.users import service as users_service
+from closedloop.users.models import User
+from closedloop.users.permissions import Permission
+from closedloop.web.rendering import flash, render
+from closedloop.web.routes import form_str, page_router
+from closedloop.web.security import not_found, requires
+
+router = page_router()
+Reader = Annotated[User, requires(Permission.PERSONS_READ)]
+Writer = Annotated[User, requires(Permission.PERSONS_WRITE)]
+
+#: Plotly's own bundle, shipped inside the Python package: served from here, never a CDN.
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+ROWS: tuple[tuple[str, str], ...] = (
+    ("given_name", N_("Given name")),
+    ("family_name", N_("Family name")),
+    ("birth_date", N_("Birth date")),
+    ("gender", N_("Gender")),
+    ("emails", N_("Emails")),
+    ("phones", N_("Phones")),
+    ("addresses", N_("Addresses")),
+    ("source", N_("Source")),
+    ("lifecycle_status", N_("Lifecycle")),
+)
+
+
+@router.get("/vendor/plotly.min.js", response_class=Response)
+def plotly_js() -> Response:
+    """The Plotly library from the installed ``plotly`` package (cached for a day)."""
+    return FileResponse(
+        PLOTLY_JS,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def _values(person: Person) -> dict[str, str]:
+    return {
+        "given_name": person.given_name or "",
+        "family_name": person.family_name or "",
+        "birth_date": person.birth_date.isoformat() if person.birth_date else "",
+        "gender": person.gender or "",
+        "emails": ", ".join(e.address for e in person.emails),
+        "phones": ", ".join(p.e164 for p in person.phones),
+        "addresses": " / ".join(
+            ", ".join(x for x in (a.line1, a.postal_code, a.locality, a.country) if x)
+            for a in person.addresses
+        ),
+        "source": " ".join(x for x in (person.source_system, person.external_id) if x),
+        "lifecycle_status": person.lifecycle_status,
+    }
+
+
+def waterfall(explanation: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Plotly figure (as JSON data) of a pair's match weights: prior, then comparisons."""
+    names = [s["comparison"] + (f": {s['level']}" if s.get("level") else "") for s in explanation]
+    weights = [round(float(s["weight"]), 3) for s in explanation]
+    return {
+        "data": [
+            {
+                "type": "waterfall",
+                "orientation": "v",
+                "x": [*names, "total"],
+                "y": [*weights, None],
+                "measure": ["absolute", *["relative"] * (len(weights) - 1), "total"],
+                "text": [f"{w:+.2f}" for w in weights] + [f"{sum(weights):.2f}"],
+                "textposition": "outside",
+            }
+        ],
+        "layout": {
+            "margin": {"t": 20, "b": 120, "l": 50, "r": 10},
+            "yaxis": {"title": {"text": "match weight (bits)"}},
+            "showlegend": False,
+            "height": 360,
+        },
+    }
+
+
+@router.get("/duplicates", response_class=Response)
+def review_queue(request: Request, db: DbSession, user: Reader) -> Response:
+    """The pairs waiting for a decision, most likely first."""
+    status = request.query_params.get("status") or "pending"
+    if status not in queue_service.STATUSES:
+        status = "pending"
+    rows, total = queue_service.queue(db, status=status, limit=100)
+    ids = {pid for r in rows for pid in (r.person_l_id, r.person_r_id)}
+    people = {p.id: p for p in (db.get(Person, i) for i in ids) if p is not None}
+    context = {
+        "active": "duplicates",
+        "rows": rows,
+        "people": people,
+        "total": total,
+        "status": status,
+        "statuses": queue_service.STATUSES,
+    }
+    return render(request, "dedupe/queue.html", context)
+
+
+@router.get("/duplicates/{pair_id:int}", response_class=Response)
+def review_pair(request: Request, pair_id: int, db: DbSession, user: Reader) -> Response:
+    """One pair side by side, differences marked, the waterfall, and the three decisions."""
+    try:
+        pair = queue_service.get_candidate(db, pair_id)
+        left = contacts_service.get_person(db, pair.person_l_id)
+        right = contacts_service.get_person(db, pair.person_r_id)
+    except NotFound as exc:
+        raise not_found() from exc
+    users_service.audit(db, user, "viewed", "duplicate_pair", pair_id, channel="web")
+    lv, rv = _values(left), _values(right)
+    rows = [(label, lv[key], rv[key], lv[key] != rv[key]) for key, label in ROWS]
+    context = {
+        "active": "duplicates",
+        "pair": pair,
+        "left": left,
+        "right": right,
+        "rows": rows,
+        "chart": json.dumps(waterfall(pair.explanation or [])),
+        "next_id": queue_service.next_pending(db, pair),
+    }
+    return render(request, "dedupe/pair.html", context)
+
+
+@router.post("/duplicates/{pair_id:int}/decide", response_class=Response)
+async def decide(request: Request, pair_id: int, db: DbSession, user: Writer) -> Response:
+    """Apply accept / reject / not a duplicate, then show the next pair of the queue."""
+    form = await request.form()
+    decision = form_str(form, "decision")
+    try:
+        queue_service.decide(db, pair_id, decision, decided_by=user.username)
+    except NotFound as exc:
+        raise not_found() from exc
+    except DomainError as exc:
+        db.rollback()
+        flash(request, exc.detail, "error")
+        return RedirectResponse(f"/duplicates/{pair_id}", status_code=303)
+    users_service.audit(db, user, f"dedupe_{decision}", "duplicate_pair", pair_id, channel="web")
+    flash(request, {"accept": N_("Merged."), "reject": N_("Rejected."),
+                    "not_duplicate": N_("Marked as not a duplicate.")}[decision])  # fmt: skip
+    following = queue_service.next_pending(db)
+    return RedirectResponse(
+        f"/duplicates/{following}" if following else "/duplicates", status_code=303
+    )
+
+
+@router.get("/persons/{person_id:int}/merges", response_class=Response)
+def person_merges(request: Request, person_id: int, db: DbSession, user: Reader) -> Response:
+    """The merges a person took part in, with an unmerge button for those still in force."""
+    try:
+        person = contacts_service.get_person(db, person_id)
+    except NotFound as exc:
+        raise not_found() from exc
+    context = {
+        "active": "persons",
+        "person": person,
+        "merges": merge_service.merges_of(db, person_id),
+    }
+    return render(request, "dedupe/merges.html", context)
+
+
+@router.post("/merges/{merge_id:int}/unmerge", response_class=Response)
+async def unmerge(request: Request, merge_id: int, db: DbSession, user: Writer) -> Response:
+    """Undo a merge; the golden record's page lists its merges again."""
+    form = await request.form()
+    force = form_str(form, "force") == "1"
+    try:
+        event = merge_service.unmerge(db, merge_id, undone_by=user.username, force=force)
+    except NotFound as exc:
+        raise not_found() from exc
+    except DomainError as exc:
+        db.rollback()
+        flash(request, exc.detail, "error")
+        back = form_str(form, "back")
+        return RedirectResponse(back if back.startswith("/persons/") else "/", status_code=303)
+    users_service.audit(db, user, "unmerge", "person", event.golden_id, channel="web",
+                        detail={"merge_event_id": merge_id})  # fmt: skip
+    flash(request, N_("The merge was undone."))
+    return RedirectResponse(f"/persons/{event.golden_id}/merges", status_code=303)

@@ -1,0 +1,146 @@
+"""``closedloop import``, ``imports`` and ``export``: JSON summaries, a killed import resumed
+without duplicates, rollback and exports from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from closedloop.cli.main import app
+
+runner = CliRunner()
+ROWS = 60_000
+CSV = (
+    "external_id;Prénom;Nom;Date de naissance;Courriel;Code postal;Ville;Pays;Enfants\n"
+    "C1;jean;DUPONT;05/03/1980;jean@gmial.com;75011;paris;France;2\n"
+    "C2;Ana;Pop;1985-07-12;ana@example.ro;010011;București;România;1\n"
+)
+
+
+def _count(engine: Engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def test_import_json_summary_and_batches(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "clients.csv"
+    path.write_text(CSV, "utf-8")
+    refused = runner.invoke(app, ["import", "persons", str(path), "--source", "crm"])
+    assert refused.exit_code == 1
+    assert "Enfants" in refused.output and "--as-attribute" in refused.output
+    result = runner.invoke(
+        app,
+        [
+            "import",
+            "persons",
+            str(path),
+            "--source",
+            "crm",
+            "--as-attribute",
+            "Enfants:number",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["counts"]["new"] == 1 and summary["counts"]["rejected"] == 1
+    assert summary["rejects"][0]["field"] == "email"
+    assert "did you mean jean@gmail.com" in summary["rejects"][0]["reason"]
+    batch = summary["batch_id"]
+    listed = json.loads(runner.invoke(app, ["imports", "list", "--json"]).stdout)
+    assert listed[0]["id"] == batch
+    shown = json.loads(runner.invoke(app, ["imports", "show", str(batch), "--json"]).stdout)
+    assert shown["rejects_total"] == 1
+    rejects = tmp_path / "rejects.csv"
+    assert runner.invoke(app, ["imports", "rejects", str(batch), "-o", str(rejects)]).exit_code == 0
+    assert "gmial" in rejects.read_text("utf-8-sig")
+    dry = json.loads(
+        runner.invoke(
+            app,
+            [
+                "import",
+                "persons",
+                str(path),
+                "--source",
+                "crm",
+                "--as-attribute",
+                "Enfants:number",
+                "--dry-run",
+                "--json",
+            ],
+        ).stdout
+    )
+    assert dry["status"] == "dry_run" and dry["counts"]["unchanged"] == 1
+    rolled = runner.invoke(app, ["imports", "rollback", str(batch), "--json"])
+    assert rolled.exit_code == 0, rolled.output
+    assert _count(engine, "SELECT COUNT(*) FROM persons") == 0
+    again = runner.invoke(app, ["imports", "rollback", str(batch), "--yes"])
+    assert again.exit_code == 1 and "already rolled back" in again.output
+
+
+def test_export_commands(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("external_id,given_name,family_name\nX1,=cmd,Dupont\n", "utf-8")
+    assert runner.invoke(app, ["import", "persons", str(path)]).exit_code == 0
+    out = tmp_path / "persons.csv"
+    result = runner.invoke(app, ["export", "persons", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "'=cmd" in out.read_text("utf-8-sig")
+    parquet = tmp_path / "orders.parquet"
+    assert runner.invoke(app, ["export", "orders", str(parquet)]).exit_code == 0
+    pid = _count(engine, "SELECT id FROM persons")
+    doc = tmp_path / "person.json"
+    result = runner.invoke(app, ["export", "person", str(pid), str(doc)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(doc.read_text())["person"]["family_name"] == "Dupont"
+    assert runner.invoke(app, ["export", "person", "999999", str(doc)]).exit_code == 1
+
+
+def test_an_import_killed_halfway_resumes_without_duplicates(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("external_id,given_name,family_name,email,phone,postal_code,country\n")
+        for i in range(ROWS):
+            phone = f"06 12 {i // 10000:02d} {i // 100 % 100:02d} {i % 100:02d}"
+            fh.write(
+                f"K{i:06d},Given{i % 97},FAMILY{i % 1013},k{i}@example.org,{phone},"
+                f"750{i % 20 + 1:02d},FR\n"
+            )
+    env = {**os.environ, "CLOSEDLOOP_DATABASE_URL": database_url}
+    cli = str(Path(sys.executable).parent / "closedloop")
+    command = [cli, "import", "persons", str(path), "--chunk-size", "500", "--workers", "0"]
+    command.append("--json")
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        done = _count(engine, "SELECT COALESCE(MAX(rows_done), 0) FROM import_batches")
+        if done >= 1000:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = _count(engine, "SELECT COUNT(*) FROM persons")
+    assert 1000 <= stored < ROWS
+    assert stored % 500 == 0  # only whole chunks: each is committed with its checkpoint
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert summary["resumed_at_row"] == stored
+    assert summary["counts"]["rows"] == ROWS
+    assert _count(engine, "SELECT COUNT(*) FROM persons") == ROWS
+    assert _count(engine, "SELECT COUNT(DISTINCT external_id) FROM persons") == ROWS
+    assert _count(engine, "SELECT COUNT(*) FROM emails") == ROWS
+    assert _count(engine, "SELECT COUNT(*) FROM addresses") == ROWS
+    assert _count(engine, "SELECT COUNT(*) FROM import_batches") == 1
