@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from closedloop.cli import db
+from closedloop.cli import db, dedupe, demo, ingest, persons, postal, score, seed, serve, users
 
 app = typer.Typer(
     name="closedloop",
@@ -27,28 +27,5 @@ def main() -> None:
 db.register(app)
 
 
-def _register_optional() -> None:
-    """Sub-apps added as the product grows; each module exposes ``register(app)``."""
-    import importlib
-
-    for name in (
-        "users",
-        "persons",
-        "seed",
-        "serve",
-        "demo",
-        "postal",
-        "dedupe",
-        "ingest",
-        "score",
-    ):
-        try:
-            module = importlib.import_module(f"closedloop.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"closedloop.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_register_optional()
+for module in (serve, demo, ingest, score, users, persons, seed, postal, dedupe):
+    module.register(app)
