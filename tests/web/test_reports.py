@@ -93,8 +93,10 @@ def test_reports_are_for_analytics_roles(
     logged_in("agent")
     assert client.get("/reports").status_code == 403
     assert 'href="/reports"' not in client.get("/persons").text
+    assert 'href="/reports"' not in client.get("/").text
     client.cookies.clear()
     logged_in("analyst")
+    assert '<h2><a href="/reports">' in client.get("/").text
     page = client.get("/reports")
     assert page.status_code == 200
     assert 'href="/reports" aria-current="page"' in page.text
