@@ -295,16 +295,20 @@ def main() -> None:
     print(machine())
     print(f"rows: {rows:,}, file {size_mib:.0f} MiB")
     print(
+        f"first import CPU: main {float(first['cpu_main']):.1f} s, "  # type: ignore[arg-type]
+        f"workers {float(first['cpu_workers']):.1f} s"  # type: ignore[arg-type]
+    )
+    print(
         f"first import: {float(first['seconds']):.1f} s, {rate(first):,.0f} rows/s, "  # type: ignore[arg-type]
-        f"peak RSS {float(first['peak_mib']):.0f} MiB, counts {first['counts']}"  # type: ignore[arg-type]
+        f"peak memory {float(first['peak_mib']):.0f} MiB, counts {first['counts']}"  # type: ignore[arg-type]
     )
     print(
         f"re-import:    {float(again['seconds']):.1f} s, {rate(again):,.0f} rows/s, "  # type: ignore[arg-type]
-        f"peak RSS {float(again['peak_mib']):.0f} MiB, counts {again['counts']}"  # type: ignore[arg-type]
+        f"peak memory {float(again['peak_mib']):.0f} MiB, counts {again['counts']}"  # type: ignore[arg-type]
     )
     print(
         f"pandas:       {float(plain['seconds']):.1f} s, {rate(plain):,.0f} rows/s, "  # type: ignore[arg-type]
-        f"peak RSS {float(plain['peak_mib']):.0f} MiB"  # type: ignore[arg-type]
+        f"peak memory {float(plain['peak_mib']):.0f} MiB"  # type: ignore[arg-type]
     )
     print(
         f"ratio to pandas: first {rate(first) / rate(plain):.2f}, "

@@ -119,6 +119,7 @@ def test_an_import_killed_halfway_resumes_without_duplicates(
     env = {**os.environ, "CLOSEDLOOP_DATABASE_URL": database_url}
     cli = str(Path(sys.executable).parent / "closedloop")
     command = [cli, "import", "persons", str(path), "--chunk-size", "500", "--workers", "0"]
+    command += ["--commit-rows", "1000"]
     command.append("--json")
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
@@ -133,7 +134,7 @@ def test_an_import_killed_halfway_resumes_without_duplicates(
     proc.wait()
     stored = _count(engine, "SELECT COUNT(*) FROM persons")
     assert 1000 <= stored < ROWS
-    assert stored % 500 == 0  # only whole chunks: each is committed with its checkpoint
+    assert stored % 1000 == 0  # whole transactions only, each with its checkpoint
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)

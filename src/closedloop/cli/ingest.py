@@ -137,6 +137,13 @@ def import_file(
     chunk_size: int = typer.Option(
         5000, "--chunk-size", min=1, max=100_000, help="Rows per committed chunk."
     ),
+    commit_rows: int = typer.Option(
+        50_000,
+        "--commit-rows",
+        min=1,
+        help="SQLite: rows per transaction (several chunks; an interrupted import redoes at "
+        "most these).",
+    ),
     workers: int | None = typer.Option(
         None,
         "--workers",
@@ -185,6 +192,7 @@ def import_file(
         created_by="cli",
         resume=not no_resume,
         workers=workers,
+        commit_rows=commit_rows,
         summary_rejects=10_000 if json_output else 1000,
     )
     engine = get_engine()

@@ -44,6 +44,8 @@ class Options:
     summary_rejects: int = 1000
     #: validation processes; None: one per core but one for files over 4 MiB
     workers: int | None = None
+    #: SQLite: rows per transaction (several chunks); a killed import redoes at most these
+    commit_rows: int = 50_000
 
 
 @dataclass
