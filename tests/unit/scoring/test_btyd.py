@@ -31,7 +31,7 @@ PUBLISHED_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 def _datasets() -> Path:
     spec = importlib.util.find_spec("lifetimes")
     if spec is None or spec.origin is None:
-        pytest.skip("the CDNOW data ship with the lifetimes dev dependency")
+        pytest.fail("the CDNOW data ship with lifetimes (a locked dev dependency): make install")
     return Path(spec.origin).parent / "datasets"
 
 
