@@ -51,7 +51,7 @@ def main() -> None:
     os.environ["CLOSEDLOOP_DATABASE_URL"] = args.database_url
     os.environ.setdefault("CLOSEDLOOP_SECRET_KEY", "bench-secret")
     from fastapi.testclient import TestClient
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
     from closedloop.asgi import create_app
     from closedloop.bootstrap import get_session_factory
@@ -78,7 +78,6 @@ def main() -> None:
                 )
             )
         )
-        s.execute(text("SELECT 1"))
 
     client = TestClient(create_app())
     page = client.get("/login")

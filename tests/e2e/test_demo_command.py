@@ -47,10 +47,9 @@ def test_demo_command_serves_the_login_page(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.5)
         assert status == 200, f"login page did not answer (exit code {proc.poll()})"
-        login = httpx.post(
-            f"http://127.0.0.1:{port}/api/v1/persons", timeout=5
-        )  # the API refuses anonymous writes: the server is really the app
-        assert login.status_code == 401
+        # The API refuses anonymous writes: what answers is really closedloop.
+        anonymous = httpx.post(f"http://127.0.0.1:{port}/api/v1/persons", timeout=5)
+        assert anonymous.status_code == 401
     finally:
         proc.send_signal(signal.SIGINT)
         try:
