@@ -18,9 +18,11 @@ def metadata() -> MetaData:
     """The whole schema: importing every domain's models registers their tables."""
     from closedloop.automation import models as _automation
     from closedloop.campaigns import models as _campaigns
+    from closedloop.channels import models as _channels
     from closedloop.consent import models as _consent
     from closedloop.contacts import models as _contacts
     from closedloop.ingest import models as _ingest
+    from closedloop.interfaces import models as _interfaces
     from closedloop.jobs import models as _jobs
     from closedloop.quality import models as _quality
     from closedloop.responses import models as _responses
@@ -28,7 +30,8 @@ def metadata() -> MetaData:
     from closedloop.transactions import models as _transactions
     from closedloop.users import models as _users
 
-    del _automation, _campaigns, _consent, _contacts, _ingest, _jobs, _quality
+    del _automation, _campaigns, _channels, _consent, _contacts, _ingest, _interfaces, _jobs
+    del _quality
     del _responses, _scoring, _transactions, _users
     return Base.metadata
 
@@ -38,9 +41,12 @@ def load_plugins() -> None:
     """Register the built-in domain plugins, then any installed third-party plugins."""
     from closedloop.automation import hooks as automation_hooks
     from closedloop.campaigns import hooks as campaigns_hooks
+    from closedloop.channels import hooks as channels_hooks
     from closedloop.consent import hooks as consent_hooks
+    from closedloop.interfaces import hooks as interfaces_hooks
     from closedloop.quality import hooks as quality_hooks
     from closedloop.responses import hooks as responses_hooks
+    from closedloop.scoring import hooks as scoring_hooks
     from closedloop.transactions import hooks as transactions_hooks
 
     plugins = (
@@ -50,6 +56,9 @@ def load_plugins() -> None:
         responses_hooks,
         automation_hooks,
         quality_hooks,
+        scoring_hooks,
+        channels_hooks,
+        interfaces_hooks,
     )
     for plugin in plugins:
         if not pm.is_registered(plugin):

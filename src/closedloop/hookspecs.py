@@ -54,3 +54,37 @@ class IdentitySpecs:
 
 
 pm.add_hookspecs(IdentitySpecs)
+
+
+class JobSpecs:
+    """Hooks of the job runner (``closedloop worker``): each domain names its handlers."""
+
+    @hookspec
+    def job_handlers(self) -> dict[str, Any]:  # type: ignore[empty-body]
+        """Return ``{kind: handler}``; a handler takes a
+        :class:`closedloop.jobs.service.JobContext` and returns a JSON-able result or None."""
+
+
+pm.add_hookspecs(JobSpecs)
+
+
+class EventSpecs:
+    """Business events other domains (webhooks, identity resolution, automation) react to.
+    Each is called inside the writer's transaction, after a flush."""
+
+    @hookspec
+    def persons_imported(self, session: Any, person_ids: list[int], batch_id: int | None) -> None:
+        """Bulk writers (imports, the demo seed) created or updated ``person_ids`` without
+        calling ``person_saved`` per person; listeners should queue their work as a job."""
+
+    @hookspec
+    def consent_changed(self, session: Any, person_id: int, event: Any) -> None:
+        """A consent ledger ``event`` (:class:`closedloop.consent.models.ConsentEvent`) was
+        recorded for ``person_id``."""
+
+    @hookspec
+    def response_recorded(self, session: Any, person_id: int | None, response: Any) -> None:
+        """A response (open, click, reply, purchase, survey answer…) was recorded."""
+
+
+pm.add_hookspecs(EventSpecs)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from closedloop.consent.models import ConsentCurrent, ConsentEvent, Suppression
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import ValidationFailed
+from closedloop.hookspecs import pm
 from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
 
 
@@ -71,6 +72,7 @@ def record_consent(
     elif as_utc(current.since) <= as_utc(event.occurred_at):
         current.state, current.event_id, current.since = state.value, event.id, event.occurred_at
     session.flush()
+    pm.hook.consent_changed(session=session, person_id=person_id, event=event)
     return event
 
 

@@ -1,0 +1,1 @@
+"""Plugin hooks of the channels domain (job handlers)."""

@@ -1,0 +1,1 @@
+"""Plugin hooks of the interfaces domain (event listeners, job handlers)."""

@@ -1,0 +1,1 @@
+"""Plugin hooks of the scoring domain (job handlers)."""
