@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from closedloop.cli import db, dedupe, demo, ingest, persons, postal, score, seed, serve, users
+from closedloop.cli import (
+    db,
+    dedupe,
+    demo,
+    ingest,
+    jobs,
+    persons,
+    postal,
+    score,
+    seed,
+    serve,
+    users,
+)
 
 app = typer.Typer(
     name="closedloop",
@@ -27,5 +39,5 @@ def main() -> None:
 db.register(app)
 
 
-for module in (serve, demo, ingest, score, users, persons, seed, postal, dedupe):
+for module in (serve, demo, ingest, score, users, persons, seed, postal, dedupe, jobs):
     module.register(app)

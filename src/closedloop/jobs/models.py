@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from closedloop.db.base import Base, created_at, int_pk
@@ -27,6 +27,7 @@ class Job(Base):
     message: Mapped[str | None] = mapped_column(String(500))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[created_at]
     run_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -34,3 +35,20 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     locked_by: Mapped[str | None] = mapped_column(String(100))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobSchedule(Base):
+    """A recurring job: every ``every_seconds`` from ``next_run_at`` the worker queues a job of
+    ``kind`` with ``payload`` (nightly scoring, weekly dedupe…)."""
+
+    __tablename__ = "job_schedules"
+    id: Mapped[int_pk]
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    every_seconds: Mapped[int] = mapped_column(Integer)
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_job_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[created_at]

@@ -1,0 +1,285 @@
+"""The durable job queue: enqueue work, claim it atomically, run it, record the outcome.
+
+A job is a row of ``jobs``. Enqueueing inside a writer's transaction makes it an outbox: the
+job exists exactly when the write committed. Workers (``closedloop worker``, or the thread
+that ``closedloop serve`` embeds) claim due jobs with a conditional UPDATE, so two workers
+never run the same job, on SQLite and PostgreSQL alike. Each domain names its handlers
+through the ``job_handlers`` hook.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from closedloop.db.base import utcnow
+from closedloop.db.uow import session_factory, unit_of_work
+from closedloop.errors import Conflict, DomainError, NotFound
+from closedloop.hookspecs import pm
+from closedloop.jobs.models import Job
+from closedloop.vocab import JobStatus
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING = JobStatus.QUEUED.value, JobStatus.RUNNING.value
+DONE, FAILED, CANCELLED = JobStatus.DONE.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value
+HEARTBEAT_SECONDS = 15.0
+
+
+class Retry(Exception):
+    """Raised by a handler to run the job again after ``delay_seconds`` (counts an attempt)."""
+
+    def __init__(self, reason: str, delay_seconds: float) -> None:
+        super().__init__(reason)
+        self.reason, self.delay_seconds = reason, max(0.0, delay_seconds)
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the job's identity and payload, the store, a progress reporter."""
+
+    engine: Engine
+    job_id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    factory: sessionmaker[Session] = field(repr=False)
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Record progress (0–1) and an optional message in a short transaction of its own."""
+        values: dict[str, Any] = {"progress": min(1.0, max(0.0, fraction))}
+        values["heartbeat_at"] = utcnow()
+        if message is not None:
+            values["message"] = message[:500]
+        with unit_of_work(self.factory) as session:
+            session.execute(update(Job).where(Job.id == self.job_id).values(**values))
+
+
+Handler = Callable[[JobContext], "dict[str, Any] | None"]
+
+
+def handlers() -> dict[str, Handler]:
+    """Every registered handler by job kind (from the ``job_handlers`` hook)."""
+    found: dict[str, Handler] = {}
+    for mapping in pm.hook.job_handlers():
+        found.update(mapping or {})
+    return found
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    run_after: datetime | None = None,
+    created_by: str | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    """Queue a job of ``kind``; it runs once the caller's transaction commits (and not before
+    ``run_after``). Returns the flushed row, so its ``id`` can be shown or polled."""
+    job = Job(
+        kind=kind,
+        status=QUEUED,
+        payload=dict(payload or {}),
+        run_after=run_after,
+        created_by=created_by,
+        max_attempts=max(1, max_attempts),
+        attempts=0,
+        progress=0.0,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    """The job ``job_id``, or NotFound."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"Job {job_id} does not exist.")
+    return job
+
+
+def list_jobs(
+    session: Session, *, status: str | None = None, kind: str | None = None, limit: int = 100
+) -> list[Job]:
+    """The most recent jobs, newest first, optionally of one status and kind."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    if kind:
+        stmt = stmt.where(Job.kind == kind)
+    return list(session.scalars(stmt))
+
+
+def cancel(session: Session, job_id: int) -> Job:
+    """Cancel a queued job. A running job cannot be cancelled (Conflict)."""
+    job = get_job(session, job_id)
+    if job.status != QUEUED:
+        raise Conflict(f"Job {job_id} is {job.status}; only a queued job can be cancelled.")
+    job.status, job.finished_at = CANCELLED, utcnow()
+    session.flush()
+    return job
+
+
+def requeue(session: Session, job_id: int) -> Job:
+    """Queue a failed or cancelled job again, with a fresh attempt budget."""
+    job = get_job(session, job_id)
+    if job.status not in (FAILED, CANCELLED):
+        raise Conflict(f"Job {job_id} is {job.status}; only a failed or cancelled job can rerun.")
+    job.status, job.attempts, job.run_after = QUEUED, 0, None
+    job.error = job.finished_at = job.locked_by = None
+    session.flush()
+    return job
+
+
+def claim(engine: Engine, worker_id: str, kinds: Iterable[str]) -> Job | None:
+    """Claim the oldest due job of one of ``kinds`` for ``worker_id``; None when none is due.
+
+    The claim is ``UPDATE … WHERE id = ? AND status = 'queued'``: of two workers racing for
+    the same row, exactly one updates it.
+    """
+    kinds = list(kinds)
+    if not kinds:
+        return None
+    factory = session_factory(engine)
+    now = utcnow()
+    due = (
+        select(Job.id)
+        .where(Job.status == QUEUED, Job.kind.in_(kinds))
+        .where(or_(Job.run_after.is_(None), Job.run_after <= now))
+        .order_by(Job.id)
+        .limit(20)
+    )
+    with unit_of_work(factory) as session:
+        candidates = list(session.scalars(due))
+    for job_id in candidates:
+        with unit_of_work(factory) as session:
+            claimed = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == QUEUED)
+                .values(
+                    status=RUNNING,
+                    locked_by=worker_id[:100],
+                    started_at=utcnow(),
+                    heartbeat_at=utcnow(),
+                    attempts=Job.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                job = session.get(Job, job_id)
+                assert job is not None
+                session.expunge(job)
+                return job
+    return None
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Delay before retry number ``attempt`` of a failed job: 30 s, 2 min, 8 min… up to 1 h."""
+    return float(min(3600, 30 * 4 ** max(0, attempt - 1)))
+
+
+def execute(engine: Engine, job: Job, registry: dict[str, Handler] | None = None) -> str:
+    """Run a claimed job's handler and record the outcome; returns the job's new status.
+
+    A heartbeat thread keeps ``heartbeat_at`` fresh while the handler runs, so a job whose
+    worker died can be told apart from a long one (:func:`requeue_stale`).
+    """
+    registry = registry if registry is not None else handlers()
+    factory = session_factory(engine)
+    ctx = JobContext(engine, job.id, job.kind, dict(job.payload or {}), job.attempts, factory)
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(factory, job.id, stop), daemon=True)
+    beat.start()
+    values: dict[str, Any]
+    try:
+        result = registry[job.kind](ctx)
+        values = {"status": DONE, "result": result, "progress": 1.0, "error": None}
+    except Retry as retry:
+        values = _again(job, retry.reason, retry.delay_seconds)
+    except DomainError as exc:
+        values = {"status": FAILED, "error": exc.detail}
+    except Exception as exc:
+        log.exception("Job %s (%s) failed", job.id, job.kind)
+        values = _again(job, f"{type(exc).__name__}: {exc}", backoff_seconds(job.attempts))
+    finally:
+        stop.set()
+        beat.join()
+    if values["status"] in (DONE, FAILED):
+        values["finished_at"] = utcnow()
+    values["error"] = (values.get("error") or None) and str(values["error"])[:4000]
+    with unit_of_work(factory) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(locked_by=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+    return str(values["status"])
+
+
+def _again(job: Job, reason: str, delay: float) -> dict[str, Any]:
+    """Queue ``job`` again after ``delay`` unless its attempts are spent."""
+    if job.attempts >= job.max_attempts:
+        return {"status": FAILED, "error": f"{reason} (after {job.attempts} attempt(s))"}
+    return {"status": QUEUED, "error": reason, "run_after": utcnow() + timedelta(seconds=delay)}
+
+
+def _heartbeat(factory: sessionmaker[Session], job_id: int, stop: threading.Event) -> None:
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            with unit_of_work(factory) as session:
+                session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+        except Exception:  # a busy database skips one beat; the next one will do
+            log.warning("Heartbeat of job %s skipped", job_id, exc_info=True)
+
+
+def requeue_stale(engine: Engine, *, stale_after: float = 300.0) -> int:
+    """Give back running jobs whose worker stopped beating (killed process, lost machine):
+    queued again while attempts remain, failed otherwise. Returns how many were touched."""
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    stale = (Job.status == RUNNING, Job.heartbeat_at < cutoff)
+    with unit_of_work(session_factory(engine)) as session:
+        again = session.execute(
+            update(Job)
+            .where(*stale, Job.attempts < Job.max_attempts)
+            .values(status=QUEUED, locked_by=None, run_after=None, error="worker lost; requeued")
+            .execution_options(synchronize_session=False)
+        )
+        lost = session.execute(
+            update(Job)
+            .where(*stale, Job.attempts >= Job.max_attempts)
+            .values(status=FAILED, locked_by=None, finished_at=utcnow(), error="worker lost")
+            .execution_options(synchronize_session=False)
+        )
+    return int(again.rowcount + lost.rowcount)  # type: ignore[attr-defined]
+
+
+def run_pending(
+    engine: Engine,
+    *,
+    kinds: Iterable[str] | None = None,
+    worker_id: str = "inline",
+    limit: int = 1000,
+) -> int:
+    """Run every due job (of ``kinds``, default all with a handler) in this thread until none
+    is due; jobs queued by handlers run too when due. Returns how many ran. Used by tests and
+    by ``closedloop worker --once``."""
+    registry = handlers()
+    wanted = [k for k in (kinds or registry) if k in registry]
+    ran = 0
+    while ran < limit:
+        job = claim(engine, worker_id, wanted)
+        if job is None:
+            break
+        execute(engine, job, registry)
+        ran += 1
+    return ran
