@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from closedloop.api import errors
-from closedloop.api.routes import dedupe, imports, me, persons, problems, scores
+from closedloop.api.routes import dedupe, imports, jobs, me, persons, problems, scores
 
 PREFIX = "/api/v1"
 
@@ -23,6 +23,7 @@ def router() -> APIRouter:
     api.include_router(problems.router)
     api.include_router(scores.router)
     api.include_router(imports.router)
+    api.include_router(jobs.router)
     return api
 
 

@@ -17,15 +17,24 @@ class Permission(StrEnum):
     ANALYTICS_RUN = "analytics:run"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
+    JOBS_READ = "jobs:read"
+    JOBS_MANAGE = "jobs:manage"
 
 
 P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.MARKETER: frozenset(
-        {P.PERSONS_READ, P.PERSONS_WRITE, P.PERSONS_EXPORT, P.CAMPAIGNS_MANAGE, P.ANALYTICS_RUN}
+        {
+            P.PERSONS_READ,
+            P.PERSONS_WRITE,
+            P.PERSONS_EXPORT,
+            P.CAMPAIGNS_MANAGE,
+            P.ANALYTICS_RUN,
+            P.JOBS_READ,
+        }
     ),
-    Role.ANALYST: frozenset({P.PERSONS_READ, P.PERSONS_EXPORT, P.ANALYTICS_RUN}),
+    Role.ANALYST: frozenset({P.PERSONS_READ, P.PERSONS_EXPORT, P.ANALYTICS_RUN, P.JOBS_READ}),
     Role.AGENT: frozenset({P.PERSONS_READ, P.PERSONS_WRITE}),
 }
 

@@ -83,7 +83,7 @@ async def _html_error(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the session middleware, static files and HTML routes to ``app``."""
-    from closedloop.web.routes import auth, dedupe, home, imports, persons, reports
+    from closedloop.web.routes import auth, dedupe, home, imports, jobs, persons, reports
 
     settings = get_settings()
     # Outside the API and its documentation page (which needs its own scripts).
@@ -105,5 +105,5 @@ def install(app: FastAPI) -> None:
         html_handlers[cls] = _html_error
     app.state.html_exception_handlers = html_handlers
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, home, persons, dedupe, imports, reports):
+    for module in (auth, home, persons, dedupe, imports, reports, jobs):
         app.include_router(module.router)
