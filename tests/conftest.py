@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.asgi import create_app
@@ -24,7 +24,27 @@ from closedloop.vocab import Role
 
 def _test_url(tmp_dir: Path) -> str:
     url = os.environ.get("CLOSEDLOOP_TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url and worker:  # pytest -n: each worker gets its own PostgreSQL database
+        return _worker_database(url, worker)
     return url or f"sqlite:///{tmp_dir / 'test.db'}"
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """``…/test`` → ``…/test_gw0``, created on first use (the server trusts local users)."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if found is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
