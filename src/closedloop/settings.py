@@ -37,6 +37,28 @@ class Settings(BaseSettings):
     default_currency: str = "EUR"
     default_country: str = "FR"
     page_size: int = 50
+    # Outgoing email and public links (sign-up forms, preference centre).
+    smtp_host: str = Field(default="localhost", description="SMTP server for outgoing email.")
+    smtp_port: int = Field(default=25, description="SMTP port (587 with STARTTLS, 25 plain).")
+    smtp_username: str = Field(default="", description="SMTP login; empty for none.")
+    smtp_password: str = Field(default="", description="SMTP password.")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP link with STARTTLS.")
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = Field(
+        default="closedloop <noreply@localhost>", description="Sender of outgoing email."
+    )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Address where people reach the public pages (links in emails).",
+    )
+    signup_frame_ancestors: str = Field(
+        default="",
+        description="Origins (space- or comma-separated, e.g. https://www.example.com) allowed "
+        "to embed the public sign-up forms in an iframe; empty allows this site only.",
+    )
+    signup_min_seconds: float = Field(
+        default=3.0, description="A sign-up form sent sooner than this after display is a bot."
+    )
 
     def resolved_secret_key(self) -> str:
         """Return the signing key, creating a random one in ``secret_key_file`` if none is set."""

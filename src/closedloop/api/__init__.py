@@ -9,7 +9,16 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from closedloop.api import errors
-from closedloop.api.routes import dedupe, imports, jobs, me, persons, problems, scores
+from closedloop.api.routes import (
+    dedupe,
+    imports,
+    jobs,
+    me,
+    persons,
+    problems,
+    scores,
+    signup_forms,
+)
 
 PREFIX = "/api/v1"
 
@@ -24,6 +33,7 @@ def router() -> APIRouter:
     api.include_router(scores.router)
     api.include_router(imports.router)
     api.include_router(jobs.router)
+    api.include_router(signup_forms.router)
     return api
 
 

@@ -15,6 +15,7 @@ from closedloop.cli import (
     score,
     seed,
     serve,
+    signup_forms,
     users,
 )
 
@@ -39,5 +40,17 @@ def main() -> None:
 db.register(app)
 
 
-for module in (serve, demo, ingest, score, users, persons, seed, postal, dedupe, jobs):
+for module in (
+    serve,
+    demo,
+    ingest,
+    score,
+    users,
+    persons,
+    seed,
+    postal,
+    dedupe,
+    jobs,
+    signup_forms,
+):
     module.register(app)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from closedloop.db.base import Base, BigId, created_at, int_pk, str_source, utcnow
+from closedloop.db.types import JsonDoc
 
 
 class ConsentEvent(Base):
@@ -64,3 +65,54 @@ class Suppression(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     source_system: Mapped[str_source]
     created_at: Mapped[created_at]
+
+
+class SignupForm(Base):
+    """A public sign-up form (M6): what it offers (topics mapped to purposes, channels), the
+    consent text it shows with its version, and the confirmation email it sends."""
+
+    __tablename__ = "signup_forms"
+    id: Mapped[int_pk]
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    intro: Mapped[str | None] = mapped_column(Text)
+    #: ``[{"code": "book-news", "label": "Book news", "purpose": "newsletter"}, …]``
+    topics: Mapped[list[dict[str, str]]] = mapped_column(JsonDoc, default=list)
+    channels: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    proof_text: Mapped[str] = mapped_column(Text)
+    proof_version: Mapped[str] = mapped_column(String(32))
+    confirm_subject: Mapped[str] = mapped_column(String(200))
+    confirm_body: Mapped[str] = mapped_column(Text)
+    redirect_url: Mapped[str | None] = mapped_column(String(500))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[created_at]
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class SignupRequest(Base):
+    """One submission of a sign-up form, pending until the address owner confirms it.
+
+    No consent exists before ``confirmed_at``: the grants are recorded by the confirmation.
+    The submitted details wait here and only fill gaps of the person once confirmed.
+    """
+
+    __tablename__ = "signup_requests"
+    __table_args__ = (Index("ix_signup_requests_person_requested", "person_id", "requested_at"),)
+    id: Mapped[int_pk]
+    form_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("signup_forms.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(BigId, ForeignKey("persons.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    topics: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    channels: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    details: Mapped[dict[str, str]] = mapped_column(JsonDoc, default=dict)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_ip: Mapped[str | None] = mapped_column(String(64))

@@ -83,7 +83,18 @@ async def _html_error(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the session middleware, static files and HTML routes to ``app``."""
-    from closedloop.web.routes import auth, dedupe, home, imports, jobs, persons, reports
+    from closedloop.web.routes import (
+        auth,
+        dedupe,
+        home,
+        imports,
+        jobs,
+        persons,
+        preferences,
+        reports,
+        signup,
+        signup_forms,
+    )
 
     settings = get_settings()
     # Outside the API and its documentation page (which needs its own scripts).
@@ -105,5 +116,7 @@ def install(app: FastAPI) -> None:
         html_handlers[cls] = _html_error
     app.state.html_exception_handlers = html_handlers
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, home, persons, dedupe, imports, reports, jobs):
+    # signup and preferences are public pages: no login, authenticated by signed tokens.
+    pages = (auth, home, persons, dedupe, imports, reports, jobs, signup, preferences, signup_forms)
+    for module in pages:
         app.include_router(module.router)

@@ -34,12 +34,18 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+
+def content_security_policy(frame_ancestors: str = "'none'", form_action: str = "'self'") -> str:
+    """The pages' policy; public pages may widen who frames them or where forms go."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"font-src 'self'; connect-src 'self'; form-action {form_action}; "
+        f"frame-ancestors {frame_ancestors}; base-uri 'none'; object-src 'none'"
+    )
+
+
 #: Sent with every HTML page: no inline scripts or styles, no framing, no sniffing.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; object-src 'none'"
-)
+CONTENT_SECURITY_POLICY = content_security_policy()
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("X-Frame-Options", "DENY"),
@@ -241,6 +247,8 @@ class SecurityHeadersMiddleware:
                 for name, value in SECURITY_HEADERS:
                     if name not in headers:
                         headers.append(name, value)
+                    elif not headers[name]:  # a page that sets a header empty drops it
+                        del headers[name]
                 content_type = headers.get("content-type", "")
                 if content_type.startswith("text/html") and "cache-control" not in headers:
                     # Pages show personal data: keep them out of shared caches and history.
