@@ -18,6 +18,8 @@ from closedloop.api.routes import (
     problems,
     scores,
     signup_forms,
+    sync,
+    webhooks,
 )
 
 PREFIX = "/api/v1"
@@ -34,6 +36,8 @@ def router() -> APIRouter:
     api.include_router(imports.router)
     api.include_router(jobs.router)
     api.include_router(signup_forms.router)
+    api.include_router(sync.router)
+    api.include_router(webhooks.router)
     return api
 
 

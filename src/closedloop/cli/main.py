@@ -17,6 +17,7 @@ from closedloop.cli import (
     serve,
     signup_forms,
     users,
+    webhooks,
 )
 
 app = typer.Typer(
@@ -52,5 +53,6 @@ for module in (
     dedupe,
     jobs,
     signup_forms,
+    webhooks,
 ):
     module.register(app)
