@@ -118,7 +118,9 @@ def install(app: FastAPI) -> None:
     app.state.html_exception_handlers = html_handlers
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # signup and preferences are public pages: no login, authenticated by signed tokens.
-    pages = (auth, home, persons, dedupe, imports, reports, jobs, webhooks)
-    pages += (signup, preferences, signup_forms)
+    pages = (
+        *(auth, home, persons, dedupe, imports, reports, jobs, webhooks),
+        *(signup, preferences, signup_forms),
+    )
     for module in pages:
         app.include_router(module.router)
