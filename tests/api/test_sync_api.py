@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +15,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.contacts.models import Email, Person
+from closedloop.db.base import utcnow
+from closedloop.db.uow import unit_of_work
 from closedloop.interfaces.models import IdempotencyKey, InterfaceEvent
 from closedloop.interfaces.settings import get_interfaces_settings
+from closedloop.jobs import service as jobs
 from closedloop.transactions.models import Order, OrderLine, Product
 
 SYNC = "/api/v1/sync"
@@ -325,3 +329,22 @@ def test_concurrent_requests_with_one_key(
     third = client.post(f"{SYNC}/persons", json=batch, headers=headers)
     assert third.status_code == 200 and third.headers["Idempotent-Replayed"] == "true"
     assert third.json()["counts"]["new"] == 1000
+
+
+def test_expired_idempotency_keys_are_purged_by_their_job(
+    client: TestClient, admin: dict[str, str], engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    for key in ("old", "fresh"):
+        item = {"external_id": f"P-{key}", "family_name": "Purge"}
+        sent = client.post(
+            f"{SYNC}/persons?source=erp", json=item, headers={**admin, "Idempotency-Key": key}
+        )
+        assert sent.status_code == 201
+    with unit_of_work(factory) as s:
+        old = s.scalars(select(IdempotencyKey).where(IdempotencyKey.key == "old")).one()
+        old.expires_at = utcnow() - timedelta(minutes=1)
+        job_id = jobs.enqueue(s, "interfaces.purge_idempotency_keys").id
+    jobs.run_pending(engine)
+    with unit_of_work(factory) as s:
+        assert jobs.get_job(s, job_id).result == {"purged": 1}
+        assert s.scalars(select(IdempotencyKey.key)).all() == ["fresh"]

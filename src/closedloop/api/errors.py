@@ -123,6 +123,22 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "Validation failed",
         "Some fields are not valid; `errors` lists each field and the reason.",
     ),
+    "payload-too-large": (
+        413,
+        "Payload too large",
+        "The body or its number of items is over the limit (see the detail); split it into "
+        "several requests.",
+    ),
+    "idempotency-key-reused": (
+        422,
+        "Idempotency key reused",
+        "The Idempotency-Key was used before with a different request; use a new key.",
+    ),
+    "idempotency-key-in-use": (
+        409,
+        "Idempotency key in use",
+        "A request with this Idempotency-Key is still being processed; retry later.",
+    ),
     "internal-error": (500, "Internal server error", "An unexpected error; it has been logged."),
 }
 

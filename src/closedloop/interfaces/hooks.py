@@ -13,15 +13,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closedloop.contacts.models import Person
+from closedloop.db.uow import unit_of_work
 from closedloop.hookspecs import hookimpl
-from closedloop.interfaces import outbox, payloads
+from closedloop.interfaces import idempotency, outbox, payloads
 from closedloop.interfaces.delivery import deliver
+from closedloop.jobs.service import JobContext
+
+PURGE_KEYS = "interfaces.purge_idempotency_keys"
+
+
+def purge_idempotency_keys(ctx: JobContext) -> dict[str, Any]:
+    """Delete the idempotency keys whose replay window has passed."""
+    with unit_of_work(ctx.factory) as session:
+        return {"purged": idempotency.purge_expired(session)}
 
 
 @hookimpl
 def job_handlers() -> dict[str, Any]:
-    """The delivery job of webhook endpoints."""
-    return {outbox.DELIVER: deliver}
+    """The delivery job of webhook endpoints and the purge of expired idempotency keys."""
+    return {outbox.DELIVER: deliver, PURGE_KEYS: purge_idempotency_keys}
 
 
 @hookimpl

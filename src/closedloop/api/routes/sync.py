@@ -35,25 +35,6 @@ from closedloop.users.models import User
 from closedloop.users.service import audit
 
 router = APIRouter(prefix="/sync", tags=["sync"])
-for _slug, _spec in {
-    "payload-too-large": (
-        413,
-        "Payload too large",
-        "The body or its number of items is over "
-        "the limit (see the detail); split it into several requests.",
-    ),
-    "idempotency-key-reused": (
-        422,
-        "Idempotency key reused",
-        "The Idempotency-Key was used before with a different request; use a new key.",
-    ),
-    "idempotency-key-in-use": (
-        409,
-        "Idempotency key in use",
-        "A request with this Idempotency-Key is still being processed; retry later.",
-    ),
-}.items():
-    PROBLEM_TYPES.setdefault(_slug, _spec)
 
 
 async def raw_body(request: Request) -> bytes:
