@@ -171,3 +171,23 @@ def test_tampered_cookie_is_ignored(
     assert value
     client.cookies.set(SESSION_COOKIE, value[:-3] + "AAA")
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_repeated_failed_logins_are_throttled_then_allowed_again(
+    client: TestClient,
+    make_user: Callable[..., str],
+    factory: sessionmaker[Session],
+    web: SimpleNamespace,
+) -> None:
+    make_user("olga", "analyst")
+    for _ in range(users_service.LOGIN_LIMIT):
+        assert web.login(client, "olga", "guess-1234567").status_code == 401
+    blocked = web.login(client, "olga")  # even the right password waits now
+    assert blocked.status_code == 429
+    assert "Too many failed attempts. Try again in 15 minute(s)." in blocked.text
+    assert client.get("/persons", follow_redirects=False).status_code == 303
+    assert web.login(client, "someone-else", "guess-1234567").status_code == 401  # per user
+    with unit_of_work(factory) as s:  # the window passes
+        for event in s.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed")):
+            event.at = event.at - users_service.LOGIN_WINDOW
+    assert web.login(client, "olga").status_code == 303

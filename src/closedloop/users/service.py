@@ -105,6 +105,45 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_LIMIT = 5
+
+
+def login_wait(session: Session, username: str, address: str | None) -> timedelta | None:
+    """How long ``username`` must wait before trying again from ``address``: None when fewer
+    than :data:`LOGIN_LIMIT` logins failed from there within :data:`LOGIN_WINDOW` (counted
+    from the audit log, so every server process sees the same count)."""
+    since = utcnow() - LOGIN_WINDOW
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.detail)
+        .where(
+            AuditEvent.entity == "user",
+            AuditEvent.entity_id == username[:64],
+            AuditEvent.action == "login_failed",
+            AuditEvent.at >= since,
+        )
+        .order_by(AuditEvent.at.desc())
+        .limit(200)
+    ).all()
+    failures = [as_utc(at) for at, detail in rows if (detail or {}).get("address") == address]
+    if len(failures) < LOGIN_LIMIT:
+        return None
+    return failures[LOGIN_LIMIT - 1] + LOGIN_WINDOW - utcnow()
+
+
+def record_login_failure(session: Session, username: str, address: str | None) -> None:
+    """Audit a failed login (the throttle of :func:`login_wait` counts these)."""
+    audit(
+        session,
+        None,
+        "login_failed",
+        "user",
+        username[:64],
+        channel="web",
+        detail={"username": username, "address": address},
+    )
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

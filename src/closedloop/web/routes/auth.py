@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,6 +28,7 @@ router = page_router()
 
 #: The only message a failed login shows, whatever was wrong.
 LOGIN_FAILED = N_("Unknown user or wrong password.")
+TOO_MANY = N_("Too many failed attempts. Try again in %(minutes)s minute(s).")
 
 
 @router.get("/login", response_class=Response)
@@ -49,12 +51,16 @@ async def login(request: Request, db: DbSession) -> Response:
     username = form_str(form, "username").strip()[:64]
     password = form_str(form, "password")
     target = safe_next(form_str(form, "next"))
+    address = request.client.host if request.client else None
+    wait = users_service.login_wait(db, username, address)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        context = {"next": target, "username": username, "error": TOO_MANY, "minutes": minutes}
+        return render(request, "auth/login.html", context, status=429)
     try:
         user = users_service.authenticate(db, username, password)
     except AuthenticationFailed:
-        users_service.audit(
-            db, None, "login_failed", "user", None, channel="web", detail={"username": username}
-        )
+        users_service.record_login_failure(db, username, address)
         context = {"next": target, "username": username, "error": LOGIN_FAILED}
         return render(request, "auth/login.html", context, status=401)
     start_session(request, user)
