@@ -50,6 +50,9 @@ def test_demo_command_serves_the_login_page(tmp_path: Path) -> None:
         # The API refuses anonymous writes: what answers is really closedloop.
         anonymous = httpx.post(f"http://127.0.0.1:{port}/api/v1/persons", timeout=5)
         assert anonymous.status_code == 401
+        # The demo's public sign-up form answers without a login.
+        signup = httpx.get(f"http://127.0.0.1:{port}/signup/newsletter", timeout=5)
+        assert signup.status_code == 200 and "Stay in touch" in signup.text
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -59,3 +62,4 @@ def test_demo_command_serves_the_login_page(tmp_path: Path) -> None:
             out, _ = proc.communicate()
     assert proc.returncode is not None
     assert "admin" in out and "closedloop-demo" in out, out[-2000:]
+    assert f"http://127.0.0.1:{port}/signup/newsletter" in out

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import typer
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.cli._common import console
+from closedloop.consent import forms
 from closedloop.contacts.models import Person
 from closedloop.db.uow import unit_of_work
 from closedloop.migrations import upgrade
 from closedloop.users import service as users_service
 from closedloop.users.models import User
-from closedloop.vocab import Role
+from closedloop.vocab import Channel, Purpose, Role
 
 DEMO_USER = "admin"
 DEMO_PASSWORD = "closedloop-demo"  # noqa: S105 - printed for the demo on purpose
@@ -50,9 +52,35 @@ def demo(
             )
         login = f"user [bold]{DEMO_USER}[/bold], password [bold]{DEMO_PASSWORD}[/bold]"
     url = f"http://{host}:{port}"
-    console.print(f"\nclosedloop is ready at [bold]{url}[/bold] — log in with {login}.\n")
+    with unit_of_work(factory) as session:
+        form_slug = _demo_signup_form(session)
+    console.print(f"\nclosedloop is ready at [bold]{url}[/bold] — log in with {login}.")
+    if form_slug:
+        console.print(f"A public sign-up form to try: [bold]{url}/signup/{form_slug}[/bold]")
+    console.print("")
     if serve:
         run_server(host=host, port=port)
+
+
+def _demo_signup_form(session: Session) -> str | None:
+    """Add a newsletter sign-up form to a base that has none; returns its slug."""
+    if forms.list_forms(session):
+        return None
+    data = forms.SignupFormCreate(
+        slug="newsletter",
+        title="Stay in touch",
+        intro="News, offers and invitations, at most twice a month.",
+        topics=[
+            forms.Topic(code="news", label="Newsletter", purpose=Purpose.NEWSLETTER),
+            forms.Topic(code="offers", label="Offers", purpose=Purpose.MARKETING),
+            forms.Topic(code="events", label="Event invitations", purpose=Purpose.EVENTS),
+        ],
+        channels=[Channel.EMAIL, Channel.SMS],
+        proof_text="I agree to receive the topics I ticked by the channels I ticked. I can "
+        "withdraw at any time from the link in every message.",
+        proof_version="demo-1",
+    )
+    return forms.create_form(session, data, created_by="demo").slug
 
 
 def register(app: typer.Typer) -> None:
