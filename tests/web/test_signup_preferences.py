@@ -3,13 +3,12 @@ RFC 8058 one-click unsubscribe, email change with re-confirmation; each change i
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+import tests.web.test_signup_public as public
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,19 +21,7 @@ from closedloop.contacts.schemas import PersonCreate
 from closedloop.db.uow import unit_of_work
 from closedloop.jobs.service import run_pending
 
-
-def _load_public() -> Any:
-    """The sibling test module's SMTP fixture and helpers (tests are not a package)."""
-    path = Path(__file__).with_name("test_signup_public.py")
-    spec = importlib.util.spec_from_file_location("_signup_public_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-public = _load_public()
-inbox = public.inbox
+inbox = public.inbox  # the sibling module's fixtures: a real SMTP server, a form
 form_id = public.form_id
 
 

@@ -4,18 +4,15 @@ unsubscribe, email change, bad links. A real SMTP server (aiosmtpd) receives the
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.mail import Inbox, smtp_server
 
 from closedloop.consent import forms
 from closedloop.consent.models import ConsentCurrent, ConsentEvent, SignupRequest
@@ -32,50 +29,16 @@ PROOF = "Oui, envoyez-moi les nouveautés par e-mail. Je peux me désinscrire à
 BASE = "http://testserver"
 
 
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append(msg)
-        return "250 Message accepted"
-
-    def text(self, index: int = -1) -> str:
-        body = self.messages[index].get_body(preferencelist=("plain",))
-        assert body is not None
-        return str(body.get_content())
-
-    def link(self, prefix: str, index: int = -1) -> str:
-        found = re.search(re.escape(BASE + prefix) + r"\S+", self.text(index))
-        assert found, self.text(index)
-        return found.group(0).removeprefix(BASE)
-
-
 @pytest.fixture()
 def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     """A real SMTP server; sign-up settings for the tests (no minimal time unless asked)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    for name, value in {
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(port),
-        "PUBLIC_BASE_URL": BASE,
-        "SIGNUP_MIN_SECONDS": "0",
-        "SIGNUP_FRAME_ANCESTORS": "https://www.example.com, not a url",
-    }.items():
-        monkeypatch.setenv("CLOSEDLOOP_" + name, value)
-    get_settings.cache_clear()
-    yield handler
-    controller.stop()
-    get_settings.cache_clear()
+    with smtp_server(
+        monkeypatch,
+        BASE,
+        SIGNUP_MIN_SECONDS="0",
+        SIGNUP_FRAME_ANCESTORS="https://www.example.com, not a url",
+    ) as handler:
+        yield handler
 
 
 @pytest.fixture()

@@ -5,17 +5,15 @@ the ledger holds the grants with their proof."""
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.mail import Inbox, smtp_server
 
 from closedloop.consent import forms, signup
 from closedloop.consent.models import ConsentCurrent, ConsentEvent, SignupRequest
@@ -33,40 +31,15 @@ from closedloop.db.uow import unit_of_work
 from closedloop.errors import ValidationFailed
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import run_pending
-from closedloop.settings import get_settings
 
 PROOF = "Yes, send me the book news by email. I can withdraw at any time."
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append(msg)
-        return "250 Message accepted"
 
 
 @pytest.fixture()
 def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     """A real SMTP server on a free local port; the settings point at it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("CLOSEDLOOP_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CLOSEDLOOP_SMTP_PORT", str(port))
-    monkeypatch.setenv("CLOSEDLOOP_PUBLIC_BASE_URL", "https://news.example.com")
-    get_settings.cache_clear()
-    yield handler
-    controller.stop()
-    get_settings.cache_clear()
+    with smtp_server(monkeypatch, "https://news.example.com") as handler:
+        yield handler
 
 
 def make_form(factory: sessionmaker[Session], **over: Any) -> int:
