@@ -131,6 +131,33 @@ def _contact_points(
     return built
 
 
+#: How a stored contact point is recognised in an edited list, and what an edit may change.
+_SAME = {
+    "emails": ("address_key", ("address", "kind", "is_primary")),
+    "phones": ("e164", ("raw", "line_type", "kind", "is_primary")),
+}
+
+
+def _keep_known(name: str, stored: list[Any], edited: list[Any]) -> list[Any]:
+    """The edited list, reusing the stored rows it still names (same normalised address or
+    number), so they keep their id, source, verification and history; addresses are
+    replaced as given."""
+    if name not in _SAME:
+        return edited
+    key, fields = _SAME[name]
+    by_key = {getattr(p, key): p for p in stored}
+    kept: list[Any] = []
+    for point in edited:
+        old = by_key.pop(getattr(point, key), None)
+        if old is None:
+            kept.append(point)
+            continue
+        for field in fields:
+            setattr(old, field, getattr(point, field))
+        kept.append(old)
+    return kept
+
+
 def create_person(session: Session, data: PersonCreate) -> Person:
     """Store a new person with their contact points; 409 if (source, external id) exists."""
     person = Person(
@@ -194,7 +221,7 @@ def update_person(session: Session, person_id: int, data: PersonUpdate) -> Perso
             setattr(person, name, value.value if hasattr(value, "value") else value)
     _set_keys(person)
     for name, points in _contact_points(data, person).items():
-        setattr(person, name, points)
+        setattr(person, name, _keep_known(name, getattr(person, name), points))
     # Touch the row so every update bumps the version, even one that only changes contacts.
     person.updated_at = utcnow()
     try:

@@ -148,3 +148,43 @@ def test_duplicate_external_id_conflicts(session: Session) -> None:
     _create(session, family_name="A", source_system="erp", external_id="C-1")
     with pytest.raises(Conflict, match="C-1"):
         _create(session, family_name="B", source_system="erp", external_id="C-1")
+
+
+def test_changing_the_primary_email_keeps_the_other_rows_and_their_origin(
+    session: Session,
+) -> None:
+    pid = _create(
+        session,
+        family_name="Keller",
+        emails=[{"address": "anna@work.example"}, {"address": "anna@home.example"}],
+        phones=[{"number": "+41 44 668 18 00"}],
+    )
+    person = service.get_person(session, pid)
+    for point in (*person.emails, *person.phones):
+        point.source_system = "erp"
+    session.commit()
+    ids = {e.address: e.id for e in person.emails}
+    phone_id = person.phones[0].id
+    service.update_person(
+        session,
+        pid,
+        PersonUpdate(
+            version=person.version,
+            emails=[
+                EmailIn(address="Anna@Home.example", is_primary=True),
+                EmailIn(address="anna@work.example"),
+                EmailIn(address="anna@new.example"),
+            ],
+            phones=[PhoneIn(number="044 668 18 00", country="CH")],
+        ),
+    )
+    session.commit()
+    session.expire_all()
+    person = service.get_person(session, pid)
+    emails = {e.address_key: e for e in person.emails}
+    assert emails["anna@home.example"].id == ids["anna@home.example"]
+    assert emails["anna@work.example"].id == ids["anna@work.example"]
+    assert emails["anna@home.example"].is_primary and not emails["anna@work.example"].is_primary
+    assert emails["anna@home.example"].source_system == "erp"
+    assert emails["anna@new.example"].source_system is None
+    assert person.phones[0].id == phone_id and person.phones[0].source_system == "erp"
