@@ -37,10 +37,10 @@ demo: install  ## Build a demo base in closedloop.db and serve it on http://127.
 	$(CL) demo
 
 test: install-dev  ## Run every test on SQLite (and on PostgreSQL when CLOSEDLOOP_TEST_DATABASE_URL is set)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 test-postgres: install-dev  ## Run every test on the local PostgreSQL
-	CLOSEDLOOP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
+	CLOSEDLOOP_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q -n auto
 
 lint: install  ## ruff, mypy (strict) and the layer rules
 	$(BIN)/ruff check src tests bench
