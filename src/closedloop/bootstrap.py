@@ -45,6 +45,7 @@ def load_plugins() -> None:
     from closedloop.consent import hooks as consent_hooks
     from closedloop.interfaces import hooks as interfaces_hooks
     from closedloop.quality import hooks as quality_hooks
+    from closedloop.reports import hooks as reports_hooks
     from closedloop.responses import hooks as responses_hooks
     from closedloop.scoring import hooks as scoring_hooks
     from closedloop.transactions import hooks as transactions_hooks
@@ -59,6 +60,7 @@ def load_plugins() -> None:
         scoring_hooks,
         channels_hooks,
         interfaces_hooks,
+        reports_hooks,
     )
     for plugin in plugins:
         if not pm.is_registered(plugin):

@@ -10,11 +10,12 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.contacts.models import Person
 from closedloop.db.uow import unit_of_work
+from closedloop.jobs.service import run_pending
 from closedloop.transactions.models import Order
 from closedloop.users.models import AuditEvent
 
@@ -63,8 +64,8 @@ def _wait(client: TestClient, url: str, headers: dict[str, str]) -> dict[str, ob
     raise AssertionError("the run did not finish")
 
 
-def test_start_in_background_and_poll(
-    client: TestClient, auth: Callable[..., dict[str, str]], buyers: list[int]
+def test_start_queues_a_job_and_poll(
+    client: TestClient, auth: Callable[..., dict[str, str]], buyers: list[int], engine: Engine
 ) -> None:
     analyst = auth("analyst")
     response = client.post(RUNS, json={"as_of": "2026-11-22", "horizon_days": 180}, headers=analyst)
@@ -73,6 +74,8 @@ def test_start_in_background_and_poll(
     assert run["status"] in ("queued", "running", "done")
     assert run["params"]["horizon_days"] == 180 and run["params"]["base_currency"] == "EUR"
     assert response.headers["location"] == f"{RUNS}/{run['id']}"
+    assert client.get(response.headers["location"], headers=analyst).json()["status"] == "queued"
+    assert run_pending(engine) == 2  # the run, then the demand snapshot it queues
     body = _wait(client, response.headers["location"], analyst)
     assert body["status"] == "done", body
     assert body["summary"]["buyers"] == 150  # type: ignore[index]

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.contacts.models import Person
 from closedloop.db.uow import unit_of_work
+from closedloop.jobs.models import Job
+from closedloop.jobs.service import run_pending
 from closedloop.scoring import service
 from closedloop.scoring.models import PersonScore, ReportSnapshot
 from closedloop.scoring.schemas import ScoreParams
@@ -120,15 +122,25 @@ def test_run_scoring_button_runs_in_the_background(
         follow_redirects=False,
     )
     assert started.status_code == 303 and started.headers["location"] == "/reports"
+    # The button queued a job (no thread of the web process runs it): the page says so.
+    queued = client.get("/reports").text
+    assert "data-refresh-seconds" in queued
+    with Session(engine) as s:
+        jobs = s.scalars(select(Job).order_by(Job.id)).all()
+        assert [(j.kind, j.status) for j in jobs] == [("scoring.run", "queued")]
+    # The worker runs it, then the demand snapshot job it queues.
+    assert run_pending(engine) == 2
     html = _wait_done(client)
     assert "Latest run:" in html and "Pareto/NBD" in html and "BG/NBD" in html
     assert "/reports/value?run=" in html
-    for _ in range(300):  # the demand snapshot follows the run
-        with Session(engine) as s:
-            snapshot = s.scalars(select(ReportSnapshot)).first()
-        if snapshot is not None:
-            break
-        time.sleep(0.1)
+    with Session(engine) as s:
+        jobs = s.scalars(select(Job).order_by(Job.id)).all()
+        assert [(j.kind, j.status) for j in jobs] == [
+            ("scoring.run", "done"),
+            ("reports.refresh_demand", "done"),
+        ]
+        assert jobs[0].progress == 1.0
+        snapshot = s.scalars(select(ReportSnapshot)).first()
     assert snapshot is not None and snapshot.kind == "demand" and snapshot.run_id is not None
     assert "Computed" in client.get("/reports/demand").text
 
@@ -206,3 +218,37 @@ def test_person_card_shows_scores_and_value_history(
     assert web_fr.status_code == 303
     html = client.get(f"/persons/{pid}").text
     assert "Valeur vie client" in html or "Étape du cycle de vie" in html
+
+
+def test_person_card_with_no_run_one_run_and_many_runs(
+    client: TestClient,
+    logged_in: Callable[..., TestClient],
+    engine: Engine,
+    shop_data: list[int],
+) -> None:
+    logged_in("agent")
+
+    def scores_section(pid: int) -> str:
+        page = client.get(f"/persons/{pid}")
+        assert page.status_code == 200
+        return page.text[page.text.index('id="scores"') : page.text.index('id="tasks"')]
+
+    assert "No score computed yet." in scores_section(shop_data[0])
+    service.run_scoring(engine, ScoreParams(as_of=AS_OF - timedelta(days=360)))
+    with Session(engine) as s:
+        pid = s.scalars(
+            select(PersonScore.person_id)
+            .where(PersonScore.clv.is_not(None))
+            .order_by(PersonScore.person_id)
+        ).first()
+    assert pid is not None
+    one = scores_section(pid)
+    assert "Lifetime value" in one and one.count("<tr>") == 2
+    assert "sparkline" not in one  # one point is no line
+    for days in (270, 180, 90, 0):
+        service.run_scoring(engine, ScoreParams(as_of=AS_OF - timedelta(days=days)))
+    many = scores_section(pid)
+    assert many.count("<tr>") == 6 and '<svg class="sparkline"' in many
+    # Newest first in the table.
+    dates = re.findall(r'<td class="nowrap">([^<]+)</td>', many)
+    assert len(dates) == 5 and dates[0] != dates[-1]

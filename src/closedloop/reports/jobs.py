@@ -1,53 +1,42 @@
-"""Background work of the reports: a scoring run followed by the reports it feeds.
+"""Background work of the reports: refresh what they precompute after a scoring run.
 
-The web button and the API start a scoring job with :func:`start_in_background`: the run
-itself (:func:`closedloop.scoring.service.run_job`), then, when it is done, a fresh snapshot
-of the demand report as of the same day, so that the report pages open at once even over
-millions of orders.
+Every finished ``scoring.run`` job queues a ``reports.refresh_demand`` job (the kind is named
+by :data:`closedloop.scoring.service.AFTER_RUN_KIND`, so scoring need not import this layer);
+its handler stores a fresh snapshot of the demand report as of the run's day, so that the
+report pages open at once even over millions of orders.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from closedloop.jobs.models import Job
+from closedloop.errors import NotFound
+from closedloop.jobs.service import JobContext
 from closedloop.reports import demand
-from closedloop.scoring import service
 from closedloop.scoring.models import ScoreRun
+from closedloop.scoring.service import AFTER_RUN_KIND
 
-log = logging.getLogger(__name__)
+#: ``jobs.kind`` of the refresh; payload ``{"run_id": …}``.
+REFRESH_KIND = AFTER_RUN_KIND
 
 
-def run_scoring_job(engine: Engine, job_id: int) -> None:
-    """Run scoring job ``job_id``, then refresh the demand snapshot when the run is done."""
-    service.run_job(engine, job_id)
-    with engine.connect() as conn:
-        result = conn.execute(select(Job.result).where(Job.id == job_id)).scalar_one()
-        if not result or "run_id" not in result:
-            return
-        run_id = int(result["run_id"])
-        status, as_of = conn.execute(
+def refresh_demand(ctx: JobContext) -> dict[str, Any]:
+    """Handler of ``reports.refresh_demand``: snapshot the demand report of a finished run."""
+    run_id = int(ctx.payload["run_id"])
+    with ctx.engine.connect() as conn:
+        row = conn.execute(
             select(ScoreRun.status, ScoreRun.as_of).where(ScoreRun.id == run_id)
-        ).one()
-    if status == "done":
-        demand.refresh_snapshot(engine, as_of=as_of.date(), run_id=run_id)
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"Scoring run {run_id} does not exist.")
+    status, as_of = row
+    if status != "done":
+        return {"run_id": run_id, "skipped": f"the run is {status}"}
+    ctx.progress(0.1, "refreshing the demand report")
+    demand.refresh_snapshot(ctx.engine, as_of=as_of.date(), run_id=run_id)
+    return {"run_id": run_id, "as_of": as_of.date().isoformat()}
 
 
-def start_in_background(engine: Engine, job_id: int) -> threading.Thread:
-    """Run :func:`run_scoring_job` in a daemon thread of this process."""
-
-    def target() -> None:
-        try:
-            run_scoring_job(engine, job_id)
-        except Exception:  # the run and the job record their own failure
-            log.exception("Scoring job %s failed", job_id)
-
-    thread = threading.Thread(target=target, name=f"scoring-job-{job_id}", daemon=True)
-    thread.start()
-    return thread
-
-
-__all__ = ["run_scoring_job", "start_in_background"]
+__all__ = ["REFRESH_KIND", "refresh_demand"]

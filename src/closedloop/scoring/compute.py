@@ -214,7 +214,7 @@ def _score(
             calibration[0], limit=params.fit_sample, seed=params.seed
         )
         tasks += [(f"holdout:{name}", name, cal_sample) for name in value.PURCHASE_MODELS]
-    fitted = value.fit_in_threads(tasks, timeout=params.fit_timeout)
+    fitted = value.fit_all(tasks, timeout=params.fit_timeout)
     fits = {
         name: fitted.get(name, value.Fit(name, error="no buyer")) for name in value.PURCHASE_MODELS
     }

@@ -57,8 +57,9 @@ class ScoreParams(BaseModel):
         120.0,
         gt=0,
         le=86_400,
-        description="Seconds the four model fits may take in all; a fit still running then "
-        "is stopped and reported, and the run goes on with the other model.",
+        description="Seconds the four model fits may take in all (a safety net); a fit still "
+        "running then is stopped after its current iteration and reported, and the run goes "
+        "on with the other model.",
     )
     base_currency: str | None = Field(
         None,

@@ -5,14 +5,13 @@ A run is a long job, so it owns its units of work rather than taking the caller'
 then reads the orders through Ibis on the store's own engine, fits and applies the models in
 memory, and writes every person's scores and the run's summary in one short transaction at
 the end (a failed run stores no scores and says why in ``error``). :func:`run_scoring` does
-both; :func:`run_job` runs a queued ``scoring.run`` job of the jobs table;
-:func:`start_in_background` runs a job in a thread (the web button and the API).
+both; :func:`enqueue_run` records a run and queues its ``scoring.run`` job, which
+:func:`run_job` executes in a worker (the web button, the API and schedules use it).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -26,17 +25,21 @@ from closedloop.db.base import as_utc, utcnow
 from closedloop.db.uow import session_factory, unit_of_work
 from closedloop.errors import Conflict, DomainError, NotFound
 from closedloop.jobs.models import Job
+from closedloop.jobs.service import JobContext, enqueue
 from closedloop.scoring.compute import Computation, compute_scores
 from closedloop.scoring.models import CurrencyRate, ScoreRun
 from closedloop.scoring.schemas import ScoreParams
 from closedloop.scoring.store import store_scores, update_lifecycle
 from closedloop.settings import get_settings
-from closedloop.vocab import JobStatus
 
 log = logging.getLogger(__name__)
 
-#: ``jobs.kind`` of a scoring run; the payload is ``{"run_id": …}``.
+#: ``jobs.kind`` of a scoring run; the payload is ``{"run_id": …}`` or ``{"params": {…}}``.
 JOB_KIND = "scoring.run"
+#: Job queued after every finished run, payload ``{"run_id": …}``: the reports layer refreshes
+#: what it precomputes from the run (its handler lives in ``closedloop.reports.hooks``; the
+#: kind is named here so scoring does not import the layer above it).
+AFTER_RUN_KIND = "reports.refresh_demand"
 #: A queued or running run older than this is taken as interrupted (its process died).
 STALE_AFTER = timedelta(hours=2)
 ACTIVE_STATUSES = ("queued", "running")
@@ -88,11 +91,10 @@ def create_run(session: Session, params: ScoreParams, *, created_by: str | None 
 def enqueue_run(
     session: Session, params: ScoreParams, *, created_by: str | None = None
 ) -> tuple[ScoreRun, Job]:
-    """Record a run and the job that will execute it (for a worker or a background thread)."""
+    """Record a run and queue the ``scoring.run`` job that executes it (a worker runs it once
+    the caller's transaction commits); returns both."""
     run = create_run(session, params, created_by=created_by)
-    job = Job(kind=JOB_KIND, payload={"run_id": run.id}, created_by=created_by)
-    session.add(job)
-    session.flush()
+    job = enqueue(session, JOB_KIND, {"run_id": run.id}, created_by=created_by, max_attempts=1)
     return run, job
 
 
@@ -231,70 +233,45 @@ def run_scoring(
     return execute_run(engine, run_id, progress)
 
 
-def run_job(engine: Engine, job_id: int, *, worker: str = "thread") -> None:
-    """Execute the ``scoring.run`` job ``job_id``: claim it, run its score run, record the
-    outcome on the job (``done`` with the run id, or ``failed`` with the reason).
+def run_job(ctx: JobContext) -> dict[str, Any]:
+    """Handler of the ``scoring.run`` job (run by ``closedloop worker`` or the worker thread of
+    ``closedloop serve``): execute a score run, report its progress on the job, then queue
+    the refresh of the reports that read it (:data:`AFTER_RUN_KIND`).
 
     The payload names a queued run (``{"run_id": …}``, see :func:`enqueue_run`) or, for a
-    scheduled job (``run_after``), the parameters of a run to create when it starts
-    (``{"params": {…}}``; no ``as_of`` means the day it runs).
+    scheduled job, the parameters of a run to create when it starts (``{"params": {…}}``;
+    no ``as_of`` means the day it runs). A run that fails fails the job at once with the
+    run's reason (a failed run cannot be run again; the next schedule tick makes a new one).
     """
-    factory = session_factory(engine)
-    with unit_of_work(factory) as session:
-        job = session.get(Job, job_id)
-        if job is None or job.kind != JOB_KIND:
-            raise NotFound(f"Scoring job {job_id} does not exist.")
-        if job.status != JobStatus.QUEUED.value:
-            raise Conflict(f"Job {job_id} is {job.status}, not queued.")
-        job.status = JobStatus.RUNNING.value
-        job.started_at = utcnow()
-        job.locked_by = worker
-        job.attempts += 1
-        payload = dict(job.payload or {})
-    status, result, error = JobStatus.DONE.value, dict(payload), None
-    try:
-        if "run_id" not in payload:
-            params = ScoreParams.model_validate(payload.get("params") or {})
-            with unit_of_work(factory) as session:
-                run = create_run(session, params, created_by=f"job:{job_id}")
-                payload["run_id"] = run.id
-                result = {"run_id": run.id}
-        execute_run(engine, int(payload["run_id"]))
-    except Exception as exc:
-        status = JobStatus.FAILED.value
-        error = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
-    with unit_of_work(factory) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                status=status,
-                result=result,
-                error=error,
-                progress=1.0,
-                finished_at=utcnow(),
-            )
-        )
-
-
-def start_in_background(engine: Engine, job_id: int) -> threading.Thread:
-    """Run the job in a daemon thread of this process (the web button and the API use it).
-
-    A run interrupted by the process stopping is marked failed when the next run is created.
-    """
-
-    def target() -> None:
+    payload = ctx.payload
+    if "run_id" in payload:
+        run_id = int(payload["run_id"])
+    else:
         try:
-            run_job(engine, job_id)
-        except Exception:  # recorded on the run and the job; the thread just ends
-            log.exception("Scoring job %s failed", job_id)
+            params = ScoreParams.model_validate(payload.get("params") or {})
+        except ValueError as exc:
+            raise DomainError(f"The job's scoring parameters are invalid: {exc}") from exc
+        with unit_of_work(ctx.factory) as session:
+            run_id = create_run(session, params, created_by=f"job:{ctx.job_id}").id
 
-    thread = threading.Thread(target=target, name=f"scoring-job-{job_id}", daemon=True)
-    thread.start()
-    return thread
+    def progress(step: str, fraction: float) -> None:
+        ctx.progress(fraction, step)
+
+    try:
+        run = execute_run(ctx.engine, run_id, progress)
+    except DomainError:
+        raise
+    except Exception as exc:
+        raise DomainError(f"Scoring run {run_id} failed: {type(exc).__name__}: {exc}") from exc
+    with unit_of_work(ctx.factory) as session:
+        follow_up = enqueue(
+            session, AFTER_RUN_KIND, {"run_id": run_id}, created_by=f"job:{ctx.job_id}"
+        )
+    return {"run_id": run.id, "status": run.status, "follow_up_job_id": follow_up.id}
 
 
 __all__ = [
+    "AFTER_RUN_KIND",
     "JOB_KIND",
     "Progress",
     "create_run",
@@ -304,5 +281,4 @@ __all__ = [
     "run_job",
     "run_scoring",
     "set_rate",
-    "start_in_background",
 ]

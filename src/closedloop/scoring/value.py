@@ -94,14 +94,14 @@ def sample_index(n: int, limit: int, seed: int) -> IntArray:
     return np.sort(rng.choice(n, size=limit, replace=False)).astype(np.int64)
 
 
-def _fit_one(name: str, history: History) -> Fit:
+def _fit_one(name: str, history: History, max_seconds: float | None = None) -> Fit:
     started = time.perf_counter()
     fit = Fit(name, n_customers=int(history.x.size))
     if history.x.size == 0:
         fit.error = "no customers to fit"
         return fit
     try:
-        fit.model = PURCHASE_MODELS[name]().fit(*history.weeks)
+        fit.model = PURCHASE_MODELS[name]().fit(*history.weeks, max_seconds=max_seconds)
     except (ValueError, ConvergenceError, FloatingPointError) as exc:
         fit.error = str(exc)
     fit.seconds = time.perf_counter() - started
@@ -117,39 +117,27 @@ def fit_purchase_models(history: History, *, limit: int, seed: int) -> dict[str,
 FitTask = tuple[str, str, History]
 
 
-def fit_in_threads(tasks: list[FitTask], *, timeout: float) -> dict[str, Fit]:
+def fit_all(tasks: list[FitTask], *, timeout: float) -> dict[str, Fit]:
     """Run ``(key, model name, history)`` fits side by side in threads, at most ``timeout``
-    seconds in all; a fit still running then is reported as an error and abandoned.
+    seconds in all (a safety net: a fit's cost is bounded, see ``btyd._tail``).
 
-    A maximum-likelihood fit can take very long on unusual data; the run must still finish.
-    An abandoned fit goes on in its daemon thread until it ends (or the process does): a
-    thread cannot be stopped, and a worker process would re-import the caller's main module.
+    Each optimiser checks the time after every iteration and stops itself at the deadline,
+    so every thread has ended when this returns (nothing is abandoned); a fit stopped for lack
+    of time is reported as an error and the run goes on with the models that were fitted.
     """
-    finished: dict[str, tuple[Fit, float]] = {}
-    lock = threading.Lock()
+    out: dict[str, Fit] = {}
 
     def work(key: str, name: str, history: History) -> None:
-        fit = _fit_one(name, history)
-        with lock:
-            finished[key] = (fit, time.monotonic())
+        out[key] = _fit_one(name, history, max_seconds=timeout)
 
-    deadline = time.monotonic() + timeout
-    running = []
-    for key, name, history in tasks:
-        thread = threading.Thread(
-            target=work, args=(key, name, history), name=f"fit-{key}", daemon=True
-        )
+    threads = [
+        threading.Thread(target=work, args=task, name=f"fit-{task[0]}", daemon=True)
+        for task in tasks
+    ]
+    for thread in threads:
         thread.start()
-        running.append((key, name, int(history.x.size), thread))
-    for _key, _name, _size, thread in running:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    with lock:
-        out = {key: fit for key, (fit, at) in finished.items() if at <= deadline}
-    for key, name, size, _thread in running:
-        if key not in out:
-            out[key] = Fit(
-                name, error=f"the fit did not finish within {timeout:g} s", n_customers=size
-            )
+    for thread in threads:
+        thread.join()
     return out
 
 
@@ -397,7 +385,7 @@ __all__ = [
     "clv_periods",
     "distinct_histories",
     "finite_or_none",
-    "fit_in_threads",
+    "fit_all",
     "fit_purchase_models",
     "forecast",
     "holdout_check",

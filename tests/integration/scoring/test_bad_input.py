@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -150,4 +151,6 @@ def test_a_fit_that_takes_too_long_is_stopped(
     models = run.models or {}
     assert run.status == "done" and models["chosen"] is None
     assert "did not finish" in models["bgnbd"]["error"]
+    # The fits stopped themselves: no thread is left burning CPU after the run.
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("fit-")]
     assert all(s.clv is None for s in stored_scores(run.id).values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
@@ -14,6 +14,8 @@ from closedloop.contacts.models import Person
 from closedloop.db.uow import unit_of_work
 from closedloop.errors import Conflict
 from closedloop.jobs.models import Job
+from closedloop.jobs.schedules import add_schedule, fire_due
+from closedloop.jobs.service import enqueue, run_pending
 from closedloop.scoring import queries, service
 from closedloop.scoring.models import PersonScore, ScoreRun
 from closedloop.scoring.rfm import SEGMENTS
@@ -147,12 +149,15 @@ def test_a_second_run_is_refused_while_one_is_active(
         run_id, job_id = run.id, job.id
     with pytest.raises(Conflict), unit_of_work(factory) as s:
         service.create_run(s, ScoreParams(as_of=AS_OF))
-    service.start_in_background(engine, job_id).join(timeout=60)
+    assert run_pending(engine) == 2
     with factory() as s:
         assert s.get(ScoreRun, run_id).status == "done"  # type: ignore[union-attr]
         finished = s.get(Job, job_id)
-        assert finished is not None and finished.status == "done"
-        assert finished.result == {"run_id": run_id}
+        assert finished is not None and finished.status == "done" and finished.progress == 1.0
+        assert finished.result is not None and finished.result["run_id"] == run_id
+        follow_up = s.get(Job, finished.result["follow_up_job_id"])
+        assert follow_up is not None and follow_up.kind == "reports.refresh_demand"
+        assert follow_up.status == "done" and follow_up.payload == {"run_id": run_id}
 
 
 def test_a_scheduled_job_creates_its_run_when_it_starts(
@@ -160,13 +165,33 @@ def test_a_scheduled_job_creates_its_run_when_it_starts(
 ) -> None:
     shop([(AS_OF - timedelta(days=3), 10.0)])
     with unit_of_work(factory) as s:
-        job = Job(kind=service.JOB_KIND, payload={"params": {"as_of": "2026-11-22"}})
-        s.add(job)
-        s.flush()
-        job_id = job.id
-    service.run_job(engine, job_id, worker="test")
+        add_schedule(
+            s,
+            "nightly-scoring",
+            service.JOB_KIND,
+            every="1d",
+            at="02:00",
+            payload={"params": {"as_of": "2026-11-22", "horizon_days": 180}},
+        )
+    fired = fire_due(engine, now=datetime.now(UTC) + timedelta(days=1, minutes=1))
+    assert len(fired) == 1
+    assert run_pending(engine) == 2
     with factory() as s:
-        finished = s.get(Job, job_id)
+        finished = s.get(Job, fired[0])
         assert finished is not None and finished.status == "done", finished.error
         run = s.get(ScoreRun, finished.result["run_id"])  # type: ignore[index]
-        assert run is not None and run.status == "done" and run.created_by == f"job:{job_id}"
+        assert run is not None and run.status == "done" and run.created_by == f"job:{fired[0]}"
+        assert run.params["horizon_days"] == 180
+
+
+def test_a_job_with_bad_params_fails_at_once_with_the_reason(
+    engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    with unit_of_work(factory) as s:
+        job_id = enqueue(s, service.JOB_KIND, {"params": {"tier_shares": [0.9, 0.9]}}).id
+    assert run_pending(engine) == 1
+    with factory() as s:
+        failed = s.get(Job, job_id)
+        assert failed is not None and failed.status == "failed" and failed.attempts == 1
+        assert "parameters are invalid" in (failed.error or "")
+        assert s.scalars(select(ScoreRun)).first() is None

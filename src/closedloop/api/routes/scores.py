@@ -14,7 +14,6 @@ from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.contacts import service as contacts
 from closedloop.db.uow import unit_of_work
 from closedloop.deps import DbSession
-from closedloop.reports import jobs as report_jobs
 from closedloop.scoring import queries, service
 from closedloop.scoring.schemas import PersonScorePublic, ScoreParams, ScoreRunPublic
 from closedloop.users.models import User
@@ -58,29 +57,27 @@ def start_run(
 ) -> ScoreRunPublic:
     """Start a scoring run of every person (parameters optional; see the schema).
 
-    The run is queued as a job and runs in the background (then the demand report is
-    refreshed): the answer (202) carries the run and its `Location`; poll it until `status`
-    is `done` or `failed`. With `wait=true` the run
-    happens during the request and the answer is the finished run (201); a run that fails
-    answers with its problem (e.g. 422 naming currencies without a rate). Only one run at a
-    time: another one queued or running gives 409.
+    The run is queued as a `scoring.run` job that a worker runs (`closedloop worker`, or the
+    one embedded in `closedloop serve`; then the demand report is refreshed): the answer
+    (202) carries the run and its `Location`; poll it until `status` is `done` or `failed`.
+    With `wait=true` the run happens during the request and the answer is the finished run
+    (201); a run that fails answers with its problem (e.g. 422 naming currencies without a
+    rate). Only one run at a time: another one queued or running gives 409.
     """
     engine = get_engine()
     factory = get_session_factory(engine)
     chosen = params or ScoreParams()
     with unit_of_work(factory) as session:
         if wait:
-            run_id, job_id = service.create_run(session, chosen, created_by=user.username).id, 0
+            run_id = service.create_run(session, chosen, created_by=user.username).id
         else:
-            run, job = service.enqueue_run(session, chosen, created_by=user.username)
-            run_id, job_id = run.id, job.id
+            run_id = service.enqueue_run(session, chosen, created_by=user.username)[0].id
         audit(session, user, "start", "score_run", run_id, channel="api")
     response.headers["Location"] = request.app.url_path_for("get_run", run_id=run_id)
     if wait:
         finished = service.execute_run(engine, run_id)
         response.status_code = status.HTTP_201_CREATED
         return ScoreRunPublic.model_validate(finished)
-    report_jobs.start_in_background(engine, job_id)
     with factory() as session:
         return ScoreRunPublic.model_validate(queries.get_run(session, run_id))
 

@@ -70,9 +70,20 @@ class FittedModel:
         params = self.params
         return tuple(params[name] for name in self.PARAM_NAMES)
 
-    def _store_fit(self, data: Collapsed, objective: Objective, start: FloatArray) -> None:
+    def _store_fit(
+        self,
+        data: Collapsed,
+        objective: Objective,
+        start: FloatArray,
+        max_seconds: float | None = None,
+    ) -> None:
         theta, value, nit = minimise(
-            objective, start, self.PARAM_NAMES, self.MODEL_NAME, gtol=self.GTOL
+            objective,
+            start,
+            self.PARAM_NAMES,
+            self.MODEL_NAME,
+            gtol=self.GTOL,
+            max_seconds=max_seconds,
         )
         self._params = {
             name: float(v) for name, v in zip(self.PARAM_NAMES, np.exp(theta), strict=True)
@@ -100,13 +111,16 @@ class TransactionModel(FittedModel):
         recency: object,
         T: object,
         weights: object = None,
+        *,
+        max_seconds: float | None = None,
     ) -> Self:
         """Fit by maximum likelihood and return ``self``.
 
         ``frequency`` is the number of repeat purchases ``x``, ``recency`` the
         time of the last repeat purchase ``t_x`` and ``T`` the time since the
         first purchase, all measured from the first purchase in one time unit.
-        ``weights`` optionally gives how many customers each row stands for.
+        ``weights`` optionally gives how many customers each row stands for;
+        ``max_seconds`` stops the optimiser (with ``ConvergenceError``) after that long.
         Identical rows are collapsed before fitting, so the cost grows with the
         number of distinct ``(x, t_x, T)`` rows, not customers.
 
@@ -118,7 +132,7 @@ class TransactionModel(FittedModel):
         data = collapse_rows((x, tx, age), w)
         if not np.any(data.columns[0] > 0):
             raise ValueError("frequency: nobody made a repeat purchase; the model cannot be fitted")
-        self._store_fit(data, self._objective(data), self._start(data))
+        self._store_fit(data, self._objective(data), self._start(data), max_seconds)
         return self
 
     def _objective(self, data: Collapsed) -> Objective:

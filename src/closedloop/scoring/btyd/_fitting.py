@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -181,16 +182,31 @@ def _single_threaded_blas() -> Iterator[None]:
 
 
 def minimise(
-    objective: Objective, start: FloatArray, names: Sequence[str], model: str, gtol: float = 1e-9
+    objective: Objective,
+    start: FloatArray,
+    names: Sequence[str],
+    model: str,
+    gtol: float = 1e-9,
+    max_seconds: float | None = None,
 ) -> tuple[FloatArray, float, int]:
     """Minimise ``objective`` (value and gradient in log-parameter space).
 
     Returns the log-parameters, the objective value and the iteration count.
     Raises :class:`ConvergenceError` when L-BFGS-B stops with a gradient that
-    is not small, or when a parameter runs to the 1e-6 .. 1e6 bounds (the data
-    do not identify the model, e.g. nobody made a repeat purchase).
+    is not small, when a parameter runs to the 1e-6 .. 1e6 bounds (the data
+    do not identify the model, e.g. nobody made a repeat purchase), or when
+    ``max_seconds`` pass before it converges (checked after every iteration,
+    in the calling thread: nothing is left running).
     """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    timed_out = [False]
+
+    def check_time(intermediate_result: optimize.OptimizeResult) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            timed_out[0] = True
+            raise StopIteration
+
     with _single_threaded_blas():
         result = optimize.minimize(
             objective,
@@ -198,10 +214,16 @@ def minimise(
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
+            callback=check_time,
             options={"maxiter": 5000, "ftol": 1e-15, "gtol": gtol, "maxcor": 20},
         )
         theta = np.asarray(result.x, dtype=np.float64)
         value, grad = objective(theta)
+    if timed_out[0]:
+        raise ConvergenceError(
+            f"{model} fit did not finish within {max_seconds:g} s (stopped after "
+            f"{result.nit} iterations)"
+        )
     if not np.isfinite(value) or not np.all(np.isfinite(grad)):
         raise ConvergenceError(f"{model} fit ended on a non-finite log-likelihood")
     at_bound = np.abs(theta) > LOG_BOUND - 1e-3

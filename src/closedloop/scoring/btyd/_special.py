@@ -3,15 +3,8 @@
 Everything here works on numpy arrays, broadcasts, and stays in log space where
 a quantity can overflow (heavy buyers raise rates to the power ``r + x``).
 
-Two hypergeometric quantities are needed:
+The Pareto/NBD tail integral lives in :mod:`closedloop.scoring.btyd._tail`; here:
 
-* :func:`log_pareto_tail` -- the Pareto/NBD "death after ``u``" integral
-  ``G(u) = ∫_u^∞ (α+τ)^-(r+x) (β+τ)^-(s+1) dτ``, which Fader & Hardie (2005,
-  "A Note on Deriving the Pareto/NBD Model and Related Expressions") write with
-  ``2F1(r+s+x, s+1 | r+x; r+s+x+1; |α-β| / (max(α,β)+u))``.  That series can
-  overflow for heavy buyers (its value grows like ``(1-z)^-(r+x)``), so we apply
-  Euler's transformation and evaluate the bounded ``2F1(1, b; c; z)`` with
-  ``c > b`` instead, keeping the large power as a logarithm.
 * :func:`bg_kernel` -- ``E_p[(1 - (1 + p t/α')^-r') / p]`` with
   ``p ~ Beta(a, b')``, the expectation at the heart of every BG/NBD forecast.
   Its closed form ``(a+b'-1)/(a-1) [1 - (1-z)^r' 2F1(r', b'; a+b'-1; z)]`` is
@@ -19,7 +12,8 @@ Two hypergeometric quantities are needed:
   bounded up to ``z = 1`` (for heavy buyers the other one overflows).
 
 :func:`hyp2f1` wraps ``scipy.special.hyp2f1`` and repairs the NaN/inf it
-returns for some integral ``c - a - b``.  Checked against mpmath (50 digits)
+returns for some integral ``c - a - b``; its last resort, the term-by-term series,
+gives up (NaN) after :data:`SERIES_MAX_TERMS` terms.  Checked against mpmath (50 digits)
 on random arguments including ``x`` up to 3,000: relative error below 3e-12.
 """
 
@@ -37,6 +31,8 @@ Numeric = float | FloatArray
 #: linear interpolation (see :func:`bg_kernel`).
 _A_BAND = 1e-4
 _C_BAND = 1e-6
+#: Most terms :func:`_hyp2f1_series_minus_1` sums before giving up (NaN).
+SERIES_MAX_TERMS = 5_000
 
 
 def hyp2f1(a: Numeric, b: Numeric, c: Numeric, z: Numeric) -> FloatArray:
@@ -65,37 +61,46 @@ def hyp2f1(a: Numeric, b: Numeric, c: Numeric, z: Numeric) -> FloatArray:
 
 
 def _hyp2f1_series(a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray) -> FloatArray:
-    """Direct power series of 2F1 (last resort; converges for ``|z| < 1``)."""
+    """Direct power series of 2F1 (last resort; NaN where it does not converge quickly)."""
     return 1.0 + _hyp2f1_series_minus_1(a, b, c, z)
 
 
 def _hyp2f1_series_minus_1(
-    a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray
+    a: FloatArray, b: FloatArray, c: FloatArray, z: FloatArray, max_terms: int = SERIES_MAX_TERMS
 ) -> FloatArray:
-    """``2F1(a, b; c; z) - 1`` summed term by term, without the cancellation of ``F - 1``."""
+    """``2F1(a, b; c; z) - 1`` summed term by term, without the cancellation of ``F - 1``.
+
+    At most ``max_terms`` terms are summed; elements whose terms have not yet fallen below
+    1e-17 of the sum are NaN (never a silently truncated value, never a long loop).
+    """
     total = np.zeros_like(z)
     term = np.ones_like(z)
-    for n in range(200_000):
+    done = np.zeros(z.shape, dtype=bool)
+    for n in range(max_terms):
         term = term * (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z
         total = total + term
-        if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
-            break
-    return total
+        done = np.abs(term) <= 1e-17 * np.abs(total)
+        if np.all(done):
+            return total
+    return np.where(done, total, np.nan)
 
 
 def hyp2f1_minus_1(a: Numeric, b: Numeric, c: Numeric, z: Numeric) -> FloatArray:
     """``2F1(a, b; c; z) - 1``, accurate also when it is tiny (small ``z``).
 
-    For ``z < 0.05`` the series is summed directly (a few dozen terms at
-    most); above, :func:`hyp2f1` minus one loses at most ~2e-15 relative.
+    For ``z < 0.05`` the series is summed directly (a few dozen terms unless the
+    parameters are huge; then, and above, :func:`hyp2f1` minus one, which loses at
+    most ~2e-15 relative).
     """
     a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
     small = z < 0.05
     out = np.empty(z.shape, dtype=np.float64)
     if np.any(small):
         out[small] = _hyp2f1_series_minus_1(a[small], b[small], c[small], z[small])
-    if not np.all(small):
-        big = ~small
+    # Large parameters can make even a small-z series long: those elements, and z >= 0.05,
+    # go through scipy.
+    big = ~small | np.isnan(out)
+    if np.any(big):
         out[big] = hyp2f1(a[big], b[big], c[big], z[big]) - 1.0
     return out
 
@@ -113,32 +118,6 @@ def log1mexp(x: FloatArray) -> FloatArray:
             np.log(-np.expm1(x)),
             np.log1p(-np.exp(x)),
         )
-    return np.asarray(out, dtype=np.float64)
-
-
-def log_pareto_tail(
-    rx: Numeric, s: Numeric, alpha: Numeric, beta: Numeric, u: Numeric
-) -> FloatArray:
-    """Return ``log ∫_u^∞ (α+τ)^-rx (β+τ)^-(s+1) dτ`` elementwise.
-
-    ``rx`` stands for ``r + x``.  With ``A = r + s + x``, ``m = max(α, β)`` and
-    ``z = |α-β| / (m+u)`` in ``[0, 1)``, Fader & Hardie's expression is
-    ``(m+u)^-A / A * 2F1(A, b; A+1; z)`` with ``b = s+1`` if ``α >= β`` and
-    ``b = r+x`` otherwise.  Euler's transformation
-    ``2F1(A, b; A+1; z) = (1-z)^(1-b) 2F1(1, A+1-b; A+1; z)`` leaves a series
-    whose terms fall at least as fast as ``z^n`` and never overflow, however
-    large ``x`` is; the power ``(1-z)^(1-b)`` is kept as a logarithm.
-    """
-    rx, s, alpha, beta, u = (np.asarray(v, dtype=np.float64) for v in (rx, s, alpha, beta, u))
-    big_alpha = alpha >= beta
-    m = np.maximum(alpha, beta)
-    a_tot = rx + s
-    z = np.abs(alpha - beta) / (m + u)
-    # b - 1 of the untransformed series, and the second parameter after Euler.
-    b_minus_1 = np.where(big_alpha, s, rx - 1.0)
-    b_new = np.where(big_alpha, rx, s + 1.0)
-    series = hyp2f1(1.0, b_new, a_tot + 1.0, z)
-    out = -a_tot * np.log(m + u) - np.log(a_tot) - b_minus_1 * np.log1p(-z) + np.log(series)
     return np.asarray(out, dtype=np.float64)
 
 

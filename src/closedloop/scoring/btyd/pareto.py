@@ -12,7 +12,7 @@ Related Expressions"), the likelihood of ``(x, t_x, T)`` is::
 
 where the first term is "alive at ``T``" and the second "died between ``t_x``
 and ``T``".  ``G`` is the Gaussian-hypergeometric tail integral of
-:func:`~closedloop.scoring.btyd._special.log_pareto_tail` (the note's
+:func:`~closedloop.scoring.btyd._tail.log_pareto_tail` (the note's
 ``α >= β`` / ``α < β`` cases, Euler-transformed so heavy buyers cannot
 overflow).  Everything is combined in log space; ``log I`` uses
 ``log G(t_x) + log(1 - exp(log G(T) - log G(t_x)))``.
@@ -38,7 +38,8 @@ from closedloop.scoring.btyd._fitting import (
     unique_index,
     unique_rows,
 )
-from closedloop.scoring.btyd._special import Numeric, log1mexp, log_pareto_tail
+from closedloop.scoring.btyd._special import Numeric, log1mexp
+from closedloop.scoring.btyd._tail import log_pareto_tail, log_pareto_tail_stack
 
 
 def _log_terms(
@@ -98,7 +99,7 @@ class ParetoNBD(TransactionModel):
         def mean_loglik(stack: FloatArray) -> FloatArray:
             r, alpha, s, beta = (np.exp(stack[:, i])[:, None] for i in range(4))
             rp = r + px
-            log_g = log_pareto_tail(rp, s, alpha, beta, pu)
+            log_g = log_pareto_tail_stack(stack, px, pu)
             log_alive = -rp * np.log(alpha + pu) - s * np.log(beta + pu)
             # logaddexp(log_alive(T), log(s (G(t_x) - G(T))))
             #   = log G(t_x) + log(s + (alive(T)/G(T) - s) exp(-(log G(t_x) - log G(T)))).

@@ -23,7 +23,6 @@ from closedloop.deps import DbSession
 from closedloop.errors import Conflict, DomainError
 from closedloop.i18n import N_
 from closedloop.reports import charts
-from closedloop.reports import jobs as report_jobs
 from closedloop.reports.demand import latest_snapshot, refresh_snapshot
 from closedloop.reports.value import value_report
 from closedloop.scoring import queries, service
@@ -96,7 +95,8 @@ def reports_home(request: Request, db: DbSession, user: Analyst) -> Response:
 
 @router.post("/reports/runs", response_class=Response)
 async def start_run(request: Request, user: Analyst) -> Response:
-    """Start a scoring run in the background (a job row run by a thread of this server)."""
+    """Queue a scoring run as a ``scoring.run`` job (the worker of ``closedloop serve`` or
+    ``closedloop worker`` runs it)."""
     form = await request.form()
     raw_as_of = form_str(form, "as_of").strip()
     try:
@@ -108,16 +108,13 @@ async def start_run(request: Request, user: Analyst) -> Response:
         raise WebError(
             400, N_("Bad request"), N_("The as-of date must be a day such as 2026-11-22.")
         ) from exc
-    engine = get_engine()
     try:
-        with unit_of_work(get_session_factory(engine)) as session:
-            run, job = service.enqueue_run(session, params, created_by=user.username)
-            job_id, run_id = job.id, run.id
-            users_service.audit(session, user, "started", "score_run", run_id, channel="web")
+        with unit_of_work(get_session_factory(get_engine())) as session:
+            run, _job = service.enqueue_run(session, params, created_by=user.username)
+            users_service.audit(session, user, "started", "score_run", run.id, channel="web")
     except Conflict:
         flash(request, N_("A scoring run is already in progress."), "info")
         return RedirectResponse("/reports", status_code=303)
-    report_jobs.start_in_background(engine, job_id)
     flash(request, N_("Scoring started. This page refreshes until it has finished."))
     return RedirectResponse("/reports", status_code=303)
 
