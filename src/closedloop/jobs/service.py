@@ -10,6 +10,8 @@ through the ``job_handlers`` hook.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -242,25 +244,56 @@ def _heartbeat(factory: sessionmaker[Session], job_id: int, stop: threading.Even
             log.warning("Heartbeat of job %s skipped", job_id, exc_info=True)
 
 
+def _holder_alive(locked_by: str | None) -> bool:
+    """True when ``locked_by`` (``host:pid:…``) names a live process on this machine.
+
+    On SQLite a long job can hold the only write lock for many minutes, so its own heartbeat
+    cannot be written: a live holder on this host is never taken for a dead one."""
+    host, _, rest = (locked_by or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 def requeue_stale(engine: Engine, *, stale_after: float = 300.0) -> int:
     """Give back running jobs whose worker stopped beating (killed process, lost machine):
-    queued again while attempts remain, failed otherwise. Returns how many were touched."""
+    queued again while attempts remain, failed otherwise. Returns how many were touched.
+
+    A job held by a live process of this machine is left alone, however old its heartbeat.
+    """
     cutoff = utcnow() - timedelta(seconds=stale_after)
-    stale = (Job.status == RUNNING, Job.heartbeat_at < cutoff)
-    with unit_of_work(session_factory(engine)) as session:
-        again = session.execute(
-            update(Job)
-            .where(*stale, Job.attempts < Job.max_attempts)
-            .values(status=QUEUED, locked_by=None, run_after=None, error="worker lost; requeued")
-            .execution_options(synchronize_session=False)
-        )
-        lost = session.execute(
-            update(Job)
-            .where(*stale, Job.attempts >= Job.max_attempts)
-            .values(status=FAILED, locked_by=None, finished_at=utcnow(), error="worker lost")
-            .execution_options(synchronize_session=False)
-        )
-    return int(again.rowcount + lost.rowcount)  # type: ignore[attr-defined]
+    factory = session_factory(engine)
+    with unit_of_work(factory) as session:
+        stale = session.execute(
+            select(Job.id, Job.locked_by, Job.attempts, Job.max_attempts).where(
+                Job.status == RUNNING, Job.heartbeat_at < cutoff
+            )
+        ).all()
+    touched = 0
+    for job_id, holder, attempts, max_attempts in stale:
+        if _holder_alive(holder):
+            continue
+        if attempts < max_attempts:
+            values: dict[str, Any] = {"status": QUEUED, "run_after": None}
+            values["error"] = "worker lost; requeued"
+        else:
+            values = {"status": FAILED, "finished_at": utcnow(), "error": "worker lost"}
+        with unit_of_work(factory) as session:
+            done = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == RUNNING, Job.heartbeat_at < cutoff)
+                .values(locked_by=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            touched += int(done.rowcount)  # type: ignore[attr-defined]
+    return touched
 
 
 def run_pending(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 
@@ -13,6 +16,7 @@ from closedloop.db.base import as_utc, utcnow
 from closedloop.db.uow import unit_of_work
 from closedloop.jobs import service
 from closedloop.jobs.models import Job
+from closedloop.jobs.worker import default_worker_id
 
 
 def _enqueue(factory: sessionmaker[Session], **payload: object) -> int:
@@ -151,3 +155,21 @@ def test_cancel_and_rerun(engine: Engine, factory: sessionmaker[Session], echo: 
         service.requeue(s, job_id)
     assert service.run_pending(engine) == 1
     assert _job(factory, job_id).status == "done"
+
+
+def test_a_job_held_by_a_live_process_of_this_machine_is_never_taken_back(
+    engine: Engine, factory: sessionmaker[Session], echo: EchoPlugin
+) -> None:
+    # On SQLite a long job can hold the write lock so long that its heartbeat cannot be
+    # written; what matters is whether its process still lives.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive_id, dead_id = _enqueue(factory, text="alive"), _enqueue(factory, text="dead")
+    assert service.claim(engine, default_worker_id(), ["test.echo"]) is not None
+    assert service.claim(engine, f"{socket.gethostname()}:{dead.pid}:1", ["test.echo"])
+    with unit_of_work(factory) as s:
+        old = utcnow() - timedelta(hours=2)
+        s.execute(update(Job).values(heartbeat_at=old))
+    assert service.requeue_stale(engine, stale_after=60) == 1
+    assert _job(factory, alive_id).status == "running"
+    assert _job(factory, dead_id).status == "queued"
