@@ -27,6 +27,7 @@ from closedloop.errors import Conflict, DomainError, NotFound
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import JobContext, enqueue
 from closedloop.scoring.compute import Computation, compute_scores
+from closedloop.scoring.hooks import AFTER_RUN_KIND, JOB_KIND
 from closedloop.scoring.models import CurrencyRate, ScoreRun
 from closedloop.scoring.schemas import ScoreParams
 from closedloop.scoring.store import store_scores, update_lifecycle
@@ -34,12 +35,6 @@ from closedloop.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-#: ``jobs.kind`` of a scoring run; the payload is ``{"run_id": …}`` or ``{"params": {…}}``.
-JOB_KIND = "scoring.run"
-#: Job queued after every finished run, payload ``{"run_id": …}``: the reports layer refreshes
-#: what it precomputes from the run (its handler lives in ``closedloop.reports.hooks``; the
-#: kind is named here so scoring does not import the layer above it).
-AFTER_RUN_KIND = "reports.refresh_demand"
 #: A queued or running run older than this is taken as interrupted (its process died).
 STALE_AFTER = timedelta(hours=2)
 ACTIVE_STATUSES = ("queued", "running")
