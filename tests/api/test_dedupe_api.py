@@ -6,6 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from closedloop.jobs.service import run_pending
 
 PERSONS = "/api/v1/persons"
 JEAN = {
@@ -90,3 +93,33 @@ def test_manual_merge_and_not_a_duplicate(
     assert merged.status_code == 200 and merged.json()["origins"]["given_name"] == c["id"]
     bad = client.post("/api/v1/duplicates/1/decision", json={"decision": "maybe"}, headers=admin)
     assert bad.status_code == 422
+
+
+def test_a_run_is_queued_as_a_job_and_polled(
+    client: TestClient,
+    auth: Callable[..., dict[str, str]],
+    admin: dict[str, str],
+    create: Callable[..., dict[str, Any]],
+    engine: Engine,
+) -> None:
+    a = create(**JEAN, source_system="erp", external_id="E1")
+    b = create(**{**JEAN, "family_name": "Dupond"}, source_system="shop", external_id="S1")
+    assert client.post("/api/v1/dedupe/runs", headers=auth("analyst")).status_code == 403
+    bad = client.post("/api/v1/dedupe/runs", headers=admin,
+                      json={"threshold": 0.4, "review_threshold": 0.8})  # fmt: skip
+    assert bad.status_code == 422 and "review threshold" in bad.json()["detail"]
+    queued = client.post("/api/v1/dedupe/runs", headers=admin, json={"threshold": 0.95})
+    assert queued.status_code == 202, queued.text
+    body = queued.json()
+    assert body["kind"] == "dedupe.run" and body["status"] == "queued"
+    # Nothing ran in the request: the online pair is still pending, nobody merged.
+    job = client.get(body["status_url"], headers=admin).json()
+    assert job["status"] == "queued" and job["payload"]["threshold"] == 0.95
+    assert client.get(f"{PERSONS}/{b['id']}", headers=admin).json()["merged_into_id"] is None
+    assert run_pending(engine) >= 1
+    job = client.get(body["status_url"], headers=admin).json()
+    assert job["status"] == "done" and job["progress"] == 1.0, job
+    assert job["result"]["persons"] == 2 and job["result"]["merges"] == 1
+    assert job["result"]["threshold"] == 0.95
+    merged = client.get(f"{PERSONS}/{b['id']}", headers=admin).json()
+    assert merged["merged_into_id"] == a["id"]

@@ -47,7 +47,8 @@ def test_crud_round_trip(client: TestClient, admin: dict[str, str]) -> None:
     read = client.get(created.headers["Location"], headers=admin)
     assert read.status_code == 200
     assert read.headers["ETag"] == '"1"'
-    assert read.json() == person
+    assert person["duplicate_candidates"] == []  # the base has no one like him
+    assert read.json() == {k: v for k, v in person.items() if k != "duplicate_candidates"}
 
     patched = client.patch(
         f"{PERSONS}/{pid}", headers=admin, json={"version": 1, "given_name": "Jean-Pierre"}
@@ -329,3 +330,51 @@ def test_offset_out_of_bounds_is_a_problem(
     response = client.get(PERSONS, headers=admin, params={"offset": offset})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "offset"
+
+
+def test_create_and_update_answers_carry_the_duplicate_candidates(
+    client: TestClient, admin: dict[str, str], create: Create
+) -> None:
+    jean = {
+        "given_name": "Jean", "family_name": "Dupont", "birth_date": "1971-03-14",
+        "emails": [{"address": "jean.dupont@example.com"}],
+        "addresses": [{"line1": "12 rue de la Roquette", "postal_code": "75011",
+                       "locality": "Paris", "country": "FR"}],
+    }  # fmt: skip
+    first = create(**jean)
+    assert first["duplicate_candidates"] == []
+    # The same man typed again with a typo in his family name: created, with a warning.
+    second = client.post(PERSONS, headers=admin, json={**jean, "family_name": "Dupond"})
+    assert second.status_code == 201, second.text
+    found = second.json()["duplicate_candidates"]
+    assert [c["person_id"] for c in found] == [first["id"]]
+    assert found[0]["display_name"] == "Jean Dupont"
+    assert found[0]["match_probability"] > 0.9 and found[0]["likely"] is True
+    pair = client.get(f"/api/v1/duplicates/{found[0]['pair_id']}", headers=admin)
+    assert pair.status_code == 200, pair.text
+    assert {pair.json()["person_l_id"], pair.json()["person_r_id"]} == {
+        first["id"], second.json()["id"]}  # fmt: skip
+    # A namesake elsewhere, born another year: no candidate; an update making him the same
+    # man (birth date, email, address) brings the candidate back in the PATCH answer.
+    other = create(given_name="Jean", family_name="Dupont", birth_date="1950-01-01",
+                   addresses=[{"postal_code": "13001", "locality": "Marseille",
+                               "country": "FR"}])  # fmt: skip
+    assert other["duplicate_candidates"] == []
+    patched = client.patch(f"{PERSONS}/{other['id']}", headers=admin, json={
+        "version": 1, "birth_date": "1971-03-14", "emails": jean["emails"],
+        "addresses": jean["addresses"]})  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    ids = {c["person_id"] for c in patched.json()["duplicate_candidates"]}
+    assert first["id"] in ids
+
+
+def test_openapi_documents_the_candidates_of_a_write(client: TestClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json()
+    create = spec["paths"]["/api/v1/persons"]["post"]["responses"]["201"]
+    ref = create["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    written = spec["components"]["schemas"][ref]
+    assert "duplicate_candidates" in written["properties"]
+    hint = spec["components"]["schemas"]["DuplicateHint"]["properties"]
+    assert {"person_id", "display_name", "match_probability", "pair_id"} <= set(hint)
+    patch = spec["paths"]["/api/v1/persons/{person_id}"]["patch"]["responses"]["200"]
+    assert patch["content"]["application/json"]["schema"]["$ref"].endswith("/" + ref)

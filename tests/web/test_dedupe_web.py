@@ -10,13 +10,15 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.contacts import service as contacts_service
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate
 from closedloop.db.uow import unit_of_work
+from closedloop.jobs.models import Job
+from closedloop.jobs.service import run_pending
 from closedloop.quality.models import DuplicateCandidate
 
 
@@ -103,3 +105,99 @@ def test_plotly_is_served_from_the_python_package(logged_in: Callable[..., TestC
     assert response.headers["content-type"].startswith("text/javascript")
     assert "plotly" in response.text[:2000].lower()
     assert client.get("/static/dedupe.js").status_code == 200
+
+
+def _edit_form(web: SimpleNamespace, client: TestClient, pid: int) -> dict[str, str]:
+    """The edit form's fields as the browser would send them unchanged."""
+    page = client.get(f"/persons/{pid}/edit").text
+    inputs = r'<input id="f-[^"]+" name="([^"]+)" type="[^"]+" value="([^"]*)"'
+    data = {name: html.unescape(value) for name, value in re.findall(inputs, page)}
+    for name in ("gender", "lifecycle_status", "preferred_channel"):
+        block = re.search(rf'name="{name}".*?</select>', page, re.S)
+        assert block
+        chosen = re.search(r'<option value="([^"]*)" selected', block.group(0))
+        data[name] = chosen.group(1) if chosen else ""
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version is not None
+    data["version"] = version.group(1)
+    data["csrf_token"] = web.csrf_from(page)
+    return data
+
+
+def test_an_edit_that_makes_a_duplicate_warns_with_links(
+    logged_in: Callable[..., TestClient], factory: sessionmaker[Session], web: SimpleNamespace
+) -> None:
+    with unit_of_work(factory) as s:
+        jean = contacts_service.create_person(s, PersonCreate.model_validate(
+            {"given_name": "Jean", "family_name": "Dupont", "birth_date": "1971-03-14",
+             "emails": [{"address": "jean.dupont@example.com"}]})).id  # fmt: skip
+        namesake = {"given_name": "Jean", "family_name": "Dupond", "birth_date": "1950-01-01"}
+        other = contacts_service.create_person(s, PersonCreate.model_validate(namesake)).id
+    client = logged_in("agent")
+    card = client.get(f"/persons/{other}")
+    assert 'id="possible-duplicates"' not in card.text  # a namesake born 21 years apart
+    data = _edit_form(web, client, other)
+    data.update(birth_date="1971-03-14", email="jean.dupont@example.com")
+    saved = client.post(f"/persons/{other}/edit", data=data, follow_redirects=True)
+    assert saved.status_code == 200
+    assert "This person may be a duplicate" in saved.text
+    warning = re.search(r'id="possible-duplicates".*?</div>', saved.text, re.S)
+    assert warning is not None, saved.text
+    assert f'href="/persons/{jean}"' in warning.group(0) and "Jean Dupont" in warning.group(0)
+    with unit_of_work(factory) as s:
+        pair = s.scalars(select(DuplicateCandidate)).one()
+    assert f'href="/duplicates/{pair.id}"' in warning.group(0)
+    review = client.get(f"/duplicates/{pair.id}")
+    assert review.status_code == 200
+    # Once decided, the warning is gone.
+    token = web.csrf_from(review.text)
+    client.post(f"/duplicates/{pair.id}/decide",
+                data={"decision": "not_duplicate", "csrf_token": token})  # fmt: skip
+    assert 'id="possible-duplicates"' not in client.get(f"/persons/{other}").text
+
+
+def test_the_run_button_queues_a_job_and_the_page_follows_it(
+    logged_in: Callable[..., TestClient],
+    factory: sessionmaker[Session],
+    engine: Engine,
+    web: SimpleNamespace,
+) -> None:
+    _pairs(factory)
+    client = logged_in("agent")
+    page = client.get("/duplicates")
+    assert 'action="/duplicates/run"' in page.text and "http-equiv" not in page.text
+    assert client.post("/duplicates/run", data={}).status_code == 403  # no CSRF token
+    token = web.csrf_from(page.text)
+    started = client.post("/duplicates/run", data={"csrf_token": token}, follow_redirects=True)
+    assert started.status_code == 200
+    assert "The duplicate search was started" in started.text
+    # Queued, not run in the request: the page refreshes itself and offers no second run.
+    assert '<meta http-equiv="refresh"' in started.text
+    assert 'action="/duplicates/run"' not in started.text
+    with unit_of_work(factory) as s:
+        job = s.scalars(select(Job).where(Job.kind == "dedupe.run")).one()
+        assert job.status == "queued" and job.created_by == "agent"
+        assert s.scalar(select(DuplicateCandidate).where(
+            DuplicateCandidate.origin == "batch")) is None  # fmt: skip
+    assert run_pending(engine) >= 1
+    done = client.get("/duplicates?status=auto_merged")
+    assert "http-equiv" not in done.text
+    status = re.search(r'id="dedupe-run-status">(.*?)</p>', done.text, re.S)
+    assert status is not None and "done" in status.group(1)
+    assert "merge(s)" in status.group(1)
+    with unit_of_work(factory) as s:
+        ran = s.get(Job, job.id)
+        assert ran is not None and ran.status == "done" and ran.result is not None
+        assert ran.result["persons"] == 4 and ran.result["merges"] == 2
+
+
+def test_an_analyst_cannot_start_a_run(
+    logged_in: Callable[..., TestClient], factory: sessionmaker[Session], web: SimpleNamespace
+) -> None:
+    client = logged_in("analyst")
+    page = client.get("/duplicates")
+    assert 'action="/duplicates/run"' not in page.text
+    token = web.csrf_from(page.text)
+    assert client.post("/duplicates/run", data={"csrf_token": token}).status_code == 403
+    with unit_of_work(factory) as s:
+        assert s.scalars(select(Job)).all() == []

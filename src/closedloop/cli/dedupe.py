@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,10 +22,9 @@ from closedloop.cli._common import JsonOption, console, err_console, print_json,
 from closedloop.errors import DomainError
 from closedloop.quality import merge as merge_service
 from closedloop.quality.households import build_households
-from closedloop.quality.keys import rebuild_all
+from closedloop.quality.indexing import count_indexed, index_missing, rebuild_index
 from closedloop.quality.online import find_candidates
 from closedloop.quality.runs import export_pairs, run_dedupe_job
-from closedloop.quality.store import count_golden, iter_record_chunks
 
 dedupe_app = typer.Typer(
     name="dedupe",
@@ -193,20 +193,42 @@ def check(
 
 
 @dedupe_app.command("index")
-def index() -> None:
-    """Rebuild the online check's key index for every golden person (after a bulk load)."""
+def index(
+    rebuild: bool = typer.Option(
+        False, "--all", help="Rebuild the keys of every golden person, not only missing ones."
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Build the online check's index (match keys and prepared records): for the golden
+    persons not indexed yet, or with ``--all`` for the whole base (after a bulk load)."""
     factory = get_session_factory(get_engine())
-    with session_scope() as session:
-        total = count_golden(session)
-    bar = _bar(False)
+    bar = _bar(json_output)
+    started = time.perf_counter()
     with bar, factory.begin() as session:
-        task = bar.add_task("Online index", total=total)
-        rows = rebuild_all(
-            session,
-            iter_record_chunks(session),
-            progress=lambda done: bar.update(task, completed=done),
-        )
-    console.print(f"{rows} key(s) for {total} person(s).")
+        task = bar.add_task("Online index", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if rebuild:
+            persons, keys = rebuild_index(session, progress)
+        else:
+            persons, keys = index_missing(session, progress)
+        indexed = count_indexed(session)
+    data = {
+        "persons": persons,
+        "match_keys": keys,
+        "indexed": indexed,
+        "rebuilt": rebuild,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if json_output:
+        print_json(data)
+        return
+    what = "rebuilt for" if rebuild else "added for"
+    console.print(
+        f"{keys:,} key(s) {what} {persons:,} person(s); the index holds {indexed:,} person(s)."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -150,9 +150,27 @@ def seed_demo(
         sys.setswitchinterval(interval)
         if collecting:
             gc.enable()
+    summary["match_keys"] = _index_persons(engine, fresh=not existing, report=report)
     summary["import_batch_id"] = batch_id
     summary["seconds"] = round(time.perf_counter() - started)
     return summary
+
+
+def _index_persons(engine: Engine, *, fresh: bool, report: Progress) -> int:
+    """Build the online duplicate check's index (match keys) for the persons just written:
+    the bulk writer bypasses ``person_saved``. Returns the number of key rows."""
+    from closedloop.db.uow import session_factory, unit_of_work
+    from closedloop.quality.indexing import index_missing, rebuild_index
+
+    def progress(done: int, total: int) -> None:
+        report("index", done, total)
+
+    with unit_of_work(session_factory(engine)) as session:
+        if fresh:
+            _, keys = rebuild_index(session, progress)
+        else:
+            _, keys = index_missing(session, progress)
+    return keys
 
 
 def _stream(

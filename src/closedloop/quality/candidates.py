@@ -8,11 +8,13 @@ higher), ``not_duplicate`` (remembered for good: never proposed, never merged).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from closedloop.contacts.models import Person
 from closedloop.db.base import utcnow
 from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.quality.merge import golden_of, merge_persons, pair_key
@@ -66,9 +68,11 @@ def upsert(
 
 
 def record_online(session: Session, person_id: int, candidates: Sequence[Candidate]) -> None:
-    """Put the online check's candidates in the review queue (decided pairs untouched)."""
+    """Put the online check's candidates in the review queue (decided pairs untouched); each
+    candidate's ``pair_id`` and ``pair_status`` then name its stored pair."""
+    rows = []
     for c in candidates:
-        upsert(
+        row = upsert(
             session,
             person_id,
             c.person_id,
@@ -78,7 +82,11 @@ def record_online(session: Session, person_id: int, candidates: Sequence[Candida
             origin="online",
             model_id=None,
         )
+        rows.append((c, row))
     session.flush()
+    for c, row in rows:
+        if row is not None:
+            c.pair_id, c.pair_status = row.id, row.status
 
 
 def get_candidate(session: Session, candidate_id: int) -> DuplicateCandidate:
@@ -157,3 +165,36 @@ def decide(
     row.decided_at = utcnow()
     session.flush()
     return row, event
+
+
+@dataclass
+class PendingDuplicate:
+    """A pending pair seen from one of its persons: the other person and the pair."""
+
+    pair_id: int
+    person_id: int
+    display_name: str
+    match_probability: float
+
+
+def pending_for(session: Session, person_id: int, limit: int = 10) -> list[PendingDuplicate]:
+    """The pending pairs of one person (most likely first), with the other person's name:
+    what the person's card shows as a duplicate warning."""
+    rows = session.scalars(
+        select(DuplicateCandidate)
+        .where(
+            DuplicateCandidate.status == "pending",
+            (DuplicateCandidate.person_l_id == person_id)
+            | (DuplicateCandidate.person_r_id == person_id),
+        )
+        .order_by(DuplicateCandidate.match_probability.desc(), DuplicateCandidate.id)
+        .limit(limit)
+    ).all()
+    out: list[PendingDuplicate] = []
+    for row in rows:
+        other_id = row.person_r_id if row.person_l_id == person_id else row.person_l_id
+        other = session.get(Person, other_id)
+        if other is None or other.merged_into_id is not None:
+            continue
+        out.append(PendingDuplicate(row.id, other_id, other.display_name, row.match_probability))
+    return out

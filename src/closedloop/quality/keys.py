@@ -5,19 +5,24 @@ Keys are the batch engine's blocking keys, made by the same prepare functions
 :func:`closedloop.quality.dedupe.prepare.prepare_persons` gives for a frame). A lookup is a
 handful of indexed equality reads; a key shared by more than ``online_block_cap`` persons
 is skipped as too common, as the batch drops blocks above ``max_block_size``.
+
+Next to its keys, each golden person has its prepared record (``person_match_records``, compact
+JSON), so the online check scores candidates without reading and preparing them again.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import BindParameter, Select, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from closedloop.quality.dedupe import prepare as pp
-from closedloop.quality.models import PersonMatchKey
+from closedloop.quality.models import PersonMatchKey, PersonMatchRecord
 from closedloop.quality.store import Record, records_for
 
 #: key kind → prepared columns (all must be present). Kinds mirror the batch blocking keys.
@@ -85,6 +90,7 @@ def prepare_one(record: Record) -> Prepared:
         "postcode": pp.postcode_key(get("postal_code")),
         "region": pp.locality_key(get("region")),
         "country": pp.identifier_key(get("country")),
+        "gender": pp.gender_key(get("gender")),
     }
     for source, target in _identifier_targets(record).items():
         value = pp.identifier_key(record[source])
@@ -110,28 +116,87 @@ def keys_of(prepared: Prepared) -> list[tuple[str, str]]:
     return keys
 
 
+def profile_json(prepared: Prepared) -> str:
+    """The stored form of a prepared record: its non-empty columns as compact JSON."""
+    data = {
+        k: v
+        for k, v in prepared.items()
+        if v is not None and v != "" and (k in _PROFILE_COLUMNS or k.startswith("id_"))
+    }
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def profile_from(person_id: int, data: str) -> Prepared:
+    """A prepared record back from :func:`profile_json` (missing columns are None)."""
+    out: Prepared = dict(_EMPTY)
+    out.update(json.loads(data))
+    out["unique_id"] = str(person_id)
+    return out
+
+
+_PROFILE_COLUMNS = frozenset(pp.PREPARED_COLUMNS)
+_EMPTY: Prepared = dict.fromkeys(pp.PREPARED_COLUMNS)
+
+
+def read_profiles(session: Session, person_ids: Sequence[int]) -> dict[int, Prepared]:
+    """Stored prepared records of these persons (golden persons with keys only)."""
+    if not person_ids:
+        return {}
+    rows = session.execute(_profiles_statement(), {"ids": sorted(set(person_ids))}).all()
+    return {int(pid): profile_from(int(pid), data) for pid, data in rows}
+
+
+@lru_cache(maxsize=1)
+def _profiles_statement() -> Select[int, str]:
+    """Built once: the online check runs it on every save."""
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
+    return select(PersonMatchRecord.person_id, PersonMatchRecord.data).where(
+        PersonMatchRecord.person_id.in_(ids)
+    )
+
+
 def delete_keys(session: Session, person_ids: Sequence[int]) -> None:
     """Forget the keys of these persons (merged away, or about to be recomputed)."""
     if person_ids:
-        session.execute(delete(PersonMatchKey).where(PersonMatchKey.person_id.in_(person_ids)))
+        ids = list(person_ids)
+        session.execute(delete(PersonMatchKey).where(PersonMatchKey.person_id.in_(ids)))
+        session.execute(delete(PersonMatchRecord).where(PersonMatchRecord.person_id.in_(ids)))
 
 
 def write_keys(session: Session, prepared: Iterable[Prepared]) -> int:
-    """Insert the keys of prepared records (``unique_id`` is the person id); returns rows."""
-    rows = [
-        {"person_id": int(p["unique_id"]), "key_kind": kind, "key_value": value}
-        for p in prepared
-        for kind, value in keys_of(p)
-    ]
-    if rows:
-        session.execute(insert(PersonMatchKey), rows)
-    return len(rows)
+    """Insert the keys and the prepared record of prepared records (``unique_id`` is the
+    person id); returns the number of key rows."""
+    keys: list[dict[str, Any]] = []
+    profiles: list[dict[str, Any]] = []
+    for p in prepared:
+        pid = int(p["unique_id"])
+        profiles.append({"person_id": pid, "data": profile_json(p)})
+        keys.extend(
+            {"person_id": pid, "key_kind": kind, "key_value": value} for kind, value in keys_of(p)
+        )
+    if profiles:
+        session.execute(insert(PersonMatchRecord), profiles)
+    if keys:
+        session.execute(insert(PersonMatchKey), keys)
+    return len(keys)
 
 
 def refresh_keys(session: Session, person_ids: Sequence[int]) -> None:
     """Recompute the keys of these persons from the store (merged-away persons get none)."""
     delete_keys(session, person_ids)
     write_keys(session, (prepare_one(r) for r in records_for(session, person_ids)))
+
+
+def prepare_chunk(chunk: list[Record]) -> list[Prepared]:
+    """Prepared records of many records at once (the engine's frame preparation: each
+    distinct value is standardised once), equal to :func:`prepare_one` per record."""
+    if not chunk:
+        return []
+    import pandas as pd  # a bulk path only: the online check never loads pandas
+
+    frame = pd.DataFrame.from_records(chunk).drop(columns=["phone_line_type"], errors="ignore")
+    prepared: list[Prepared] = pp.prepare_persons(frame.astype(object)).to_dict("records")
+    return prepared
 
 
 def rebuild_all(
@@ -141,9 +206,10 @@ def rebuild_all(
 ) -> int:
     """Rebuild the whole index from record chunks (see ``store.iter_record_chunks``)."""
     session.execute(delete(PersonMatchKey))
+    session.execute(delete(PersonMatchRecord))
     total = done = 0
     for chunk in chunks:
-        total += write_keys(session, (prepare_one(r) for r in chunk))
+        total += write_keys(session, prepare_chunk(chunk))
         done += len(chunk)
         if progress is not None:
             progress(done)

@@ -30,7 +30,12 @@ from closedloop.errors import Conflict, NotFound, Refused
 from closedloop.hookspecs import pm
 from closedloop.quality import snapshot
 from closedloop.quality.keys import delete_keys, refresh_keys
-from closedloop.quality.models import DuplicateCandidate, MergeEvent, PersonMatchKey
+from closedloop.quality.models import (
+    DuplicateCandidate,
+    MergeEvent,
+    PersonMatchKey,
+    PersonMatchRecord,
+)
 from closedloop.quality.survivorship import FIELDS, Policy, survive
 
 #: Tables whose rows of the two persons the merge event keeps in full.
@@ -60,6 +65,9 @@ def take_snapshot(session: Session, golden_id: int, source_id: int) -> dict[str,
     doc["relationships"] = snapshot.dump(session, _table(Relationship), _rel_where(ids))
     doc["person_match_keys"] = snapshot.dump(
         session, _table(PersonMatchKey), PersonMatchKey.person_id.in_(ids)
+    )
+    doc["person_match_records"] = snapshot.dump(
+        session, _table(PersonMatchRecord), PersonMatchRecord.person_id.in_(ids)
     )
     return doc
 
@@ -340,6 +348,9 @@ def unmerge(
     for model in restored:
         snapshot.restore(session, _table(model), before.get(model.__tablename__, []))
     snapshot.restore(session, _table(PersonMatchKey), before.get("person_match_keys", []))
+    session.execute(delete(PersonMatchRecord).where(PersonMatchRecord.person_id.in_(ids)))
+    if "person_match_records" in before:
+        snapshot.restore(session, _table(PersonMatchRecord), before["person_match_records"])
     session.expire_all()
     for doc in before["persons"]:
         person = session.get(Person, doc["id"])

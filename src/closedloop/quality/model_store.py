@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from closedloop.quality.dedupe.model import DedupeModel, default_settings
 from closedloop.quality.keys import prepare_one
 from closedloop.quality.models import DedupeModelRecord
 from closedloop.quality.online_model import OnlineModel
+
+if TYPE_CHECKING:  # pandas and Splink's settings are loaded by the batch paths only
+    import pandas as pd
+
+    from closedloop.quality.dedupe.model import DedupeModel
 
 #: Values kept per term-frequency column; rarer values share the smallest kept frequency.
 TF_LIMIT = 20_000
@@ -86,17 +90,23 @@ def active_model(session: Session) -> DedupeModelRecord | None:
     )
 
 
+@lru_cache(maxsize=1)
+def _active_statement() -> Select[int, datetime]:
+    """Built once: the online check reads it on every save."""
+    return (
+        select(DedupeModelRecord.id, DedupeModelRecord.created_at)
+        .where(DedupeModelRecord.is_active.is_(True))
+        .order_by(DedupeModelRecord.version.desc())
+        .limit(1)
+    )
+
+
 _ONLINE_CACHE: dict[tuple[int, str], OnlineModel] = {}
 
 
 def online_model(session: Session, n_golden: int | None = None) -> tuple[OnlineModel, int | None]:
     """(scoring model, its id): the active trained model, else the untrained default one."""
-    found = session.execute(
-        select(DedupeModelRecord.id, DedupeModelRecord.created_at)
-        .where(DedupeModelRecord.is_active.is_(True))
-        .order_by(DedupeModelRecord.version.desc())
-        .limit(1)
-    ).first()
+    found = session.execute(_active_statement()).first()
     if found is not None:
         model_id, created = int(found[0]), str(found[1])
         # Rows are never changed once stored; the time tells apart a reused id.
@@ -121,6 +131,10 @@ def default_online_model(n: int) -> OnlineModel:
         "street": "1 rue de la Paix", "address_line2": "Bat A", "postal_code": "75001",
         "locality": "Paris",
     }  # fmt: skip
+    import pandas as pd
+
+    from closedloop.quality.dedupe.model import default_settings
+
     frame = pd.DataFrame([prepare_one(full)])
     settings = default_settings(frame, [])
     settings["probability_two_random_records_match"] = 1.0 / n

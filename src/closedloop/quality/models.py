@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -167,3 +168,17 @@ class PersonMatchKey(Base):
     )
     key_kind: Mapped[str] = mapped_column(String(32))
     key_value: Mapped[str] = mapped_column(search_key(200))
+
+
+class PersonMatchRecord(Base):
+    """A golden person's prepared record for the online check (the engine's standardised
+    columns as compact JSON), so candidates are scored without reading and preparing them."""
+
+    __tablename__ = "person_match_records"
+    person_id: Mapped[int] = mapped_column(
+        BigId,
+        ForeignKey("persons.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    data: Mapped[str] = mapped_column(Text)

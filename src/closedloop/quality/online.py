@@ -6,15 +6,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Select,
+    and_,
+    bindparam,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
+from closedloop.contacts.models import Person
 from closedloop.contacts.normalize import normalize_phone
 from closedloop.contacts.schemas import PersonCreate
-from closedloop.quality.dedupe.batch import identity_conflict
-from closedloop.quality.keys import Prepared, keys_of, prepare_one
+from closedloop.quality.dedupe.conflict import identity_conflict
+from closedloop.quality.keys import Prepared, keys_of, prepare_one, read_profiles
 from closedloop.quality.model_store import online_model
 from closedloop.quality.models import DuplicateCandidate, PersonMatchKey
 from closedloop.quality.online_model import Step, probability
@@ -37,6 +49,15 @@ class Candidate:
     steps: list[Step] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     record: Record = field(default_factory=dict)
+    #: the stored pair in the review queue, once :func:`.candidates.record_online` ran
+    pair_id: int | None = None
+    pair_status: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The candidate's name as a person would read it (else its id)."""
+        parts = [p for p in (self.record.get("given_name"), self.record.get("family_name")) if p]
+        return " ".join(str(p) for p in parts) if parts else f"#{self.person_id}"
 
     def explanation(self) -> list[dict[str, Any]]:
         """The waterfall as JSON: comparison, level, bits."""
@@ -77,26 +98,45 @@ def record_of(data: PersonCreate) -> Record:
     }
 
 
+_LOOKUPS: dict[int, CompoundSelect[Any]] = {}
+
+
+def _lookup_statement(n: int) -> CompoundSelect[Any]:
+    """One statement for ``n`` keys: a bounded indexed read per key, with bound parameters
+    ``k<i>``, ``v<i>`` and ``cap`` (built once per ``n``; SQLAlchemy then reuses its
+    compiled form)."""
+    stmt = _LOOKUPS.get(n)
+    if stmt is None:
+        parts = [
+            select(PersonMatchKey.person_id, literal(i).label("k"))
+            .where(
+                PersonMatchKey.key_kind == bindparam(f"k{i}"),
+                PersonMatchKey.key_value == bindparam(f"v{i}"),
+            )
+            .limit(bindparam("cap"))
+            .subquery(f"t{i}")
+            for i in range(n)
+        ]
+        stmt = _LOOKUPS[n] = union_all(*(select(p.c.person_id, p.c.k) for p in parts))
+    return stmt
+
+
 def lookup(session: Session, prepared: Prepared, cap: int) -> dict[int, list[str]]:
     """Person id → the keys it shares with ``prepared``; keys shared by more than ``cap``
     persons are skipped as too common (one query: a bounded read per key)."""
     keys = keys_of(prepared)
     if not keys:
         return {}
-    parts = [
-        select(PersonMatchKey.person_id, literal(kind).label("kind"))
-        .where(PersonMatchKey.key_kind == kind, PersonMatchKey.key_value == value)
-        .limit(cap + 1)
-        .subquery()
-        for kind, value in keys
-    ]
-    stmt = union_all(*(select(p.c.person_id, p.c.kind) for p in parts))
-    hits: dict[str, list[int]] = defaultdict(list)
-    for person_id, kind in session.execute(stmt).all():
-        hits[kind].append(int(person_id))
+    params: dict[str, Any] = {"cap": cap + 1}
+    for i, (kind, value) in enumerate(keys):
+        params[f"k{i}"], params[f"v{i}"] = kind, value
+    hits: dict[int, list[int]] = defaultdict(list)
+    for person_id, index in session.execute(_lookup_statement(len(keys)), params):
+        hits[int(index)].append(int(person_id))
     found: dict[int, list[str]] = defaultdict(list)
-    for kind, ids in hits.items():
+    for index, ids in hits.items():
         if len(ids) <= cap:
+            kind = keys[index][0]
             for pid in ids:
                 found[pid].append(kind)
     return dict(found)
@@ -159,19 +199,61 @@ def find_candidates(
     # The records sharing most keys first; a bounded number is scored (the others share a
     # single common key, such as a birth date and a frequent given name).
     best = sorted(found, key=lambda pid: (-len(found[pid]), pid))[:MAX_SCORED]
+    profiles = read_profiles(session, best)
+    scored: list[tuple[int, float]] = []
+    for pid in best:
+        theirs = profiles.get(pid)
+        if theirs is None or identity_conflict(prepared, theirs):
+            continue  # merged meanwhile; or different people sharing contacts (a household)
+        weight = model.weight(prepared, theirs)
+        if probability(weight) >= threshold:
+            scored.append((pid, weight))
+    if not scored:
+        return []
     out: list[Candidate] = []
-    for other in records_for(session, best):
-        theirs = prepare_one(other)
-        if identity_conflict(prepared, theirs):
-            continue  # different people sharing contacts: a household, not a duplicate
-        steps = model.explain(prepared, theirs)
-        weight = sum(s.weight for s in steps)
-        p = probability(weight)
-        if p >= threshold:
-            pid = int(other["record_id"])
-            out.append(Candidate(pid, weight, p, p >= settings.threshold, steps, found[pid], other))
+    records = _display_records(session, [pid for pid, _ in scored])
+    for pid, weight in scored:
+        if pid in records:
+            steps = model.explain(prepared, profiles[pid])
+            p = probability(weight)
+            likely = p >= settings.threshold
+            out.append(Candidate(pid, weight, p, likely, steps, found[pid], records[pid]))
     out.sort(key=lambda c: (-c.match_weight, c.person_id))
     return out[: limit or settings.online_limit]
+
+
+@lru_cache(maxsize=1)
+def _names_statement() -> Select[int, str | None, str | None, str | None, str | None]:
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
+    return select(
+        Person.id, Person.given_name, Person.family_name, Person.source_system, Person.external_id
+    ).where(Person.id.in_(ids), Person.merged_into_id.is_(None))
+
+
+def _display_records(session: Session, person_ids: list[int]) -> dict[int, Record]:
+    """Names and source ids of golden candidates (what a caller shows), by id."""
+    rows = session.execute(_names_statement(), {"ids": person_ids}).all()
+    return {
+        int(pid): {
+            "record_id": str(pid),
+            "given_name": given,
+            "family_name": family,
+            "source_system": source,
+            "external_id": external,
+        }
+        for pid, given, family, source, external in rows
+    }
+
+
+#: ``session.info`` key: person id → the candidates ``person_saved`` found for it.
+SESSION_KEY = "duplicate_candidates"
+
+
+def saved_candidates(session: Session, person_id: int) -> list[Candidate]:
+    """The candidates the online check found when ``person_id`` was last saved in this
+    session (what a create or update shows as a warning); [] when none were found."""
+    cache: dict[int, list[Candidate]] = session.info.get(SESSION_KEY, {})
+    return list(cache.get(person_id, []))
 
 
 _GOLDEN_HINT: dict[int, int] = {}

@@ -269,6 +269,20 @@ class OnlineModel:
             steps.append(self._step(comparison, left, right))
         return steps
 
+    def weight(self, left: Rec, right: Rec) -> float:
+        """The pair's match weight in bits: the sum of :meth:`explain`, without the steps."""
+        total = self.prior_weight
+        for comparison in self.comparisons:
+            if comparison.null(left, right):
+                continue
+            for level in comparison.levels:
+                if level.predicate is not None and level.predicate(left, right):
+                    total += level.weight
+                    if level.tf_column is not None:
+                        total += self._tf_adjustment(level, left, right)
+                    break
+        return total
+
     def _step(self, comparison: Comparison, left: Rec, right: Rec) -> Step:
         if comparison.null(left, right):
             return Step(comparison.name, "missing", 0.0)

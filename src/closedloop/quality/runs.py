@@ -34,6 +34,7 @@ from closedloop.quality.models import (
     DedupeClusterMember,
     DuplicateCandidate,
     PersonMatchKey,
+    PersonMatchRecord,
 )
 from closedloop.quality.settings import get_dedupe_settings
 from closedloop.quality.store import read_persons_frame
@@ -95,6 +96,7 @@ def _decisions(session: Session) -> dict[tuple[int, int], str]:
 
 def _rebuild_index(session: Session, prepared: pd.DataFrame, progress: Progress) -> int:
     session.execute(delete(PersonMatchKey))
+    session.execute(delete(PersonMatchRecord))
     total = 0
     n = len(prepared)
     clean = prepared.astype(object).where(prepared.notna(), None)

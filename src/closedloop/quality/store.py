@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from closedloop.contacts.models import Address, Email, Identifier, Person, Phone
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHUNK_SIZE = 50_000
 _SCHEME = re.compile(r"[^a-z0-9_]+")
@@ -56,6 +59,7 @@ def records_where(
             Person.given_name,
             Person.family_name,
             Person.birth_date,
+            Person.gender,
         )
         .where(person_cond, Person.merged_into_id.is_(None))
         .order_by(Person.id)
@@ -99,7 +103,7 @@ def records_where(
     ).all():
         identifiers.setdefault(pid, {}).setdefault(scheme_column(scheme), value)
     out: list[Record] = []
-    for pid, source, external, given, family, born in persons:
+    for pid, source, external, given, family, born, gender in persons:
         email = emails.get(pid)
         phone = phones.get(pid)
         addr = addresses.get(pid)
@@ -110,6 +114,7 @@ def records_where(
             "given_name": given,
             "family_name": family,
             "birth_date": born.isoformat() if born is not None else None,
+            "gender": gender,
             "email": email[1] if email else None,
             "phone": phone[1] if phone else None,
             "phone_line_type": phone[2] if phone else None,
@@ -137,16 +142,16 @@ def _primary_id(model: Any) -> Any:
     )
 
 
-def records_for(session: Session, person_ids: Sequence[int]) -> list[Record]:
-    """Engine records of these persons (golden ones only), by id: two indexed queries, for
-    the online check (the batch reads whole id ranges with :func:`iter_record_chunks`)."""
-    ids = sorted(set(person_ids))
-    if not ids:
-        return []
-    stmt = (
+@lru_cache(maxsize=1)
+def _records_statement() -> tuple[Select[*tuple[Any, ...]], Select[int, str, str]]:
+    """The two reads of :func:`records_for`, built once (the online check runs them on every
+    save; an expanding parameter takes the ids)."""
+    ids: BindParameter[list[int]] = bindparam("ids", expanding=True)
+    persons = (
         select(
             Person.id, Person.source_system, Person.external_id, Person.given_name,
-            Person.family_name, Person.birth_date, Email.address, Phone.e164, Phone.line_type,
+            Person.family_name, Person.birth_date, Person.gender, Email.address, Phone.e164,
+            Phone.line_type,
             Address.line1, Address.line2, Address.postal_code, Address.locality,
             Address.region, Address.country,
         )
@@ -156,15 +161,26 @@ def records_for(session: Session, person_ids: Sequence[int]) -> list[Record]:
         .where(Person.id.in_(ids), Person.merged_into_id.is_(None))
         .order_by(Person.id)
     )  # fmt: skip
-    rows = session.execute(stmt).all()
-    if not rows:
-        return []
-    identifiers: dict[int, dict[str, str]] = {}
-    for pid, scheme, value in session.execute(
+    identifiers = (
         select(Identifier.person_id, Identifier.scheme, Identifier.value)
         .where(Identifier.person_id.in_(ids))
         .order_by(Identifier.person_id, Identifier.id)
-    ).all():
+    )
+    return persons, identifiers
+
+
+def records_for(session: Session, person_ids: Sequence[int]) -> list[Record]:
+    """Engine records of these persons (golden ones only), by id: two indexed queries, for
+    the online check (the batch reads whole id ranges with :func:`iter_record_chunks`)."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return []
+    persons, identifier_stmt = _records_statement()
+    rows = session.execute(persons, {"ids": ids}).all()
+    if not rows:
+        return []
+    identifiers: dict[int, dict[str, str]] = {}
+    for pid, scheme, value in session.execute(identifier_stmt, {"ids": ids}).all():
         identifiers.setdefault(pid, {}).setdefault(scheme_column(scheme), value)
     out: list[Record] = []
     for row in rows:
@@ -178,8 +194,8 @@ def records_for(session: Session, person_ids: Sequence[int]) -> list[Record]:
 
 
 _FIELDS = (
-    "source_system", "external_id", "given_name", "family_name", "birth_date", "email",
-    "phone", "phone_line_type", "street", "address_line2", "postal_code", "locality",
+    "source_system", "external_id", "given_name", "family_name", "birth_date", "gender",
+    "email", "phone", "phone_line_type", "street", "address_line2", "postal_code", "locality",
     "region", "country",
 )  # fmt: skip
 
@@ -224,6 +240,8 @@ def read_persons_frame(
     progress: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
     """All golden persons as the engine's input frame (``record_id`` is the person id)."""
+    import pandas as pd
+
     frames: list[pd.DataFrame] = []
     done = 0
     for chunk in iter_record_chunks(session, chunk_size):

@@ -1,6 +1,7 @@
 """Identity resolution over HTTP: the online duplicate check, the review queue, merge and
 unmerge (``/api/v1/persons/check-duplicates``, ``/persons/{id}/duplicates``,
-``/duplicates``, ``/persons/{id}/merge``, ``/merges/{id}/unmerge``)."""
+``/duplicates``, ``/persons/{id}/merge``, ``/merges/{id}/unmerge``) and the batch run as
+a worker job (``/dedupe/runs``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from closedloop.contacts.schemas import PersonCreate
 from closedloop.deps import DbSession
 from closedloop.quality import candidates as queue_service
 from closedloop.quality import merge as merge_service
+from closedloop.quality.jobs import enqueue_run
 from closedloop.quality.online import Candidate, find_candidates
 from closedloop.users.service import audit
 
@@ -196,6 +198,60 @@ def list_pairs(
     """The review queue (or the pairs of another status), most likely first."""
     rows, total = queue_service.queue(db, status=status, limit=limit, offset=offset)
     return PairPage(items=[_pair(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/duplicates/{pair_id}",
+    response_model=PairOut,
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_pair(pair_id: Id, db: DbSession, user: PersonsReader) -> PairOut:
+    """One candidate pair (as named by a create or update answer's ``pair_id``)."""
+    return _pair(queue_service.get_candidate(db, pair_id))
+
+
+class RunIn(BaseModel):
+    """Options of a batch deduplication (defaults: ``CLOSEDLOOP_DEDUPE_*``)."""
+
+    threshold: float | None = Field(
+        None, gt=0, lt=1, description="Merge pairs at or above this probability (default 0.9)."
+    )
+    review_threshold: float | None = Field(
+        None, gt=0, lt=1, description="Queue pairs from this probability up (default 0.5)."
+    )
+    merge: bool = Field(True, description="Merge the pairs above the threshold.")
+
+
+class RunQueued(BaseModel):
+    """The queued ``dedupe.run`` job: poll ``status_url`` (``/api/v1/jobs/{id}``)."""
+
+    job_id: int
+    kind: str
+    status: str
+    status_url: str
+
+
+@router.post(
+    "/dedupe/runs",
+    response_model=RunQueued,
+    status_code=202,
+    responses=problem_responses(401, 403, 422),
+)
+def start_run(db: DbSession, user: PersonsWriter, data: RunIn | None = None) -> RunQueued:
+    """Queue a batch deduplication of the whole base (a worker runs it: training, scoring,
+    merging, the review queue). The answer names the job to poll for progress and result."""
+    options = data or RunIn()
+    job = enqueue_run(
+        db,
+        threshold=options.threshold,
+        review_threshold=options.review_threshold,
+        merge=options.merge,
+        created_by=user.username,
+    )
+    audit(db, user, "dedupe_run", "job", job.id, channel="api")
+    return RunQueued(
+        job_id=job.id, kind=job.kind, status=job.status, status_url=f"/api/v1/jobs/{job.id}"
+    )
 
 
 @router.post(

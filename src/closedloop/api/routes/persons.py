@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
 from closedloop.api.auth import PersonsDeleter, PersonsReader, PersonsWriter
 from closedloop.api.errors import ApiProblem, problem_responses
@@ -16,6 +17,7 @@ from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate, PersonFilter, PersonUpdate
 from closedloop.deps import DbSession
+from closedloop.quality.online import saved_candidates
 from closedloop.reports.card import build_card
 from closedloop.settings import get_settings
 from closedloop.users.service import audit
@@ -78,6 +80,49 @@ def check_if_match(if_match: str | None, person: Person) -> None:
 def _public(person: Person, response: Response) -> PersonOut:
     response.headers["ETag"] = etag(person)
     return PersonOut.model_validate(person)
+
+
+class DuplicateHint(BaseModel):
+    """A stored person the online duplicate check found close to the one just written."""
+
+    person_id: int = Field(description="The stored person who may be the same.")
+    display_name: str = Field(description="Their given and family name.")
+    match_probability: float = Field(description="Probability (0–1) that both are one person.")
+    match_weight: float = Field(description="The match weight in bits (the model's score).")
+    likely: bool = Field(description="At or above the automatic-merge threshold.")
+    pair_id: int | None = Field(
+        None, description="The pair in the review queue: `GET /api/v1/duplicates/{pair_id}`."
+    )
+    pair_status: str | None = Field(None, description="The pair's review status.")
+
+
+class PersonWritten(PersonOut):
+    """A created or updated person, with the duplicates the online check found."""
+
+    duplicate_candidates: list[DuplicateHint] = Field(
+        default_factory=list,
+        description="Stored persons who may be this one, most likely first (at or above the "
+        "review threshold); they are also in the review queue. Empty when none.",
+    )
+
+
+def _written(db: DbSession, person: Person, response: Response) -> PersonWritten:
+    """The answer to a create or update: the person and the online check's candidates."""
+    response.headers["ETag"] = etag(person)
+    out = PersonWritten.model_validate(person)
+    out.duplicate_candidates = [
+        DuplicateHint(
+            person_id=c.person_id,
+            display_name=c.display_name,
+            match_probability=c.match_probability,
+            match_weight=c.match_weight,
+            likely=c.likely,
+            pair_id=c.pair_id,
+            pair_status=c.pair_status,
+        )
+        for c in saved_candidates(db, person.id)
+    ]
+    return out
 
 
 @router.get("", response_model=PersonPage, responses=_READ)
@@ -160,23 +205,25 @@ def list_persons(
 
 @router.post(
     "",
-    response_model=PersonOut,
+    response_model=PersonWritten,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(400, 401, 403, 409, 415, 422),
 )
 def create_person(
     data: PersonCreate, request: Request, response: Response, db: DbSession, user: PersonsWriter
-) -> PersonOut:
+) -> PersonWritten:
     """Create a person with their emails, phones and addresses.
 
     Emails are checked, phone numbers stored in E.164 (national numbers read in the country of
     the first address, else the default country). The answer carries `Location` and `ETag`.
-    A `source_system` + `external_id` already stored gives 409.
+    A `source_system` + `external_id` already stored gives 409. `duplicate_candidates` lists
+    the stored persons the online duplicate check found close to this one (the person is
+    created anyway; the pairs wait in the review queue).
     """
     person = contacts.create_person(db, data)
     audit(db, user, "create", "person", person.id, channel="api")
     response.headers["Location"] = request.app.url_path_for("get_person", person_id=person.id)
-    return _public(person, response)
+    return _written(db, person, response)
 
 
 @router.get("/{person_id}", response_model=PersonOut, responses=_ONE)
@@ -191,7 +238,7 @@ def get_person(
 
 @router.patch(
     "/{person_id}",
-    response_model=PersonOut,
+    response_model=PersonWritten,
     responses=problem_responses(400, 401, 403, 404, 409, 412, 415, 422),
 )
 def update_person(
@@ -201,12 +248,14 @@ def update_person(
     db: DbSession,
     user: PersonsWriter,
     if_match: IfMatch = None,
-) -> PersonOut:
+) -> PersonWritten:
     """Change the fields given and leave the others as they are (optimistic locking).
 
     `version` must be the version you read: if someone changed the person since, the answer
     is 409 and nothing is stored. An `If-Match` header, when sent, must name the stored
     version too (else 412). A list of emails, phones or addresses replaces the stored list.
+    `duplicate_candidates` lists the stored persons the online duplicate check now finds
+    close to this one.
     """
     person = contacts.get_person(db, person_id)
     check_if_match(if_match, person)
@@ -214,7 +263,7 @@ def update_person(
     fields = sorted(data.model_fields_set - {"version"})
     detail: dict[str, Any] = {"fields": fields, "from_version": data.version}
     audit(db, user, "update", "person", person_id, channel="api", detail=detail)
-    return _public(person, response)
+    return _written(db, person, response)
 
 
 @router.delete(

@@ -16,8 +16,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
+from closedloop.quality.dedupe.conflict import (
+    dob_compatible as _dob_compatible,
+)
+from closedloop.quality.dedupe.conflict import (
+    identity_conflict,
+    same_identifier,
+)
 from closedloop.quality.dedupe.model import (
     DEFAULT_MAX_BLOCK_SIZE,
     BlockingKey,
@@ -131,49 +137,6 @@ def add_blocking_columns(
             )
         )
     return out, stats
-
-
-# ---------------------------------------------------------------------------------------------
-# Identity conflicts (the household guard)
-
-
-def _given_compatible(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    ga, gb = a["given"], b["given"]
-    if ga is None or gb is None or ga == gb:
-        return True
-    if a["given_canon"] == b["given_canon"] or a["given_phon"] == b["given_phon"]:
-        return True
-    if (len(ga) == 1 or len(gb) == 1) and ga[0] == gb[0]:
-        return True
-    if JaroWinkler.similarity(ga, gb) >= 0.8:
-        return True
-    # Given and family names swapped on one side.
-    for g, f in ((ga, b["family"]), (gb, a["family"])):
-        if f is not None and JaroWinkler.similarity(g, f) >= 0.92:
-            return True
-    return False
-
-
-def _dob_compatible(a: str | None, b: str | None) -> bool:
-    if a is None or b is None or a == b:
-        return True
-    if len(a) == 8 and len(b) == 8 and a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]:
-        return True
-    return bool(DamerauLevenshtein.distance(a, b) <= 2)
-
-
-def identity_conflict(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """True when two prepared records are different people whatever else they share:
-    both given names and both dates of birth are present and clearly disagree, and no
-    identifier (national id, customer number) is the same on both."""
-    if _given_compatible(a, b) or _dob_compatible(a["dob"], b["dob"]):
-        return False
-    return not same_identifier(a, b)
-
-
-def same_identifier(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """True when some identifier (national id, customer number) is present and equal."""
-    return any(a[k] is not None and a[k] == b.get(k) for k in a if k.startswith("id_"))
 
 
 STRONG_WEIGHT = 10.0  # bits; weaker links join groups only when most cross pairs are linked
@@ -390,7 +353,8 @@ def _pairs_frame(raw: pd.DataFrame, model: DedupeModel) -> pd.DataFrame:
 
 def _records(prepared: pd.DataFrame) -> dict[str, dict[str, Any]]:
     ids = [c for c in prepared.columns if c.startswith("id_") and not c.endswith("_sorted")]
-    cols = ["given", "given_canon", "given_phon", "family", "dob", *ids]
+    extra = ["gender"] if "gender" in prepared.columns else []
+    cols = ["given", "given_canon", "given_phon", "family", "dob", *extra, *ids]
     sub = prepared[["unique_id", *cols]]
     return {
         row[0]: dict(zip(cols, row[1:], strict=True))

@@ -23,12 +23,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import jellyfish
-import pandas as pd
-from pypinyin import lazy_pinyin
 
 from closedloop.contacts.normalize import search_key
+
+if TYPE_CHECKING:  # pandas is loaded by the frame functions only (the online check is scalar)
+    import pandas as pd
 
 # ---------------------------------------------------------------------------------------------
 # Column names
@@ -47,6 +49,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "postal_code": ("postcode", "zip", "zip_code"),
     "region": ("state", "county"),
     "country": ("country_code",),
+    "gender": ("sex",),
     "national_id": ("soc_sec_id", "ssn", "national_number"),
     "customer_number": ("customer_id", "customer_no"),
 }
@@ -75,6 +78,7 @@ PREPARED_COLUMNS: tuple[str, ...] = (
     "postcode",
     "region",
     "country",
+    "gender",
     # blocking helpers
     "name_pair_phon",
     "family_prefix",
@@ -340,7 +344,7 @@ def latin_key(value: object) -> str | None:
         # One pinyin word per run of Han characters: 欧阳娜娜 → "ouyangnana".
         parts = re.split(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)", key)
         key = " ".join(
-            "".join(lazy_pinyin(part)) if _HAN.match(part) else part for part in parts if part
+            "".join(_pinyin(part)) if _HAN.match(part) else part for part in parts if part
         )
     return key.translate(_CYRILLIC)
 
@@ -360,6 +364,14 @@ def name_tokens(value: object) -> list[str]:
     while len(tokens) > 1 and tokens[0] in _TITLES:
         tokens = tokens[1:]
     return tokens
+
+
+def _pinyin(text: str) -> list[str]:
+    """Pinyin syllables of Chinese characters (pypinyin is loaded on the first Chinese name)."""
+    from pypinyin import lazy_pinyin
+
+    result: list[str] = lazy_pinyin(text)
+    return result
 
 
 def phonetic(key: str | None) -> str | None:
@@ -383,7 +395,7 @@ def birth_date_key(value: object) -> str | None:
     """
     if _is_missing(value):
         return None
-    if isinstance(value, datetime | date | pd.Timestamp):
+    if isinstance(value, datetime | date):  # pandas' Timestamp is a datetime
         return value.strftime("%Y%m%d")
     text = str(value).strip()
     if text.endswith(".0"):  # a YYYYMMDD column read as floats
@@ -425,6 +437,23 @@ def phone_key(value: object) -> str | None:
         return None
     digits = _DIGITS.sub("", str(value))
     return digits[-9:] if len(digits) >= 6 else None
+
+
+_GENDERS = {
+    "f": "f", "female": "f", "w": "f", "woman": "f", "femme": "f", "frau": "f", "weiblich": "f",
+    "mujer": "f", "femenino": "f", "feminin": "f", "femeie": "f", "女": "f",
+    "m": "m", "male": "m", "man": "m", "homme": "m", "mann": "m", "männlich": "m",
+    "hombre": "m", "masculino": "m", "masculin": "m", "barbat": "m", "bărbat": "m", "男": "m",
+}  # fmt: skip
+
+
+def gender_key(value: object) -> str | None:
+    """``f`` or ``m`` from a recorded gender (English, French, German, Spanish, Romanian,
+    Chinese words or letters); None for anything else (other, unknown, empty), which never
+    tells two records apart."""
+    if _is_missing(value):
+        return None
+    return _GENDERS.get(str(value).strip().lower())
 
 
 def identifier_key(value: object) -> str | None:
@@ -506,12 +535,16 @@ def _resolve(df: pd.DataFrame) -> dict[str, str]:
 
 def _map_unique(series: pd.Series, fn: Callable[[object], str | None]) -> pd.Series:
     """Apply ``fn`` once per distinct value; missing values stay missing."""
+    import pandas as pd
+
     values = series.astype(object)
     mapped = {value: fn(value) for value in pd.unique(values)}
     return values.map(mapped).astype(object)
 
 
 def _column(df: pd.DataFrame, cols: dict[str, str], name: str) -> pd.Series:
+    import pandas as pd
+
     if name in cols:
         return df[cols[name]]
     return pd.Series([None] * len(df), index=df.index, dtype=object)
@@ -534,6 +567,8 @@ def prepare_persons(df: pd.DataFrame) -> pd.DataFrame:
     ``record_id`` (or an alias) becomes ``unique_id`` as a string; without one, the row
     position is used. Raises ValueError when record ids repeat.
     """
+    import pandas as pd
+
     cols = _resolve(df)
     out = pd.DataFrame(index=df.index)
     if "record_id" in cols:
@@ -579,6 +614,7 @@ def prepare_persons(df: pd.DataFrame) -> pd.DataFrame:
     out["postcode"] = _map_unique(_column(df, cols, "postal_code"), postcode_key)
     out["region"] = _map_unique(_column(df, cols, "region"), locality_key)
     out["country"] = _map_unique(_column(df, cols, "country"), identifier_key)
+    out["gender"] = _map_unique(_column(df, cols, "gender"), gender_key)
     for source, target in identifier_columns(df).items():
         out[target] = _map_unique(df[source], identifier_key)
         out[f"{target}_sorted"] = _map_unique(out[target], lambda v: _sorted_chars(_str(v)))
@@ -599,6 +635,7 @@ def _sorted_chars(value: str | None) -> str | None:
 
 def _name_pair(given: pd.Series, family: pd.Series) -> pd.Series:
     """Both name sounds in alphabetical order, so a swapped given/family pair keeps its key."""
+
     both = given.notna() & family.notna()
     g = given.fillna("").astype(str)
     f = family.fillna("").astype(str)

@@ -15,8 +15,10 @@ from closedloop.contacts.models import Person
 from closedloop.deps import DbSession
 from closedloop.errors import DomainError, NotFound
 from closedloop.i18n import N_
+from closedloop.jobs import service as jobs_service
 from closedloop.quality import candidates as queue_service
 from closedloop.quality import merge as merge_service
+from closedloop.quality.jobs import RUN_KIND, enqueue_run
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
@@ -27,6 +29,7 @@ from closedloop.web.security import not_found, requires
 router = page_router()
 Reader = Annotated[User, requires(Permission.PERSONS_READ)]
 Writer = Annotated[User, requires(Permission.PERSONS_WRITE)]
+REFRESH_SECONDS = 3
 
 #: Plotly's own bundle, shipped inside the Python package: served from here, never a CDN.
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -104,6 +107,9 @@ def review_queue(request: Request, db: DbSession, user: Reader) -> Response:
     rows, total = queue_service.queue(db, status=status, limit=100)
     ids = {pid for r in rows for pid in (r.person_l_id, r.person_r_id)}
     people = {p.id: p for p in (db.get(Person, i) for i in ids) if p is not None}
+    latest = jobs_service.list_jobs(db, kind=RUN_KIND, limit=1)
+    run = latest[0] if latest else None
+    busy = run is not None and run.status in ("queued", "running")
     context = {
         "active": "duplicates",
         "rows": rows,
@@ -111,8 +117,28 @@ def review_queue(request: Request, db: DbSession, user: Reader) -> Response:
         "total": total,
         "status": status,
         "statuses": queue_service.STATUSES,
+        "run": run,
+        "refresh_seconds": REFRESH_SECONDS if busy else None,
     }
     return render(request, "dedupe/queue.html", context)
+
+
+@router.post("/duplicates/run", response_class=Response)
+async def start_run(request: Request, db: DbSession, user: Writer) -> Response:
+    """Queue a batch deduplication (a worker runs it); the queue page shows its progress."""
+    await request.form()
+    running = [
+        j
+        for j in jobs_service.list_jobs(db, kind=RUN_KIND, limit=5)
+        if j.status in ("queued", "running")
+    ]
+    if running:
+        flash(request, N_("A duplicate search is already under way."), "error")
+        return RedirectResponse("/duplicates", status_code=303)
+    job = enqueue_run(db, created_by=user.username)
+    users_service.audit(db, user, "dedupe_run", "job", job.id, channel="web")
+    flash(request, N_("The duplicate search was started; this page follows its progress."))
+    return RedirectResponse("/duplicates", status_code=303)
 
 
 @router.get("/duplicates/{pair_id:int}", response_class=Response)

@@ -14,7 +14,9 @@ from closedloop.contacts.schemas import PersonFilter
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.i18n import N_
+from closedloop.quality.candidates import pending_for
 from closedloop.quality.merge import merges_of
+from closedloop.quality.online import saved_candidates
 from closedloop.reports.card import build_card
 from closedloop.settings import get_settings
 from closedloop.users import service as users_service
@@ -103,6 +105,7 @@ def person_card(request: Request, person_id: int, db: DbSession, user: Reader) -
     context = card_context(card, get_settings().default_currency)
     context["active"] = "persons"
     context["merges"] = merges_of(db, person_id)
+    context["duplicates"] = pending_for(db, person_id)  # identity resolution's warning
     return render(request, "persons/card.html", context)
 
 
@@ -183,4 +186,6 @@ async def edit_save(request: Request, person_id: int, db: DbSession, user: Write
         db, user, "updated", "person", person_id, channel="web", detail={"fields": changed}
     )
     flash(request, N_("Changes saved."))
+    if saved_candidates(db, person_id):  # the online duplicate check found someone close
+        flash(request, N_("This person may be a duplicate: see the warning below."), "info")
     return RedirectResponse(f"/persons/{person_id}", status_code=303)
