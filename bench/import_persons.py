@@ -198,6 +198,7 @@ def phase_import(db: str, csv_path: str) -> dict[str, object]:
 
     engine = engine_for(f"sqlite:///{db}")
     upgrade(engine)
+    load_before = os.getloadavg()[0]
     with PeakRss() as peak:
         start = time.perf_counter()
         cpu = time.process_time()
@@ -214,6 +215,7 @@ def phase_import(db: str, csv_path: str) -> dict[str, object]:
         "counts": summary.counts,
         "peak_mib": peak.mib,
         "main_rss_mib": PeakRss.own_rss_mib(),
+        "load": [load_before, os.getloadavg()[0]],
     }
 
 
@@ -294,10 +296,12 @@ def main() -> None:
 
     print(machine())
     print(f"rows: {rows:,}, file {size_mib:.0f} MiB")
-    print(
-        f"first import CPU: main {float(first['cpu_main']):.1f} s, "  # type: ignore[arg-type]
-        f"workers {float(first['cpu_workers']):.1f} s"  # type: ignore[arg-type]
-    )
+    for name, phase in (("first import", first), ("re-import", again)):
+        print(
+            f"{name} CPU: main {float(phase['cpu_main']):.1f} s, "  # type: ignore[arg-type]
+            f"workers {float(phase['cpu_workers']):.1f} s; load average "  # type: ignore[arg-type]
+            f"{phase['load'][0]:.2f} before, {phase['load'][1]:.2f} after"  # type: ignore[index]
+        )
     print(
         f"first import: {float(first['seconds']):.1f} s, {rate(first):,.0f} rows/s, "  # type: ignore[arg-type]
         f"peak memory {float(first['peak_mib']):.0f} MiB, counts {first['counts']}"  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ def load_plugins() -> None:
     from closedloop.campaigns import hooks as campaigns_hooks
     from closedloop.channels import hooks as channels_hooks
     from closedloop.consent import hooks as consent_hooks
+    from closedloop.ingest import hooks as ingest_hooks
     from closedloop.interfaces import hooks as interfaces_hooks
     from closedloop.quality import hooks as quality_hooks
     from closedloop.reports import hooks as reports_hooks
@@ -60,6 +61,7 @@ def load_plugins() -> None:
         scoring_hooks,
         channels_hooks,
         interfaces_hooks,
+        ingest_hooks,
         reports_hooks,
     )
     for plugin in plugins:

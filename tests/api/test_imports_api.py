@@ -1,10 +1,18 @@
-"""``/api/v1/imports``: upload and import, read a batch and its rejects, roll it back."""
+"""``/api/v1/imports``: upload (202 and a job to poll), the worker imports, read a batch and
+its rejects, roll it back."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from closedloop.ingest import uploads
+from closedloop.jobs.models import Job
+from closedloop.jobs.service import run_pending
 
 IMPORTS = "/api/v1/imports"
 CSV = (
@@ -22,15 +30,33 @@ def _upload(
     return client.post(IMPORTS, data=form, files=files, headers=headers)
 
 
-def test_import_read_rejects_and_rollback(client: TestClient, admin: dict[str, str]) -> None:
-    response = _upload(client, admin)
-    assert response.status_code == 201, response.text  # type: ignore[attr-defined]
-    body = response.json()  # type: ignore[attr-defined]
+def _imported(
+    client: TestClient, headers: dict[str, str], engine: Engine, response: Any
+) -> dict[str, Any]:
+    """Run the queued job as a worker would, then poll the job's Location until done."""
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert queued["status"] == "queued" and queued["summary"] is None
+    location = response.headers["location"]
+    assert location == f"{IMPORTS}/jobs/{queued['job_id']}"
+    assert run_pending(engine, kinds=["ingest.run"]) == 1
+    polled = client.get(location, headers=headers)
+    assert polled.status_code == 200, polled.text
+    body: dict[str, Any] = polled.json()
+    assert body["status"] == "done" and body["progress"] == 1.0
+    return body
+
+
+def test_import_read_rejects_and_rollback(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    job = _imported(client, admin, engine, _upload(client, admin))
+    body = job["summary"]
     assert body["counts"]["new"] == 1 and body["counts"]["rejected"] == 1
     assert body["rejects"][0]["field"] == "email"
     batch = body["batch_id"]
-    assert response.headers["location"] == f"{IMPORTS}/{batch}"  # type: ignore[attr-defined]
-    again = _upload(client, admin).json()  # type: ignore[attr-defined]
+    assert job["batch_id"] == batch and job["counts"]["new"] == 1
+    again = _imported(client, admin, engine, _upload(client, admin))["summary"]
     assert again["counts"]["unchanged"] == 1
     got = client.get(f"{IMPORTS}/{batch}", headers=admin).json()
     assert got["status"] == "done" and got["rejects_total"] == 1
@@ -46,14 +72,37 @@ def test_import_read_rejects_and_rollback(client: TestClient, admin: dict[str, s
     assert refused.headers["content-type"] == "application/problem+json"
 
 
-def test_unmapped_columns_are_a_422_listing_them(client: TestClient, admin: dict[str, str]) -> None:
+def test_unmapped_columns_are_a_422_listing_them(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
     content = "external_id,family_name,Kids\nK1,A,2\n"
     response = _upload(client, admin, content)
     assert response.status_code == 422  # type: ignore[attr-defined]
     problem = response.json()  # type: ignore[attr-defined]
     assert problem["errors"][0]["field"] == "Kids"
+    assert run_pending(engine, kinds=["ingest.run"]) == 0  # nothing was queued
     ok = _upload(client, admin, content, as_attribute=["Kids:number"], dry_run="true")
-    assert ok.status_code == 201 and ok.json()["status"] == "dry_run"  # type: ignore[attr-defined]
+    job = _imported(client, admin, engine, ok)
+    assert job["dry_run"] is True
+    assert job["summary"]["status"] == "dry_run" and job["summary"]["counts"]["new"] == 1
+    people = client.get("/api/v1/persons", headers=admin).json()
+    assert not any(p.get("family_name") == "A" for p in people.get("items", people))
+
+
+def test_a_job_whose_upload_is_gone_fails_and_says_why(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    response = _upload(client, admin)
+    assert response.status_code == 202
+    with Session(engine) as session:  # the upload expires before a worker takes it
+        job_row = session.get(Job, response.json()["job_id"])
+        assert job_row is not None
+        uploads.remove(job_row.payload["token"])
+    assert run_pending(engine, kinds=["ingest.run"]) == 1
+    job = client.get(response.headers["location"], headers=admin).json()
+    assert job["status"] == "failed" and "uploaded file is gone" in job["error"]
+    assert job["batch_id"] is None and job["summary"] is None
+    assert client.get(f"{IMPORTS}/jobs/999999", headers=admin).status_code == 404
 
 
 def test_roles_and_missing_batches(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:

@@ -8,6 +8,11 @@ from collections.abc import Callable
 from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+
+from closedloop.jobs.models import Job
+from closedloop.jobs.service import run_pending
 
 CSV = (
     "N° client;Prénom;Nom;Courriel;Code postal;Ville;Loisir\n"
@@ -28,7 +33,7 @@ def _upload(client: TestClient, token: str, dry_run: bool = False) -> str:
 
 
 def test_upload_confirm_import_and_roll_back(
-    client: TestClient, logged_in: Callable[..., TestClient], web: SimpleNamespace
+    client: TestClient, logged_in: Callable[..., TestClient], web: SimpleNamespace, engine: Engine
 ) -> None:
     logged_in("marketer")
     page = client.get("/imports")
@@ -55,7 +60,20 @@ def test_upload_confirm_import_and_roll_back(
     }
     done = client.post("/imports/run", data=form, follow_redirects=False)
     assert done.status_code == 303
-    batch_url = done.headers["location"]
+    job_url = done.headers["location"]
+    assert job_url.startswith("/imports/jobs/")
+    waiting = client.get(job_url, follow_redirects=False)
+    # Queued: the page shows a progress bar and refreshes itself.
+    assert waiting.status_code == 200
+    assert "Waiting for a worker to start the import" in waiting.text
+    assert '<progress id="import-progress"' in waiting.text
+    assert 'http-equiv="refresh"' in waiting.text
+    assert client.get(job_url + ".json").json()["status"] == "queued"
+    assert run_pending(engine, kinds=["ingest.run"]) == 1
+    finished = client.get(job_url, follow_redirects=False)
+    assert finished.status_code == 303  # done: on to the batch
+    batch_url = finished.headers["location"]
+    assert client.get(job_url + ".json").json()["batch_id"] == int(batch_url.rsplit("/", 1)[1])
     summary = client.get(batch_url).text
     assert "did you mean ana@gmail.com" in summary
     assert "Download all rejects (CSV)" in summary
@@ -97,3 +115,28 @@ def test_french_page(
     client.post("/locale", data={"locale": "fr", "next": "/imports", "csrf_token": token})
     html = client.get("/imports").text
     assert "Importer un fichier" in html and "Derniers imports" in html
+
+
+def test_a_running_import_shows_its_progress(
+    client: TestClient, logged_in: Callable[..., TestClient], web: SimpleNamespace, engine: Engine
+) -> None:
+    logged_in("admin")
+    html = _upload(client, web.csrf_from(client.get("/imports").text), dry_run=True)
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": web.csrf_from(html), "token": token, "kind": "persons",
+            "source": "web", "dry_run": "on", "target:Loisir": "ignore"}  # fmt: skip
+    for target, column in (("external_id", "N° client"), ("given_name", "Prénom"),
+                           ("family_name", "Nom"), ("email", "Courriel"),
+                           ("postal_code", "Code postal"), ("locality", "Ville")):  # fmt: skip
+        form[f"target:{column}"] = target
+    job_url = client.post("/imports/run", data=form, follow_redirects=False).headers["location"]
+    job_id = int(job_url.rsplit("/", 1)[1])
+    with Session(engine) as session, session.begin():  # as a worker reports it
+        session.execute(update(Job).where(Job.id == job_id).values(status="running", progress=0.42))
+    page = client.get(job_url).text
+    assert 'value="42"' in page and "42 %" in page and "Importing" in page
+    with Session(engine) as session, session.begin():
+        session.execute(update(Job).where(Job.id == job_id).values(status="queued"))
+    assert run_pending(engine, kinds=["ingest.run"]) == 1
+    batch = client.get(job_url, follow_redirects=True).text
+    assert "dry run: nothing was stored" in batch and "did you mean ana@gmail.com" in batch

@@ -18,6 +18,9 @@ Reader = Callable[[Field, str, "Context"], Any]
 #: Part of every row hash: raise it when validation rules change, so that the next import
 #: of an unchanged file validates every row again.
 RULES_VERSION = "1"
+#: Fields and types whose values rarely repeat: not worth remembering.
+_UNIQUE_TYPES = frozenset({"key", "full_name", "datetime", "amount", "decimal"})
+_UNIQUE_FIELDS = frozenset({"line1", "line2", "proof_text", "name", "registration_number"})
 #: The longest value kept in a reject (a 10 MB field is shown cut).
 REJECT_VALUE_CHARS = 200
 
@@ -46,6 +49,8 @@ class Options:
     workers: int | None = None
     #: SQLite: rows per transaction (several chunks); a killed import redoes at most these
     commit_rows: int = 50_000
+    #: the worker job running the import (web and API), recorded on its batch
+    job_id: int | None = None
 
 
 @dataclass
@@ -108,6 +113,9 @@ class Context:
     #: read with the whole row (email, phone)
     readers: list[tuple[str, int, Field, Reader | None]] = field(default_factory=list)
     salt: bytes = b""
+    #: field → (raw value → value read, or the refusal) for the fields worth remembering
+    #: (:func:`closedloop.ingest.prepare.prepare_party`); per process, never pickled
+    memos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._derive()
@@ -115,6 +123,7 @@ class Context:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["readers"] = []  # functions: rebuilt on arrival (a worker process)
+        state["memos"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -125,12 +134,16 @@ class Context:
         from closedloop.ingest.convert import READERS
 
         self.readers = []
+        self.memos = {}
         self.fields = self.mapping.fields()
         for name, i in self.fields.items():
             spec = self.kind.field(name)
             if spec is not None:
                 reader = None if spec.type in ("email", "phone") else READERS[spec.type]
                 self.readers.append((name, i, spec, reader))
+                unique = spec.type in _UNIQUE_TYPES or name in _UNIQUE_FIELDS
+                if reader is not None and not unique:
+                    self.memos[name] = {}
         self.extensions = {
             col: (i, t)
             for i, (col, t) in enumerate(self.mapping.columns.items())
@@ -148,11 +161,14 @@ class ChunkResult:
     counts: dict[str, int] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     rejected_lines: set[int] = field(default_factory=set)
+    #: ids of the records the chunk created or changed (for the ``persons_imported`` hook)
+    touched: list[int] = field(default_factory=list)
 
     def merged(self, other: ChunkResult) -> ChunkResult:
         """A new result with the counts and rejects of both."""
         out = ChunkResult(dict(self.counts), [*self.rejects, *other.rejects])
         out.rejected_lines = self.rejected_lines | other.rejected_lines
+        out.touched = [*self.touched, *other.touched]
         for key, n in other.counts.items():
             out.counts[key] = out.counts.get(key, 0) + n
         return out

@@ -93,14 +93,12 @@ def check_email(value: str) -> tuple[str, str]:
     """(address to store, lower-case key); ValueError with the reason (and a suggestion)."""
     text = value.strip()
     m = _FAST.fullmatch(text)
-    if (
-        m is not None
-        and len(text) <= 254
-        and len(m.group("local")) <= 64
-        and "--" not in m.group("domain")  # IDNA reserves "ab--" labels: email-validator decides
-        and not _special(m.group("domain").lower())
-    ):
-        address = m.group("local") + "@" + m.group("domain").lower()
+    plain = None
+    if m is not None and len(text) <= 254:
+        local, domain = m.group("local", "domain")
+        plain = _plain_domain(domain) if len(local) <= 64 else None
+    if plain is not None:
+        address = local + "@" + plain
     else:
         address, _key = normalize_email(text)
     domain = address.rpartition("@")[2]
@@ -109,6 +107,15 @@ def check_email(value: str) -> tuple[str, str]:
         local = address.rpartition("@")[0]
         raise ValueError(f"the domain {domain} looks mistyped: did you mean {local}@{better}?")
     return address, address.casefold()
+
+
+@lru_cache(maxsize=65536)
+def _plain_domain(domain: str) -> str | None:
+    """The domain in lower case when the fast path may take it, else None."""
+    low = domain.lower()
+    if "--" in domain or _special(low):  # IDNA reserves "ab--" labels: email-validator decides
+        return None
+    return low
 
 
 def _special(domain: str) -> bool:

@@ -40,7 +40,10 @@ class ImportBatch(Base):
     """
 
     __tablename__ = "import_batches"
-    __table_args__ = (Index("ix_import_batches_resume", "kind", "source_system", "file_sha256"),)
+    __table_args__ = (
+        Index("ix_import_batches_resume", "kind", "source_system", "file_sha256"),
+        Index("ix_import_batches_job_id", "job_id"),
+    )
     id: Mapped[int_pk]
     kind: Mapped[str] = mapped_column(String(32))
     source_system: Mapped[str] = mapped_column(String(64))
@@ -61,6 +64,8 @@ class ImportBatch(Base):
     error: Mapped[str | None] = mapped_column(Text)
     rolled_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rolled_back_by: Mapped[str | None] = mapped_column(String(64))
+    #: the worker job (``ingest.run``) that runs the import, for web and API imports
+    job_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class MappingProfile(Base):

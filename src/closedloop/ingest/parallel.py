@@ -37,7 +37,8 @@ def validate(items: list[Any]) -> tuple[list[tuple[Any, ...]], ChunkResult, dict
     out = ChunkResult()
     ctx: Context = _worker.ctx
     before = {code: set(a.new_labels) for code, a in ctx.attributes.items()}
-    rows = [row.as_tuple() for row in _worker.validate(items, out)]
+    columns = _worker.spec.columns
+    rows = [row.pack(columns) for row in _worker.validate(items, out)]
     added = {
         code: {c: label for c, label in a.new_labels.items() if c not in before[code]}
         for code, a in ctx.attributes.items()
@@ -47,7 +48,7 @@ def validate(items: list[Any]) -> tuple[list[tuple[Any, ...]], ChunkResult, dict
 
 def rows_of(tuples: list[tuple[Any, ...]]) -> list[PartyRow]:
     """The rows a worker sent back."""
-    return [PartyRow(*t) for t in tuples]
+    return [PartyRow.unpacked(t) for t in tuples]
 
 
 def worker_count(requested: int | None, file_size: int) -> int:

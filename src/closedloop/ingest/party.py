@@ -17,7 +17,13 @@ from closedloop.ingest import attributes as attrs
 from closedloop.ingest.bulk import Bulk, Row
 from closedloop.ingest.context import ChunkResult, Context, row_hash, row_problem
 from closedloop.ingest.party_update import apply_updates
-from closedloop.ingest.prepare import ORGANISATION_FIELDS, PERSON_FIELDS, PartyRow, prepare_party
+from closedloop.ingest.prepare import (
+    ADDRESS_COLUMNS,
+    ORGANISATION_FIELDS,
+    PERSON_FIELDS,
+    PartyRow,
+    prepare_party,
+)
 from closedloop.ingest.readers.base import Row as ReadRow
 
 
@@ -40,18 +46,6 @@ ORGANISATIONS = PartySpec(
 )
 EMAIL_COLUMNS = ("address", "address_key")
 PHONE_COLUMNS = ("e164", "raw", "line_type")
-ADDRESS_COLUMNS = (
-    "line1",
-    "line2",
-    "postal_code",
-    "locality",
-    "region",
-    "country",
-    "latitude",
-    "longitude",
-    "status",
-    "status_detail",
-)
 _POINT = ("kind", "is_primary", "is_valid", "source_system", "created_at", "updated_at")
 #: Columns whose values need converting for the store (dates, decimals).
 _TYPED = frozenset({"birth_date", "annual_revenue"})
@@ -209,13 +203,15 @@ class PartyImporter:
         if fresh and ctx.extensions:
             fresh = attrs.check_identifiers(bulk, ctx, fresh, stored, out)
         new = [p for p in fresh if p.key not in stored]
-        old = [p for p in fresh if p.key in stored]
+        old = [p.unpack(spec.columns) for p in fresh if p.key in stored]
         out.add("new", len(new))
-        apply_updates(bulk, ctx, spec, old, stored, out)
+        changed = apply_updates(bulk, ctx, spec, old, stored, out)
         if ctx.dry_run:
             return
         if new:
             self._insert(bulk, new)
+            out.touched.extend(p.id for p in new if p.id is not None)
+        out.touched.extend(sorted(changed))
         self._source_records(bulk, new, old, stored, marks)
 
     # --- writes ----------------------------------------------------------------------------
@@ -224,34 +220,35 @@ class PartyImporter:
         ctx, spec = self.ctx, self.spec
         now = bulk.param(ctx.now)
         ids = bulk.allocate_ids(spec.table, len(rows))
-        persons = spec.table == "persons"
-        cols = tuple(c for c in spec.columns if c != "lifecycle_status")
-        typed = {i for i, c in enumerate(cols) if c in _TYPED}
-        head = ("id", "version", *(("lifecycle_status",) if persons else ()), *cols)
-        head = (*head, "source_system", "external_id", "import_batch_id", "created_at")
+        cols = spec.columns
+        typed = [i for i, c in enumerate(cols) if c in _TYPED]
+        life = cols.index("lifecycle_status") if "lifecycle_status" in cols else None
+        head = ("id", "version", *cols, "source_system", "external_id", "import_batch_id")
+        head = (*head, "created_at")
         table_rows: list[Row] = []
         emails: list[Row] = []
         phones: list[Row] = []
         addresses: list[Row] = []
         source, batch, kind = ctx.source, ctx.batch_id, spec.contact_kind
+        param = bulk.param
         for pid, row in zip(ids, rows, strict=True):
-            f = row.fields
-            values = [f.get(c) for c in cols]
-            for i in typed:
-                values[i] = bulk.param(values[i])
-            lead = (pid, 1, f.get("lifecycle_status") or "prospect") if persons else (pid, 1)
-            table_rows.append((*lead, *values, source, row.key, batch, now, now))
+            values = row.column_values(cols)
+            if typed or life is not None:
+                mutable = list(values)
+                for i in typed:
+                    mutable[i] = param(mutable[i])
+                if life is not None and mutable[life] is None:
+                    mutable[life] = "prospect"
+                values = tuple(mutable)
+            table_rows.append((pid, 1, *values, source, row.key, batch, now, now))
             for n, (address, key) in enumerate(row.emails):
                 emails.append((pid, kind, n == 0, True, source, now, now, address, key))
             for n, (e164, raw, line_type) in enumerate(row.phones):
                 phones.append((pid, kind, n == 0, True, source, now, now, e164, raw, line_type))
-            a = row.address
+            a = row.address_row()
             if a is not None:
-                addresses.append(
-                    (pid, kind, True, True, source, now, now,
-                     *[a[c] for c in ADDRESS_COLUMNS])
-                )  # fmt: skip
-            f["__id"] = pid
+                addresses.append((pid, kind, True, True, source, now, now, *a))
+            row.id = pid
         bulk.insert(spec.table, (*head, "updated_at"), table_rows, converted=True)
         owner = spec.owner
         bulk.insert("emails", (owner, *_POINT, *EMAIL_COLUMNS), emails, converted=True)
@@ -270,7 +267,7 @@ class PartyImporter:
     ) -> None:
         ctx, entity = self.ctx, self.spec.entity
         inserts: list[Row] = [
-            (entity, row.fields["__id"], row.row_hash, ctx.batch_id, row.line_no) for row in new
+            (entity, row.id, row.row_hash, ctx.batch_id, row.line_no) for row in new
         ]
         changes: list[Row] = []
         for row in old:

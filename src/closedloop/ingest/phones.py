@@ -74,6 +74,10 @@ class _Plan:
     def __init__(self, metadata: Any) -> None:
         self.general = _desc(metadata.general_desc)
         self.others = [_desc(getattr(metadata, name, None)) for name in _OTHER_DESCS]
+        # One pattern for the eight rare types: when it does not match, none of them does
+        # (their length checks only narrow further), and most numbers are mobile or fixed.
+        patterns = [d[1].pattern for d in self.others if d is not None and d[1] is not None]
+        self.any_other = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
         self.fixed = _desc(metadata.fixed_line)
         self.mobile = _desc(metadata.mobile)
         self.same = bool(metadata.same_mobile_and_fixed_line_pattern)
@@ -83,9 +87,10 @@ class _Plan:
         """libphonenumber's ``_number_type_helper``."""
         if not _matches(nsn, self.general):
             return PhoneNumberType.UNKNOWN
-        for kind, desc in zip(_OTHER_TYPES, self.others, strict=True):
-            if _matches(nsn, desc):
-                return kind
+        if self.any_other is not None and self.any_other.fullmatch(nsn) is not None:
+            for kind, desc in zip(_OTHER_TYPES, self.others, strict=True):
+                if _matches(nsn, desc):
+                    return kind
         if _matches(nsn, self.fixed):
             if self.same or _matches(nsn, self.mobile):
                 return PhoneNumberType.FIXED_LINE_OR_MOBILE
@@ -118,6 +123,48 @@ def _region(country_code: int, nsn: str) -> str | None:
         elif plan.type_of(nsn) != PhoneNumberType.UNKNOWN:
             return str(region)
     return None
+
+
+class _Prefix:
+    """The national prefix rules of one region, compiled once."""
+
+    def __init__(self, metadata: Any) -> None:
+        prefix = metadata.national_prefix_for_parsing
+        self.prefix = re.compile(prefix) if prefix else None
+        general = metadata.general_desc
+        pattern = general.national_number_pattern if general is not None else None
+        self.general = re.compile(pattern) if pattern else None
+        self.transform = metadata.national_prefix_transform_rule or None
+        self.source = metadata
+
+    def _viable(self, number: str) -> bool:
+        return self.general is not None and self.general.fullmatch(number) is not None
+
+    def strip(self, number: str) -> str:
+        """libphonenumber's ``_maybe_strip_national_prefix_carrier_code`` (the number part)."""
+        if not number or self.prefix is None:
+            return number
+        match = self.prefix.match(number)
+        if match is None:
+            return number
+        viable = self._viable(number)
+        groups = match.groups()
+        if self.transform is None or groups[len(groups) - 1] is None:
+            rest = number[match.end() :]
+            return number if viable and not self._viable(rest) else rest
+        transformed = self.prefix.sub(self.transform, number, count=1)
+        return number if viable and not self._viable(transformed) else transformed
+
+
+_PREFIXES: dict[int, _Prefix] = {}
+
+
+def _prefix(metadata: Any) -> _Prefix:
+    """The compiled prefix rules of ``metadata`` (libphonenumber keeps one object a region)."""
+    found = _PREFIXES.get(id(metadata))
+    if found is None or found.source is not metadata:
+        found = _PREFIXES[id(metadata)] = _Prefix(metadata)
+    return found
 
 
 @lru_cache(maxsize=512)
@@ -192,7 +239,7 @@ def parse_phone(value: str, country: str | None) -> tuple[str, str]:
             )
     if metadata is None or len(national) < 2:
         return _slow(value, country)
-    _carrier, potential, _ = pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
+    potential = _prefix(metadata).strip(national)
     if pnu._test_number_length(potential, metadata) not in _SKIP_LENGTH:
         national = potential
     if not 2 <= len(national) <= 17:

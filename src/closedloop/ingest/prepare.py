@@ -45,6 +45,18 @@ ORGANISATION_FIELDS = (
     "website",
 )
 ADDRESS_FIELDS = ("line1", "line2", "postal_code", "locality", "region", "country")
+ADDRESS_COLUMNS = (
+    "line1",
+    "line2",
+    "postal_code",
+    "locality",
+    "region",
+    "country",
+    "latitude",
+    "longitude",
+    "status",
+    "status_detail",
+)
 _CONTACT_FIELDS = frozenset({"email", "phone", "mobile", *ADDRESS_FIELDS})
 _POSTAL_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _CHECKED = (
@@ -58,6 +70,17 @@ _CHECKED = (
     "status_detail",
 )
 _PLACE_FIELDS = frozenset(ADDRESS_FIELDS) - {"country"}
+#: Values remembered per field (the readers are pure for one run): most columns of a file
+#: repeat a few values (genders, birth dates, towns, first names).
+MEMO_SIZE = 65_536
+_MISSING = object()
+
+
+@dataclass(slots=True, frozen=True)
+class _Refused:
+    """A remembered refusal: the reason the reader gave."""
+
+    reason: str
 
 
 @dataclass(slots=True)
@@ -73,20 +96,59 @@ class PartyRow:
     address: dict[str, Any] | None = None
     attributes: list[tuple[str, list[Any]]] = field(default_factory=list)
     identifiers: list[tuple[str, str]] = field(default_factory=list)
+    #: A row from a worker: its fields as values in the party table's column order, its
+    #: address as values in :data:`ADDRESS_COLUMNS` order (``fields`` and ``address`` are
+    #: filled from them by :meth:`unpack` when a row updates a record)
+    values: tuple[Any, ...] | None = None
+    address_values: tuple[Any, ...] | None = None
+    #: the id of the record created for the row
+    id: int | None = None
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        """The fields in order (``PartyRow(*row.as_tuple())`` is the same row)."""
+    def pack(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
+        """The row as a flat tuple of plain values (a worker's answer: a dict costs several
+        times more to pickle and unpickle); :meth:`unpacked` reads it back."""
+        fields, address = self.fields, self.address
         return (
             self.line_no,
             self.key,
             self.row_hash,
-            self.fields,
+            tuple([fields.get(c) for c in columns]),
             self.emails,
             self.phones,
-            self.address,
-            self.attributes,
-            self.identifiers,
+            None if address is None else tuple([address[c] for c in ADDRESS_COLUMNS]),
+            self.attributes or None,
+            self.identifiers or None,
         )
+
+    @classmethod
+    def unpacked(cls, packed: tuple[Any, ...]) -> PartyRow:
+        """A row from :meth:`pack` (``fields`` and ``address`` empty until :meth:`unpack`)."""
+        line_no, key, digest, values, emails, phones, address, attributes, identifiers = packed
+        return cls(
+            line_no, key, digest, {}, emails, phones, None, attributes or [], identifiers or [],
+            values, address,
+        )  # fmt: skip
+
+    def unpack(self, columns: tuple[str, ...]) -> PartyRow:
+        """Fill ``fields`` and ``address`` from the packed values (no-op otherwise)."""
+        if self.values is not None and not self.fields:
+            self.fields = {c: v for c, v in zip(columns, self.values, strict=True) if v is not None}
+        if self.address_values is not None and self.address is None:
+            self.address = dict(zip(ADDRESS_COLUMNS, self.address_values, strict=True))
+        return self
+
+    def column_values(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
+        """The fields in ``columns`` order."""
+        if self.values is not None:
+            return self.values
+        return tuple([self.fields.get(c) for c in columns])
+
+    def address_row(self) -> tuple[Any, ...] | None:
+        """The address in :data:`ADDRESS_COLUMNS` order, or None."""
+        if self.address_values is not None:
+            return self.address_values
+        a = self.address
+        return None if a is None else tuple([a[c] for c in ADDRESS_COLUMNS])
 
 
 def postal_check(
@@ -158,6 +220,7 @@ def prepare_party(
         out.reject(line_no, name, raw, reason)
 
     raws: dict[str, str] = {}
+    memos = ctx.memos
     for name, i, spec, reader in ctx.readers:
         raw = values[i]
         if raw is None:
@@ -170,10 +233,26 @@ def prepare_party(
         raws[name] = raw
         if reader is None:
             continue
-        try:
-            row[name] = reader(spec, raw, ctx)
-        except ValueError as exc:
-            fail(name, raw, str(exc))
+        memo = memos.get(name) if len(raw) <= 256 else None
+        if memo is None:
+            try:
+                row[name] = reader(spec, raw, ctx)
+            except ValueError as exc:
+                fail(name, raw, str(exc))
+            continue
+        value = memo.get(raw, _MISSING)
+        if value is _MISSING:
+            try:
+                value = reader(spec, raw, ctx)
+            except ValueError as exc:
+                value = _Refused(str(exc))
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[raw] = value
+        if type(value) is _Refused:
+            fail(name, raw, value.reason)
+        else:
+            row[name] = value
     if row.get("full_name"):
         salutation, given, family = split_full_name(row.pop("full_name"))
         for name, value in (("salutation", salutation), ("given_name", given)):
@@ -181,7 +260,7 @@ def prepare_party(
                 row[name] = value
         if family and not row.get("family_name"):
             row["family_name"] = family
-    result = PartyRow(line_no, key, digest, {})
+    result = PartyRow(line_no, key, digest, {}, [], [], None, [], [])
     if "email" in raws:
         try:
             result.emails.append(check_email(raws["email"]))

@@ -28,10 +28,12 @@ from typing import Any
 import psutil
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from closedloop.contacts.models import AttributeChoice
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import Conflict, ValidationFailed
+from closedloop.hookspecs import pm
 from closedloop.ingest import attributes as attrs
 from closedloop.ingest import parallel, profiles
 from closedloop.ingest.bulk import Bulk
@@ -202,6 +204,7 @@ def _start_batch(
             "rows_done": 0,
             "owner": owner_id(),
             "heartbeat_at": utcnow(),
+            "job_id": options.job_id,
         },
     ).scalar_one()
     return batch_id, 0, {}
@@ -426,8 +429,7 @@ class _Runner:
                 if workers == 0:
                     while chunk := list(islice(rows, size)):
                         self._commit(conn, chunk, partial(self._process, chunk=chunk))
-                        if progress is not None:
-                            progress(table.progress(), dict(self.counts))
+                        self._report(progress, table)
                 else:
                     self._run_parallel(conn, rows, size, workers, table, progress)
             except TableError:
@@ -435,6 +437,12 @@ class _Runner:
                 self._flush(conn)
                 raise
             self._flush(conn)
+
+    def _report(self, progress: Progress | None, table: Table) -> None:
+        """Report progress between transactions only: a reporter that writes (a job's
+        progress) must not wait for the write lock this import holds."""
+        if progress is not None and not self.in_tx:
+            progress(table.progress(), dict(self.counts))
 
     def _flush(self, conn: Connection) -> None:
         if self.in_tx:
@@ -494,8 +502,7 @@ class _Runner:
                     self._commit(conn, item.chunk, step, item.first.merged(checked))
                     for later in pending:
                         later.written_since |= item.keys
-                    if progress is not None:
-                        progress(table.progress(), dict(self.counts))
+                    self._report(progress, table)
                 if not chunk and not pending:
                     return
 
@@ -523,6 +530,7 @@ class _Runner:
             shared = self.in_tx  # earlier chunks wait in this transaction
             try:
                 step(Bulk(conn), out)
+                self._announce(conn, out.touched)
                 self._checkpoint(conn, chunk, out)
                 self.uncommitted += len(chunk)
                 if self.uncommitted >= self.span:
@@ -546,6 +554,15 @@ class _Runner:
             self.counts[key] = self.counts.get(key, 0) + n
         self.counts["rows"] = self.counts.get("rows", 0) + len(chunk)
         self.rows_done += len(chunk)
+
+    def _announce(self, conn: Connection, ids: list[int]) -> None:
+        """Tell the other domains (identity resolution, webhooks) which persons the chunk
+        created or changed, in the chunk's transaction (``persons_imported``)."""
+        if not ids or self.ctx.kind.name != "persons" or self.ctx.dry_run:
+            return
+        with Session(bind=conn, join_transaction_mode="rollback_only") as session:
+            pm.hook.persons_imported(session=session, person_ids=ids, batch_id=self.ctx.batch_id)
+            session.flush()
 
     def _checkpoint(self, conn: Connection, chunk: list[Any], out: ChunkResult) -> None:
         if out.rejects:

@@ -1,6 +1,9 @@
-"""``/api/v1/imports``: upload a file to import, read a batch and its rejects, roll it back.
+"""``/api/v1/imports``: upload a file to import, follow its job, read a batch and its rejects,
+roll it back.
 
-An import runs while the request waits and answers with the batch summary (new, updated,
+The upload is checked at once (readable file, every column mapped: 422 otherwise) and then
+imported by a worker job: the answer is 202 with the job and a ``Location`` to poll
+(``GET /api/v1/imports/jobs/{job_id}``) until the batch summary is there (new, updated,
 unchanged and rejected counts, the first rejects). Every reject is in ``rejects.csv``.
 """
 
@@ -18,15 +21,16 @@ from closedloop.api.schemas import UtcDatetime
 from closedloop.bootstrap import get_engine
 from closedloop.deps import DbSession
 from closedloop.errors import ValidationFailed
-from closedloop.ingest import batches, uploads
+from closedloop.ingest import background, batches, uploads
 from closedloop.ingest.context import Options
 from closedloop.ingest.fields import KINDS
 from closedloop.ingest.mapping import MappingRequest, parse_pairs
-from closedloop.ingest.runner import run_import
+from closedloop.ingest.runner import prepare_run
 from closedloop.users.service import audit
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 BatchId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The batch's id.")]
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The import job's id.")]
 
 
 class RejectOut(BaseModel):
@@ -59,6 +63,20 @@ class ImportSummary(BaseModel):
     seconds: float = 0.0
 
 
+class ImportJobOut(BaseModel):
+    """An import job: queued, running (with its progress), then done with the summary."""
+
+    job_id: int
+    status: str = Field(description="queued, running, done, failed or cancelled")
+    progress: float = Field(description="0 to 1")
+    message: str | None = None
+    error: str | None = Field(None, description="Why the job failed (or is being retried).")
+    batch_id: int | None = Field(None, description="The batch, once the import has started.")
+    dry_run: bool
+    counts: dict[str, Any] = Field(default_factory=dict, description="The batch's counts so far.")
+    summary: ImportSummary | None = Field(None, description="The batch summary, once done.")
+
+
 class BatchOut(BaseModel):
     """An import batch as stored."""
 
@@ -88,10 +106,22 @@ def _rejects(db: DbSession, batch_id: int, limit: int) -> list[RejectOut]:
     ]
 
 
+def _job_out(db: DbSession, job_id: int) -> ImportJobOut:
+    job = background.import_job(db, job_id)
+    summary = None
+    if job.summary is not None and job.status == "done":
+        summary = ImportSummary.model_validate(job.summary)
+    return ImportJobOut(
+        job_id=job.job_id, status=job.status, progress=job.progress, message=job.message,
+        error=job.error, batch_id=job.batch_id, dry_run=job.dry_run, counts=job.counts,
+        summary=summary,
+    )  # fmt: skip
+
+
 @router.post(
     "",
-    response_model=ImportSummary,
-    status_code=status.HTTP_201_CREATED,
+    response_model=ImportJobOut,
+    status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(400, 401, 403, 409, 422),
 )
 def create_import(
@@ -121,13 +151,15 @@ def create_import(
         bool, Form(description="Month-first dates (03/05/2024 = March 5).")
     ] = False,
     default_country: Annotated[str | None, Form(pattern=r"^[A-Za-z]{2}$")] = None,
-) -> ImportSummary:
-    """Import an uploaded file and answer with the batch summary.
+) -> ImportJobOut:
+    """Check an uploaded file and queue its import (dry runs too) as a worker job.
 
-    A column matching no field gives 422 listing every such column and the ways out (map it,
-    make it an attribute or an identifier, or ignore it); nothing is imported then. Rows are
-    upserted by (source, external id); invalid rows are reported in `rejects` and the others
-    stored. `Location` names the batch.
+    The file must be readable and every column mapped: a column matching no field gives 422
+    listing every such column and the ways out (map it, make it an attribute or an
+    identifier, or ignore it); nothing is queued then. The answer is 202 with the job;
+    `Location` names it: poll `GET /api/v1/imports/jobs/{job_id}` until `status` is `done`
+    (the batch summary is then in `summary`) or `failed` (see `error`). Rows are upserted by
+    (source, external id); invalid rows are reported as rejects and the others stored.
     """
     try:
         request_map = parse_pairs(map or [])
@@ -135,30 +167,40 @@ def create_import(
         raise ValidationFailed(str(exc), errors=[{"field": "map", "message": str(exc)}]) from exc
     name = file.filename or "upload"
     token, path = uploads.save(file.file, name)
+    options = Options(
+        source=source,
+        dry_run=dry_run,
+        date_order="mdy" if us_dates else "dmy",
+        default_country=default_country,
+        filename=name,
+        mapping_name=mapping,
+        mapping=MappingRequest(
+            explicit=request_map,
+            as_attribute=list(as_attribute or []),
+            as_identifier=list(as_identifier or []),
+            ignore=list(ignore or []),
+        ),
+        created_by=user.username,
+    )
     try:
-        options = Options(
-            source=source,
-            dry_run=dry_run,
-            date_order="mdy" if us_dates else "dmy",
-            default_country=default_country,
-            filename=name,
-            mapping_name=mapping,
-            mapping=MappingRequest(
-                explicit=request_map,
-                as_attribute=list(as_attribute or []),
-                as_identifier=list(as_identifier or []),
-                ignore=list(ignore or []),
-            ),
-            created_by=user.username,
-            workers=0,
-        )
-        summary = run_import(get_engine(), path, kind, options)
-    finally:
+        prepare_run(get_engine(), path, kind, options)  # unreadable file, unmapped column: 422
+        job = background.queue_import(db, token, kind, options)
+    except BaseException:
         uploads.remove(token)
-    audit(db, user, "import", "import_batch", summary.batch_id, channel="api",
-          detail={"kind": summary.kind, "counts": summary.counts})  # fmt: skip
-    response.headers["Location"] = request.app.url_path_for("get_import", batch_id=summary.batch_id)
-    return ImportSummary.model_validate(summary.as_dict())
+        raise
+    audit(db, user, "import", "job", job.id, channel="api",
+          detail={"kind": kind, "source": source, "dry_run": dry_run})  # fmt: skip
+    response.headers["Location"] = request.app.url_path_for("get_import_job", job_id=job.id)
+    return _job_out(db, job.id)
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=ImportJobOut, responses=problem_responses(401, 403, 404, 422)
+)
+def get_import_job(job_id: JobId, db: DbSession, user: PersonsReader) -> ImportJobOut:
+    """An import job: its status and progress, its batch once started, the batch summary once
+    done. Poll it after `POST /api/v1/imports` (every second or two)."""
+    return _job_out(db, job_id)
 
 
 @router.get("", response_model=list[BatchOut], responses=problem_responses(401, 403, 422))

@@ -1,8 +1,10 @@
-"""Imports in the browser: upload a file, confirm the suggested mapping, read the summary and
-the rejects, download them as CSV, roll a batch back.
+"""Imports in the browser: upload a file, confirm the suggested mapping, follow the import job
+(a progress bar), read the summary and the rejects, download them as CSV, roll a batch back.
 
 The uploaded file waits in a private temporary folder between the upload and the confirmed
-import; its token is kept in the user's session, so nobody else can import it.
+import; its token is kept in the user's session, so nobody else can import it. The confirmed
+import (a dry run too) is a worker job (``ingest.run``); its page refreshes itself until the
+batch is done, then shows the batch.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
 from closedloop.bootstrap import get_engine
@@ -18,12 +20,12 @@ from closedloop.deps import DbSession
 from closedloop.errors import DomainError, ValidationFailed
 from closedloop.i18n import N_
 from closedloop.ingest import attributes as ingest_attributes
-from closedloop.ingest import batches, profiles, uploads
+from closedloop.ingest import background, batches, profiles, uploads
 from closedloop.ingest.context import Options
 from closedloop.ingest.fields import KINDS, get_kind
 from closedloop.ingest.mapping import ATTRIBUTE_TYPES, MappingRequest, slug, suggest
 from closedloop.ingest.readers import TableError, open_table
-from closedloop.ingest.runner import run_import
+from closedloop.ingest.runner import prepare_run
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
@@ -167,10 +169,10 @@ async def run(request: Request, db: DbSession, user: Importer) -> Response:
         mapping_name=form_str(form, "save_as").strip()[:64] or None,
         mapping=MappingRequest(explicit=explicit),
         created_by=user.username,
-        workers=0,
     )
     try:
-        summary = run_import(get_engine(), path, kind_name, options)
+        prepare_run(get_engine(), path, kind_name, options)  # nothing queued when it fails
+        job = background.queue_import(db, token, kind_name, options)
     except ValidationFailed as exc:
         return _index_with_error(
             request, db, exc.detail + " " + "; ".join(e["message"] for e in exc.errors[:5])
@@ -178,14 +180,41 @@ async def run(request: Request, db: DbSession, user: Importer) -> Response:
     except DomainError as exc:
         return _index_with_error(request, db, exc.detail, status=exc.status)
     if not options.dry_run:
-        uploads.remove(token)
-        pending.pop(token, None)
+        pending.pop(token, None)  # the job removes the file when it is done
         request.session[SESSION_UPLOADS] = pending
     users_service.audit(
-        db, user, "import", "import_batch", summary.batch_id, channel="web",
-        detail={"kind": summary.kind, "counts": summary.counts},
+        db, user, "import", "job", job.id, channel="web",
+        detail={"kind": kind_name, "dry_run": options.dry_run},
     )  # fmt: skip
-    return RedirectResponse(f"/imports/{summary.batch_id}", status_code=303)
+    return RedirectResponse(f"/imports/jobs/{job.id}", status_code=303)
+
+
+@router.get("/imports/jobs/{job_id:int}", response_class=Response)
+def job_page(request: Request, job_id: int, db: DbSession, user: Importer) -> Response:
+    """A queued or running import: its progress, refreshed every two seconds; once done, the
+    batch page."""
+    try:
+        job = background.import_job(db, job_id)
+    except DomainError as exc:
+        raise not_found() from exc
+    if job.status == "done" and job.batch_id is not None:
+        return RedirectResponse(f"/imports/{job.batch_id}", status_code=303)
+    context = {"active": "imports", "job": job, "percent": round(job.progress * 100)}
+    return render(request, "imports/job.html", context)
+
+
+@router.get("/imports/jobs/{job_id:int}.json", response_class=Response)
+def job_status(request: Request, job_id: int, db: DbSession, user: Importer) -> Response:
+    """The job's status as JSON (for scripts polling the page)."""
+    try:
+        job = background.import_job(db, job_id)
+    except DomainError as exc:
+        raise not_found() from exc
+    data = {
+        "job_id": job.job_id, "status": job.status, "progress": job.progress,
+        "batch_id": job.batch_id, "counts": job.counts, "error": job.error,
+    }  # fmt: skip
+    return JSONResponse(data)
 
 
 @router.get("/imports/{batch_id:int}", response_class=Response)
