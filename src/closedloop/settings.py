@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="closedloop <noreply@localhost>", description="Sender of outgoing email."
     )
+    upload_dir: str = Field(
+        default="",
+        description="Folder where uploaded files wait for their import job; share it between "
+        "the web server and the workers when they run on different machines. Empty: a "
+        "private folder under the system's temporary directory.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Address where people reach the public pages (links in emails).",

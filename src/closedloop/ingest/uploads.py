@@ -1,4 +1,4 @@
-"""Uploaded files waiting to be imported: kept in a private temporary folder by token.
+"""Uploaded files waiting to be imported: kept in a private folder by token.
 
 The web page uploads a file, shows the suggested mapping, and imports it when the user
 confirms: the file waits here in between (under a random token kept in the user's session),
@@ -14,15 +14,19 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from closedloop.settings import get_settings
+
 MAX_AGE_SECONDS = 24 * 3600
 _SAFE_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".xlsx", ".xlsm", ".json", ".ndjson",
                   ".jsonl", ".parquet", ".pq"}  # fmt: skip
 
 
 def folder() -> Path:
-    """The private folder of pending uploads (created on first use, mode 700)."""
-    path = Path(tempfile.gettempdir()) / "closedloop-imports"
-    path.mkdir(mode=0o700, exist_ok=True)
+    """The private folder of pending uploads (``CLOSEDLOOP_UPLOAD_DIR``, else one under the
+    temporary directory), created on first use with mode 700."""
+    configured = get_settings().upload_dir
+    path = Path(configured) if configured else Path(tempfile.gettempdir()) / "closedloop-imports"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 

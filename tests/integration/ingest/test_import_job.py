@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from closedloop.ingest import uploads
 from closedloop.ingest.background import import_job, queue_import
 from closedloop.ingest.context import Options
 from closedloop.jobs.service import requeue_stale, run_pending
+from closedloop.settings import get_settings
 
 ROWS = 6000
 
@@ -49,6 +51,25 @@ def test_an_upload_is_imported_by_a_worker(engine: Engine, tmp_path: Path) -> No
     assert done.summary["rejects"][0]["line"] == 3
     assert done.batch_id == done.summary["batch_id"]
     assert _count(engine, "SELECT COUNT(*) FROM persons WHERE source_system = 'jobs'") == 1
+
+
+def test_uploads_wait_in_the_configured_folder(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared" / "uploads"
+    monkeypatch.setenv("CLOSEDLOOP_UPLOAD_DIR", str(shared))
+    get_settings.cache_clear()
+    try:
+        path = tmp_path / "p.csv"
+        path.write_text("external_id,family_name\nU1,Durand\n")
+        job_id = _queue(engine, path)
+        assert len(list(shared.iterdir())) == 1  # where workers on other machines can see it
+        assert oct(shared.stat().st_mode & 0o777) == "0o700"
+        assert run_pending(engine, kinds=["ingest.run"]) == 1
+        with Session(engine) as session:
+            assert import_job(session, job_id).status == "done"
+    finally:
+        get_settings.cache_clear()
 
 
 def test_a_killed_worker_resumes_without_duplicates(
