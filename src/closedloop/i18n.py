@@ -7,11 +7,13 @@ locale explicitly: nothing here reads settings or global state.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
@@ -26,6 +28,8 @@ LOCALE_NAMES: dict[str, str] = {"en": "English", "fr": "Français"}
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 Number = int | float | Decimal
+
+log = logging.getLogger(__name__)
 
 
 def N_(message: str) -> str:
@@ -93,6 +97,15 @@ def format_date(value: date | datetime | None, locale: str, fmt: str = "medium")
     if isinstance(value, datetime):
         value = _aware(value).date()
     return str(babel_dates.format_date(value, format=fmt, locale=locale))
+
+
+def time_zone(name: str) -> tzinfo:
+    """The IANA zone ``name`` (``Europe/Paris``); UTC, with a warning, when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("Unknown time zone %r in CLOSEDLOOP_TIMEZONE; showing UTC", name)
+        return UTC
 
 
 def format_datetime(

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     default_currency: str = "EUR"
     default_country: str = "FR"
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone in which pages show dates and times (e.g. Europe/Paris); "
+        "the store keeps UTC.",
+    )
     page_size: int = 50
     # Outgoing email and public links (sign-up forms, preference centre).
     smtp_host: str = Field(default="localhost", description="SMTP server for outgoing email.")

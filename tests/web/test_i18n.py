@@ -17,8 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop import i18n, vocab
+from closedloop.db.uow import unit_of_work
+from closedloop.jobs import service as jobs
+from closedloop.settings import get_settings
 from closedloop.users.models import User
 from closedloop.web.labels import LABELS
+from closedloop.web.rendering import environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -231,3 +235,26 @@ def test_every_vocabulary_code_has_a_label() -> None:
         for member in enum
     }
     assert codes <= set(LABELS)
+
+
+def test_pages_show_times_in_the_configured_zone(
+    client: TestClient,
+    logged_in: Callable[..., TestClient],
+    factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with unit_of_work(factory) as s:
+        job = jobs.enqueue(s, "plugin.absent")
+        job.created_at = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
+    logged_in("admin")
+    assert "Jan 5, 2026, 11:30:00\u202fPM" in client.get("/jobs").text  # UTC by default
+    for zone, shown in (
+        ("Asia/Tokyo", "Jan 6, 2026, 8:30:00\u202fAM"),
+        ("Mars/Olympus", "Jan 5, 2026, 11:30:00\u202fPM"),
+    ):
+        monkeypatch.setenv("CLOSEDLOOP_TIMEZONE", zone)
+        get_settings.cache_clear()
+        environment.cache_clear()
+        assert shown in client.get("/jobs").text  # an unknown zone falls back to UTC
+    get_settings.cache_clear()
+    environment.cache_clear()

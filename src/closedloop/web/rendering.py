@@ -91,7 +91,9 @@ def _count(locale: str, total: int, cap: int | None = None) -> str:
 
 @lru_cache(maxsize=len(i18n.SUPPORTED_LOCALES) + 1)
 def environment(locale: str) -> Environment:
-    """The template environment of ``locale``: its translations and formatting filters."""
+    """The template environment of ``locale``: its translations and formatting filters
+    (times in the zone of ``CLOSEDLOOP_TIMEZONE``)."""
+    zone = i18n.time_zone(get_settings().timezone)
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -105,7 +107,7 @@ def environment(locale: str) -> Environment:
     gettext = cast(Callable[[str], str], translations.gettext)
     env.filters.update(
         date=lambda v, fmt="medium": i18n.format_date(v, locale, fmt),
-        datetime=lambda v, fmt="medium": i18n.format_datetime(v, locale, fmt),
+        datetime=lambda v, fmt="medium": i18n.format_datetime(v, locale, fmt, zone),
         decimal=lambda v, fmt=None: i18n.format_decimal(v, locale, fmt),
         money=lambda v, currency: i18n.format_currency(v, currency, locale),
         percent=lambda v: i18n.format_percent(v, locale),
