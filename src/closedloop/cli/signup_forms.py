@@ -5,10 +5,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from closedloop.cli._common import JsonOption, console, err_console, print_json, session_scope
+from closedloop.cli._common import JsonOption, console, print_json, session_scope
 from closedloop.consent import forms as service
 from closedloop.consent.messages import public_url
-from closedloop.errors import ValidationFailed
 
 signup_forms_app = typer.Typer(
     name="signup-forms",
@@ -80,14 +79,8 @@ def create(
         "confirm_body": body or service.DEFAULT_BODY,
         "redirect_url": redirect_url,
     }
-    with session_scope() as session:
-        try:
-            data = service.validate_form(values, create=True)
-        except ValidationFailed as exc:
-            err_console.print(f"[red]error:[/red] {exc.detail}")
-            for item in exc.errors:
-                err_console.print(f"  - {item['field']}: {item['message']}")
-            raise typer.Exit(code=1) from exc
+    with session_scope() as session:  # prints a refused form's errors, field by field
+        data = service.validate_form(values, create=True)
         assert isinstance(data, service.SignupFormCreate)
         form = service.create_form(session, data, created_by="cli")
         row = {**service.form_dict(form), "public_url": public_url(f"/signup/{form.slug}")}
