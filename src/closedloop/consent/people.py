@@ -6,22 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closedloop.contacts.models import Email, Person
-from closedloop.errors import NotFound
-
-#: Merge chains are short; a longer one is a loop and is cut.
-MAX_HOPS = 20
-
-
-def resolve_person(session: Session, person_id: int) -> Person:
-    """The golden record of ``person_id`` (itself unless it was merged); NotFound if gone."""
-    person = session.get(Person, person_id)
-    hops = 0
-    while person is not None and person.merged_into_id is not None and hops < MAX_HOPS:
-        person = session.get(Person, person.merged_into_id)
-        hops += 1
-    if person is None:
-        raise NotFound(f"Person {person_id} does not exist.")
-    return person
+from closedloop.contacts.service import golden_record
 
 
 def find_by_email(session: Session, address: str) -> Person | None:
@@ -42,4 +27,4 @@ def find_by_email(session: Session, address: str) -> Person | None:
         )
         .limit(1)
     )
-    return None if person_id is None else resolve_person(session, person_id)
+    return None if person_id is None else golden_record(session, person_id)

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from closedloop.consent import messages
 from closedloop.consent.models import ConsentCurrent, ConsentEvent, SignupForm
-from closedloop.consent.people import resolve_person
 from closedloop.consent.service import current_consents, record_consent
 from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person
 from closedloop.contacts.normalize import clean_text, normalize_email
 from closedloop.contacts.schemas import EmailIn, PersonUpdate, PhoneIn
+from closedloop.contacts.service import golden_record
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import ValidationFailed
 from closedloop.vocab import Channel, ConsentMethod, ConsentState, ContactKind, Purpose
@@ -78,7 +78,7 @@ def set_preferences(
     ``statements`` holds the text the person saw next to each box (the proof of a grant).
     """
     when = now or utcnow()
-    person = resolve_person(session, person_id)
+    person = golden_record(session, person_id)
     current = {
         (c.channel, c.purpose): c.state
         for c in session.scalars(
@@ -124,7 +124,7 @@ def withdraw_all(
 ) -> list[ConsentEvent]:
     """Withdraw every current grant of the person (on ``channel`` only when given)."""
     when = now or utcnow()
-    person = resolve_person(session, person_id)
+    person = golden_record(session, person_id)
     events = []
     for row in current_consents(session, person.id):
         if row.state != ConsentState.GRANTED or (channel and row.channel != channel.value):
@@ -164,7 +164,7 @@ def update_details(
 ) -> Person:
     """Change the person's name and primary phone (other phones are kept); 409 when the
     record changed since ``version`` was read."""
-    person = resolve_person(session, person_id)
+    person = golden_record(session, person_id)
     others = [p for p in person.phones if p is not primary(person.phones)]
     phones = [PhoneIn(number=p.e164, kind=ContactKind(p.kind)) for p in others]
     if phone.strip():
@@ -195,7 +195,7 @@ def request_email_change(
             "The new email address is not valid.",
             errors=[{"field": "email", "message": str(exc)}],
         ) from exc
-    person = resolve_person(session, person_id)
+    person = golden_record(session, person_id)
     current = primary(person.emails)
     if current is not None and current.address_key == key:
         return False
@@ -206,7 +206,7 @@ def request_email_change(
 def confirm_email_change(session: Session, person_id: int, address: str) -> Person:
     """Make the confirmed ``address`` the person's primary email (it replaces the previous
     primary one); confirming again changes nothing."""
-    person = resolve_person(session, person_id)
+    person = golden_record(session, person_id)
     normalized, key = normalize_email(address)
     current = primary(person.emails)
     if current is not None and current.address_key == key:

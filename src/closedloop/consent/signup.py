@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from closedloop.consent import messages
 from closedloop.consent.forms import get_form
 from closedloop.consent.models import SignupForm, SignupRequest
-from closedloop.consent.people import find_by_email, resolve_person
+from closedloop.consent.people import find_by_email
 from closedloop.consent.service import record_consent
 from closedloop.contacts import service as contacts
 from closedloop.contacts.normalize import clean_text, normalize_email, normalize_phone
 from closedloop.contacts.schemas import AddressIn, EmailIn, PersonCreate, PersonUpdate, PhoneIn
+from closedloop.contacts.service import golden_record
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import NotFound, ValidationFailed
 from closedloop.settings import get_settings
@@ -204,7 +205,7 @@ def confirm_signup(
         return request, False
     session.refresh(request)
     form = get_form(session, request.form_id)
-    person = resolve_person(session, request.person_id)
+    person = golden_record(session, request.person_id)
     labels = {t["code"]: (t["purpose"], t["label"]) for t in form.topics}
     done: set[tuple[str, str]] = set()
     for code in request.topics:

@@ -205,6 +205,19 @@ def get_person(session: Session, person_id: int) -> Person:
     return person
 
 
+def golden_record(session: Session, person_id: int) -> Person:
+    """The golden record a person was merged into (following chains, loops cut), or the
+    person itself; NotFound when the id names nobody."""
+    person = session.get(Person, person_id)
+    seen: set[int] = set()
+    while person is not None and person.merged_into_id is not None and person.id not in seen:
+        seen.add(person.id)
+        person = session.get(Person, person.merged_into_id)
+    if person is None:
+        raise NotFound(f"Person {person_id} does not exist.")
+    return person
+
+
 def update_person(session: Session, person_id: int, data: PersonUpdate) -> Person:
     """Apply the fields set in ``data``; 409 if the person changed since ``data.version``."""
     person = get_person(session, person_id)

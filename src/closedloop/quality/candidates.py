@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from closedloop.contacts.models import Person
+from closedloop.contacts.service import golden_record
 from closedloop.db.base import utcnow
 from closedloop.errors import Conflict, NotFound, ValidationFailed
-from closedloop.quality.merge import golden_of, merge_persons, pair_key
+from closedloop.quality.merge import merge_persons, pair_key
 from closedloop.quality.models import DuplicateCandidate, MergeEvent
 from closedloop.quality.survivorship import Policy, choose_golden
 
@@ -143,8 +144,8 @@ def decide(
         )
     event: MergeEvent | None = None
     if decision == "accept" and row.status not in ("auto_merged", "accepted"):
-        a = golden_of(session, row.person_l_id)
-        b = golden_of(session, row.person_r_id)
+        a = golden_record(session, row.person_l_id)
+        b = golden_record(session, row.person_r_id)
         if a.id != b.id:
             golden, source = choose_golden(Policy.from_settings(), a, b)
             event = merge_persons(

@@ -72,18 +72,6 @@ def take_snapshot(session: Session, golden_id: int, source_id: int) -> dict[str,
     return doc
 
 
-def golden_of(session: Session, person_id: int) -> Person:
-    """The golden record a person was merged into (following chains), or the person."""
-    person = session.get(Person, person_id)
-    seen: set[int] = set()
-    while person is not None and person.merged_into_id is not None and person.id not in seen:
-        seen.add(person.id)
-        person = session.get(Person, person.merged_into_id)
-    if person is None:
-        raise NotFound(f"Person {person_id} does not exist.")
-    return person
-
-
 def pair_key(a: int, b: int) -> tuple[int, int]:
     """A pair of person ids, smaller first (the order ``duplicate_candidates`` stores)."""
     return (a, b) if a < b else (b, a)
@@ -384,7 +372,6 @@ def merges_of(session: Session, person_id: int) -> list[MergeEvent]:
 
 __all__ = [
     "FIELDS",
-    "golden_of",
     "merge_persons",
     "merges_of",
     "not_duplicate",

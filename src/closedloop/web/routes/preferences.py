@@ -18,10 +18,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from closedloop.consent import preferences as prefs
 from closedloop.consent.models import ConsentEvent
-from closedloop.consent.people import resolve_person
 from closedloop.consent.service import consent_history
 from closedloop.consent.tokens import TokenExpired, TokenInvalid, TokenPurpose, read_token
 from closedloop.contacts.models import Person
+from closedloop.contacts.service import golden_record
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.i18n import N_
@@ -42,7 +42,7 @@ SAVED = {
 def _person(db: DbSession, token: str) -> Person:
     person_id = read_token(TokenPurpose.PREFERENCES, token).get("p")
     try:
-        return resolve_person(db, person_id) if isinstance(person_id, int) else _invalid()
+        return golden_record(db, person_id) if isinstance(person_id, int) else _invalid()
     except NotFound:
         return _invalid()
 
@@ -217,7 +217,7 @@ def _email_change(db: DbSession, token: str) -> tuple[Person, str]:
     if not isinstance(person_id, int) or not isinstance(address, str):
         raise TokenInvalid("malformed")
     try:
-        return resolve_person(db, person_id), address
+        return golden_record(db, person_id), address
     except NotFound as exc:
         raise TokenInvalid("unknown person") from exc
 
