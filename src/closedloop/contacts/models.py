@@ -138,6 +138,16 @@ def _owner_check(table: str) -> CheckConstraint:
     )
 
 
+def _organisation_index(table: str) -> Index:
+    """The ``organisation_id`` index of a table whose rows mostly belong to persons: partial,
+    so that a person's row adds no entry (an import of persons writes one index less)."""
+    where = text("organisation_id IS NOT NULL")
+    return Index(
+        f"ix_{table}_organisation_id", "organisation_id", sqlite_where=where,
+        postgresql_where=where,
+    )  # fmt: skip
+
+
 class ContactPoint:
     """Columns every contact point has: owner, kind, validity, primary flag, source."""
 
@@ -145,7 +155,7 @@ class ContactPoint:
         BigId, ForeignKey("persons.id", ondelete="CASCADE"), index=True
     )
     organisation_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("organisations.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(16), default="private")
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -161,7 +171,7 @@ class Email(ContactPoint, Base):
     """An email address; ``address_key`` is the lower-cased form used for search and matching."""
 
     __tablename__ = "emails"
-    __table_args__ = (_owner_check("emails"),)
+    __table_args__ = (_owner_check("emails"), _organisation_index("emails"))
     id: Mapped[int_pk]
     address: Mapped[str] = mapped_column(String(320))
     address_key: Mapped[str] = mapped_column(search_key(320), index=True)
@@ -172,7 +182,7 @@ class Phone(ContactPoint, Base):
     """A phone number in E.164 (``+33612345678``), as entered in ``raw``."""
 
     __tablename__ = "phones"
-    __table_args__ = (_owner_check("phones"),)
+    __table_args__ = (_owner_check("phones"), _organisation_index("phones"))
     id: Mapped[int_pk]
     e164: Mapped[str] = mapped_column(search_key(20), index=True)
     raw: Mapped[str | None] = mapped_column(String(64))
@@ -184,7 +194,7 @@ class Address(ContactPoint, Base):
     """A postal address with its check status (valid, corrected, suspect…) and coordinates."""
 
     __tablename__ = "addresses"
-    __table_args__ = (_owner_check("addresses"),)
+    __table_args__ = (_owner_check("addresses"), _organisation_index("addresses"))
     id: Mapped[int_pk]
     line1: Mapped[str | None] = mapped_column(String(300))
     line2: Mapped[str | None] = mapped_column(String(300))
@@ -290,6 +300,7 @@ class AttributeValue(Base):
     __tablename__ = "attribute_values"
     __table_args__ = (
         _owner_check("attribute_values"),
+        _organisation_index("attribute_values"),
         Index("ix_attribute_values_definition_choice", "definition_id", "choice_id"),
     )
     id: Mapped[int_pk]
@@ -300,7 +311,7 @@ class AttributeValue(Base):
         BigId, ForeignKey("persons.id", ondelete="CASCADE"), index=True
     )
     organisation_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+        BigId, ForeignKey("organisations.id", ondelete="CASCADE")
     )
     value_number: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     value_date: Mapped[date | None] = mapped_column(Date)
