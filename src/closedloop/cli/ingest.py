@@ -138,11 +138,11 @@ def import_file(
         5000, "--chunk-size", min=1, max=100_000, help="Rows per committed chunk."
     ),
     commit_rows: int = typer.Option(
-        50_000,
+        Options.commit_rows,
         "--commit-rows",
         min=1,
-        help="SQLite: rows per transaction (several chunks; an interrupted import redoes at "
-        "most these).",
+        help="SQLite: rows per transaction (several chunks, at most 10 s of writing; an "
+        "interrupted import redoes at most these).",
     ),
     workers: int | None = typer.Option(
         None,

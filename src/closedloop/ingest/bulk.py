@@ -24,7 +24,8 @@ Row = tuple[Any, ...]
 IN_CHUNK = 5000
 
 
-def _sqlite_value(value: Any) -> Any:
+def sqlite_value(value: Any) -> Any:
+    """``value`` as SQLite stores it (what SQLAlchemy would write)."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
@@ -50,18 +51,18 @@ class Bulk:
 
     def param(self, value: Any) -> Any:
         """One value converted for the store."""
-        return _sqlite_value(value) if self.sqlite else value
+        return sqlite_value(value) if self.sqlite else value
 
     def params(self, row: Sequence[Any]) -> Row:
         """``row`` converted for the store."""
         if self.sqlite:
-            return tuple(_sqlite_value(v) for v in row)
+            return tuple(sqlite_value(v) for v in row)
         return tuple(row)
 
     def rows(self, rows: Iterable[Sequence[Any]]) -> list[Row]:
         """Many rows converted for the store."""
         if self.sqlite:
-            return [tuple(_sqlite_value(v) for v in row) for row in rows]
+            return [tuple(sqlite_value(v) for v in row) for row in rows]
         return [tuple(row) for row in rows]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
@@ -78,14 +79,44 @@ class Bulk:
         result = self.conn.exec_driver_sql(self._sql(sql), self.params(params))
         return [tuple(r) for r in result]
 
+    def literal(self, value: Any) -> str:
+        """``value`` written as an SQL literal (NULL, a number, a boolean, a quoted string)."""
+        value = self.param(value)
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "TRUE" if value else "FALSE"
+        if isinstance(value, int | float):
+            return repr(value)
+        if isinstance(value, datetime):
+            value = value.isoformat(sep=" ")
+        text = str(value)
+        if "\x00" in text:
+            raise ValueError("a NUL character cannot be written as an SQL literal")
+        return "'" + text.replace("'", "''") + "'"
+
     def insert(
-        self, table: str, columns: Sequence[str], rows: list[Row], *, converted: bool = False
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: list[Row],
+        *,
+        converted: bool = False,
+        constants: dict[str, Any] | None = None,
     ) -> None:
-        """``INSERT INTO table (columns) VALUES (...)`` for each row."""
-        if rows:
-            marks = ", ".join("?" for _ in columns)
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
-            self.executemany(sql, rows, converted=converted)
+        """``INSERT INTO table (columns) VALUES (...)`` for each row; ``constants`` are the
+        same for every row and are written into the statement instead of bound per row (each
+        bound value costs the driver time, and a chunk's rows share source, batch and time)."""
+        if not rows:
+            return
+        mark = "?" if self.sqlite else "%s"
+        names = [*columns, *(constants or {})]
+        marks = [mark] * len(columns)
+        for value in (constants or {}).values():
+            text = self.literal(value)
+            marks.append(text if self.sqlite else text.replace("%", "%%"))
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(marks)})"  # noqa: S608
+        self.conn.exec_driver_sql(sql, rows if converted else self.rows(rows))
 
     def select_in(
         self, sql: str, head: Sequence[Any], keys: Sequence[Any], tail: Sequence[Any] = ()

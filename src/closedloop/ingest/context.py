@@ -47,8 +47,12 @@ class Options:
     summary_rejects: int = 1000
     #: validation processes; None: one per core but one for files over 4 MiB
     workers: int | None = None
-    #: SQLite: rows per transaction (several chunks); a killed import redoes at most these
-    commit_rows: int = 50_000
+    #: SQLite: rows per transaction (several chunks); a killed import redoes at most these.
+    #: A transaction is also committed after :data:`~closedloop.ingest.runner.HOLD_SECONDS`.
+    commit_rows: int = 200_000
+    #: SQLite: a file of at least this many rows into a table holding fewer than half as
+    #: many builds the secondary indexes afterwards (:mod:`closedloop.ingest.indexes`)
+    bulk_rows: int = 100_000
     #: the worker job running the import (web and API), recorded on its batch
     job_id: int | None = None
 

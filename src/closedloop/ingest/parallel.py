@@ -13,7 +13,9 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from closedloop.ingest import fresh
 from closedloop.ingest.context import ChunkResult, Context
+from closedloop.ingest.fresh import Fresh
 from closedloop.ingest.prepare import PartyRow
 
 _worker: Any = None
@@ -30,20 +32,30 @@ def _init(ctx: Context) -> None:
     _worker = PartyImporter(ctx)
 
 
-def validate(items: list[Any]) -> tuple[list[tuple[Any, ...]], ChunkResult, dict[str, Any]]:
+def validate(
+    items: list[Any], new: list[bool] | None = None
+) -> tuple[list[tuple[Any, ...]], Fresh | None, ChunkResult, dict[str, Any]]:
     """Validate ``items`` in a worker. Rows travel back as plain tuples (pickled several
-    times faster than objects); also returned: the choices they added (attribute → choice
-    code → label) so that the main process stores them."""
+    times faster than objects), and, when ``new`` says which items' keys were not stored, the
+    new rows as JSON for the writer (:mod:`closedloop.ingest.fresh`); also returned: the
+    choices they added (attribute → choice code → label) so that the main process stores
+    them."""
     out = ChunkResult()
     ctx: Context = _worker.ctx
     before = {code: set(a.new_labels) for code, a in ctx.attributes.items()}
     columns = _worker.spec.columns
-    rows = [row.pack(columns) for row in _worker.validate(items, out)]
+    valid = _worker.validate(items, out)
+    created: Fresh | None = None
+    if new is not None:
+        is_new = {item[0] for item, flag in zip(items, new, strict=True) if flag}
+        created = fresh.encode([r for r in valid if r.line_no in is_new], columns)
+        valid = [r for r in valid if r.line_no not in is_new]
+    rows = [row.pack(columns) for row in valid]
     added = {
         code: {c: label for c, label in a.new_labels.items() if c not in before[code]}
         for code, a in ctx.attributes.items()
     }
-    return rows, out, {code: new for code, new in added.items() if new}
+    return rows, created, out, {code: new for code, new in added.items() if new}
 
 
 def rows_of(tuples: list[tuple[Any, ...]]) -> list[PartyRow]:

@@ -11,11 +11,14 @@ rejects the others.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from closedloop.contacts.normalize import clean_text
 from closedloop.ingest import attributes as attrs
 from closedloop.ingest.bulk import Bulk, Row
 from closedloop.ingest.context import ChunkResult, Context, row_hash, row_problem
+from closedloop.ingest.fresh import Fresh, decode
+from closedloop.ingest.fresh import insert as insert_fresh
 from closedloop.ingest.party_update import apply_updates
 from closedloop.ingest.prepare import (
     ADDRESS_COLUMNS,
@@ -46,7 +49,6 @@ ORGANISATIONS = PartySpec(
 )
 EMAIL_COLUMNS = ("address", "address_key")
 PHONE_COLUMNS = ("e164", "raw", "line_type")
-_POINT = ("kind", "is_primary", "is_valid", "source_system", "created_at", "updated_at")
 #: Columns whose values need converting for the store (dates, decimals).
 _TYPED = frozenset({"birth_date", "annual_revenue"})
 
@@ -166,12 +168,22 @@ class PartyImporter:
         self.write(bulk, work, self.validate(work.todo, out), out, relookup=False)
 
     def write(
-        self, bulk: Bulk, work: Work, prepared: list[PartyRow], out: ChunkResult, *, relookup: bool
+        self,
+        bulk: Bulk,
+        work: Work,
+        prepared: list[PartyRow],
+        out: ChunkResult,
+        *,
+        relookup: bool,
+        created: Fresh | None = None,
     ) -> None:
         """Store a classified and validated chunk; with ``relookup`` the keys are looked up
-        again first (the chunk was classified before the previous chunk was written)."""
+        again first (the chunk was classified before the previous chunk was written).
+        ``created``: the chunk's new rows as JSON (:mod:`closedloop.ingest.fresh`)."""
         ctx, spec = self.ctx, self.spec
         stored = work.stored
+        if created is not None and relookup:  # some may be stored by now: the ordinary path
+            prepared, created = prepared + decode(created, spec.columns), None
         if relookup:
             keys = [item[1] for item in work.same] + [p.key for p in prepared]
             stored = lookup(ctx, bulk, spec, keys)
@@ -211,6 +223,9 @@ class PartyImporter:
         if new:
             self._insert(bulk, new)
             out.touched.extend(p.id for p in new if p.id is not None)
+        if created is not None and created.count:
+            out.add("new", created.count)
+            out.touched.extend(self._insert_fresh(bulk, created))
         out.touched.extend(sorted(changed))
         self._source_records(bulk, new, old, stored, marks)
 
@@ -218,18 +233,14 @@ class PartyImporter:
 
     def _insert(self, bulk: Bulk, rows: list[PartyRow]) -> None:
         ctx, spec = self.ctx, self.spec
-        now = bulk.param(ctx.now)
         ids = bulk.allocate_ids(spec.table, len(rows))
         cols = spec.columns
         typed = [i for i, c in enumerate(cols) if c in _TYPED]
         life = cols.index("lifecycle_status") if "lifecycle_status" in cols else None
-        head = ("id", "version", *cols, "source_system", "external_id", "import_batch_id")
-        head = (*head, "created_at")
         table_rows: list[Row] = []
         emails: list[Row] = []
         phones: list[Row] = []
         addresses: list[Row] = []
-        source, batch, kind = ctx.source, ctx.batch_id, spec.contact_kind
         param = bulk.param
         for pid, row in zip(ids, rows, strict=True):
             values = row.column_values(cols)
@@ -240,22 +251,48 @@ class PartyImporter:
                 if life is not None and mutable[life] is None:
                     mutable[life] = "prospect"
                 values = tuple(mutable)
-            table_rows.append((pid, 1, *values, source, row.key, batch, now, now))
+            table_rows.append((pid, *values, row.key))
             for n, (address, key) in enumerate(row.emails):
-                emails.append((pid, kind, n == 0, True, source, now, now, address, key))
+                emails.append((pid, n == 0, address, key))
             for n, (e164, raw, line_type) in enumerate(row.phones):
-                phones.append((pid, kind, n == 0, True, source, now, now, e164, raw, line_type))
+                phones.append((pid, n == 0, e164, raw, line_type))
             a = row.address_row()
             if a is not None:
-                addresses.append((pid, kind, True, True, source, now, now, *a))
+                addresses.append((pid, *a))
             row.id = pid
-        bulk.insert(spec.table, (*head, "updated_at"), table_rows, converted=True)
+        constants, point = self._constants()
+        bulk.insert(
+            spec.table, ("id", *cols, "external_id"), table_rows, converted=True,
+            constants=constants,
+        )  # fmt: skip
         owner = spec.owner
-        bulk.insert("emails", (owner, *_POINT, *EMAIL_COLUMNS), emails, converted=True)
-        bulk.insert("phones", (owner, *_POINT, *PHONE_COLUMNS), phones, converted=True)
-        bulk.insert("addresses", (owner, *_POINT, *ADDRESS_COLUMNS), addresses, converted=True)
+        for table, columns, points in (
+            ("emails", EMAIL_COLUMNS, emails),
+            ("phones", PHONE_COLUMNS, phones),
+        ):
+            bulk.insert(table, (owner, "is_primary", *columns), points, converted=True,
+                        constants=point)  # fmt: skip
+        bulk.insert("addresses", (owner, *ADDRESS_COLUMNS), addresses, converted=True,
+                    constants={**point, "is_primary": True})  # fmt: skip
         if ctx.extensions:
             attrs.insert_new(bulk, ctx, spec.owner, list(zip(ids, rows, strict=True)))
+
+    def _constants(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What every new row of a chunk shares, for the party table and its contact points
+        (written into the statements, not bound per row)."""
+        ctx = self.ctx
+        stamp = {"source_system": ctx.source, "created_at": ctx.now, "updated_at": ctx.now}
+        party = {"version": 1, "import_batch_id": ctx.batch_id, **stamp}
+        return party, {"kind": self.spec.contact_kind, "is_valid": True, **stamp}
+
+    def _insert_fresh(self, bulk: Bulk, created: Fresh) -> list[int]:
+        """Insert new rows sent as JSON, with their source records; their ids."""
+        constants, point = self._constants()
+        spec = self.spec
+        return insert_fresh(
+            bulk, created, table=spec.table, owner=spec.owner, columns=spec.columns,
+            constants=constants, point=point, entity=spec.entity, batch_id=self.ctx.batch_id,
+        )  # fmt: skip
 
     def _source_records(
         self,

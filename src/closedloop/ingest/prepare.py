@@ -59,16 +59,6 @@ ADDRESS_COLUMNS = (
 )
 _CONTACT_FIELDS = frozenset({"email", "phone", "mobile", *ADDRESS_FIELDS})
 _POSTAL_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_CHECKED = (
-    "postal_code",
-    "locality",
-    "region",
-    "country",
-    "latitude",
-    "longitude",
-    "status",
-    "status_detail",
-)
 _PLACE_FIELDS = frozenset(ADDRESS_FIELDS) - {"country"}
 #: Values remembered per field (the readers are pure for one run): most columns of a file
 #: repeat a few values (genders, birth dates, towns, first names).
@@ -107,7 +97,7 @@ class PartyRow:
     def pack(self, columns: tuple[str, ...]) -> tuple[Any, ...]:
         """The row as a flat tuple of plain values (a worker's answer: a dict costs several
         times more to pickle and unpickle); :meth:`unpacked` reads it back."""
-        fields, address = self.fields, self.address
+        fields = self.fields
         return (
             self.line_no,
             self.key,
@@ -115,7 +105,7 @@ class PartyRow:
             tuple([fields.get(c) for c in columns]),
             self.emails,
             self.phones,
-            None if address is None else tuple([address[c] for c in ADDRESS_COLUMNS]),
+            self.address_row(),
             self.attributes or None,
             self.identifiers or None,
         )
@@ -280,7 +270,7 @@ def prepare_party(
         if all(p[0] != e164 for p in result.phones):
             result.phones.append((e164, raw.strip()[:64], line_type))
     if ok and not _PLACE_FIELDS.isdisjoint(row):
-        result.address = _address(ctx, row, result.phones[0][0] if result.phones else None)
+        result.address_values = _address(ctx, row, result.phones[0][0] if result.phones else None)
     names = PERSON_FIELDS if kind.name == "persons" else ORGANISATION_FIELDS
     result.fields = {n: row[n] for n in names if row.get(n) is not None}
     if kind.name == "organisations" and not result.fields.get("name"):
@@ -305,18 +295,15 @@ def prepare_party(
     return result
 
 
-def _address(ctx: Context, row: dict[str, Any], phone: str | None) -> dict[str, Any]:
+def _address(ctx: Context, row: dict[str, Any], phone: str | None) -> tuple[Any, ...]:
+    """The address in :data:`ADDRESS_COLUMNS` order, checked and completed."""
     country = row.get("country")
     if country is None and phone is None:
         country = ctx.default_country
     checked = _checked(
         country, row.get("postal_code"), row.get("locality"), row.get("region"), phone
     )
-    return {
-        "line1": row.get("line1"),
-        "line2": row.get("line2"),
-        **dict(zip(_CHECKED, checked, strict=True)),
-    }
+    return (row.get("line1"), row.get("line2"), *checked)
 
 
 def _extensions(ctx: Context, values: list[str | None], result: PartyRow, fail: Any) -> None:

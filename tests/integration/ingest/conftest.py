@@ -31,7 +31,7 @@ def write(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture()
 def load(engine: Engine) -> Callable[..., Summary]:
-    """Import a file: ``load(path, kind="persons", source="erp", **options)``."""
+    """Import a file: ``load(path, kind="persons", source="erp", progress=None, **options)``."""
 
     def run(path: Path, kind: str = "persons", source: str = "erp", **kw: Any) -> Summary:
         mapping = MappingRequest(
@@ -41,8 +41,9 @@ def load(engine: Engine) -> Callable[..., Summary]:
             ignore=kw.pop("ignore", []),
         )
         kw.setdefault("workers", 0)
+        progress = kw.pop("progress", None)
         options = Options(source=source, filename=path.name, mapping=mapping, **kw)
-        return run_import(engine, path, kind, options)
+        return run_import(engine, path, kind, options, progress=progress)
 
     return run
 
