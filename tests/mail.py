@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -12,8 +11,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from tests.net import free_port
 
 from closedloop.settings import get_settings
+
+__all__ = ["Inbox", "free_port", "smtp_server"]
 
 
 class Inbox:
@@ -40,13 +42,6 @@ class Inbox:
         found = re.search(re.escape(self.base_url + prefix) + r"\S+", self.text(index))
         assert found, self.text(index)
         return found.group(0).removeprefix(self.base_url)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.net import free_port
 
 from closedloop.asgi import create_app
 from closedloop.consent import forms
@@ -34,12 +34,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--n
 PROOF = "Yes, email me the book news. I can unsubscribe at any time."
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Inbox:
@@ -56,7 +50,7 @@ class Inbox:
 @pytest.fixture()
 def site(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """The app (uvicorn), an SMTP server, and a company page on another origin."""
-    app_port, smtp_port, host_port = _free_port(), _free_port(), _free_port()
+    app_port, smtp_port, host_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{app_port}"
     host = f"http://localhost:{host_port}"
     for name, value in {
@@ -143,7 +137,7 @@ def test_embedded_signup_confirm_and_withdraw(
             frame.get_by_role("button", name="Subscribe").click()
             expect(frame.locator("#sent")).to_be_visible()
 
-            assert run_pending(engine) == 1
+            assert run_pending(engine) == 2  # signup.submit, then its email.send
             body = inbox.messages[0].get_body(preferencelist=("plain",))
             assert body is not None
             link = re.search(r"http://\S+/signup/confirm/\S+", body.get_content())

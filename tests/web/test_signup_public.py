@@ -4,7 +4,7 @@ unsubscribe, email change, bad links. A real SMTP server (aiosmtpd) receives the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.mail import Inbox, smtp_server
 
+from closedloop.bootstrap import metadata
 from closedloop.consent import forms
 from closedloop.consent.models import ConsentCurrent, ConsentEvent, SignupRequest
 from closedloop.consent.tokens import TokenPurpose, make_token
@@ -133,7 +134,7 @@ def test_signup_then_confirm_grants_each_channel_and_purpose(
     response = sign_up(client, channels=["email", "sms"], phone="+33 6 12 34 56 78")
     assert response.status_code == 200 and 'id="sent"' in response.text
     assert ledger(factory) == []
-    assert run_pending(engine) == 1
+    assert run_pending(engine) == 2  # signup.submit records it and queues its email.send
     assert inbox.messages[0]["To"] == "lea@example.org"
     link = inbox.link("/signup/confirm/")
     page = client.get(link)
@@ -185,6 +186,7 @@ def test_known_email_same_answer_no_duplicate(
     known = sign_up(client, email="KNOWN@example.org", given_name="Mallory")
     assert new.status_code == known.status_code == 200
     assert new.text == known.text
+    run_pending(engine)
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Person)) == 2
         assert s.scalars(select(Person.given_name).order_by(Person.id)).all() == ["Léa", "Léa"]
@@ -221,7 +223,7 @@ def test_form_sent_too_fast_or_without_ticket_is_refused(
     )
     assert sign_up(client, ticket=other_form).status_code == 400
     with factory() as s:
-        assert s.scalar(select(func.count()).select_from(SignupRequest)) == 0
+        assert s.scalar(select(func.count()).select_from(Job)) == 0
     old = make_token(
         TokenPurpose.FORM_TICKET,
         {"f": form_id},
@@ -229,7 +231,7 @@ def test_form_sent_too_fast_or_without_ticket_is_refused(
     )
     assert sign_up(client, ticket=old).status_code == 200
     with factory() as s:
-        assert s.scalar(select(func.count()).select_from(SignupRequest)) == 1
+        assert s.scalars(select(Job.kind)).all() == ["signup.submit"]
 
 
 def test_invalid_fields_are_shown_and_injection_is_text(
@@ -270,3 +272,76 @@ def test_tampered_and_expired_links_explain_and_offer_a_new_one(
     run_pending(engine)
     assert [m["To"] for m in inbox.messages] == ["lea@example.org"] * 2
     assert client.get(inbox.link("/signup/confirm/")).status_code == 200
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """How many rows every table of the store holds."""
+    with engine.connect() as conn:
+        return {
+            t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
+            for t in metadata().sorted_tables
+        }
+
+
+def request_effects(engine: Engine, send: Callable[[], Any]) -> tuple[Any, dict[str, int]]:
+    """The response of ``send()`` and the rows it added or removed, by table."""
+    before = row_counts(engine)
+    response = send()
+    after = row_counts(engine)
+    return response, {
+        name: after[name] - before[name] for name in after if after[name] != before[name]
+    }
+
+
+def answer(response: Any) -> tuple[int, str, dict[str, str]]:
+    headers = {k: v for k, v in response.headers.items() if k not in {"date", "set-cookie"}}
+    return response.status_code, response.text, headers
+
+
+def test_known_and_new_address_get_the_same_answer_and_the_same_writes(
+    client: TestClient, engine: Engine, factory: sessionmaker[Session], inbox: Inbox, form_id: int
+) -> None:
+    with unit_of_work(factory) as s:
+        known_id = contacts.create_person(
+            s, PersonCreate.model_validate({"emails": [{"address": "known@example.org"}]})
+        ).id
+    new, new_rows = request_effects(engine, lambda: sign_up(client, email="new@example.org"))
+    known, known_rows = request_effects(engine, lambda: sign_up(client, email="KNOWN@example.org"))
+    assert answer(new) == answer(known) and new.status_code == 200
+    # The request only queued a job: no person looked up or created, no request row yet.
+    assert new_rows == known_rows == {"jobs": 1}
+    with factory() as s:
+        jobs = s.scalars(select(Job).order_by(Job.id)).all()
+        assert [j.kind for j in jobs] == ["signup.submit"] * 2
+        assert jobs[0].payload.keys() == jobs[1].payload.keys()
+        assert [j.payload["email"] for j in jobs] == ["new@example.org", "KNOWN@example.org"]
+    assert run_pending(engine) == 4  # each job records its request and queues its email
+    assert sorted(m["To"] for m in inbox.messages) == ["KNOWN@example.org", "new@example.org"]
+    with factory() as s:
+        requests = {r.email: r for r in s.scalars(select(SignupRequest))}
+        assert requests["KNOWN@example.org"].person_id == known_id  # found, not duplicated
+        new_person = s.get(Person, requests["new@example.org"].person_id)
+        assert new_person is not None and new_person.lifecycle_status == "prospect"
+        assert s.scalar(select(func.count()).select_from(Person)) == 2
+        assert s.scalar(select(func.count()).select_from(ConsentEvent)) == 0  # not confirmed
+
+
+def test_fresh_link_request_does_the_same_work_for_any_address(
+    client: TestClient, engine: Engine, factory: sessionmaker[Session], inbox: Inbox, form_id: int
+) -> None:
+    confirmed(client, engine, inbox)  # lea@example.org is known
+    ticket = ticket_of(client.get("/signup/books").text)
+
+    def ask(email: str) -> Any:
+        return client.post("/preferences-link", data={"ticket": ticket, "email": email})
+
+    known, known_rows = request_effects(engine, lambda: ask("lea@example.org"))
+    unknown, unknown_rows = request_effects(engine, lambda: ask("nobody@example.org"))
+    assert answer(known) == answer(unknown) and known.status_code == 200
+    assert known_rows == unknown_rows == {"jobs": 1}
+    sent = len(inbox.messages)
+    run_pending(engine)
+    assert [m["To"] for m in inbox.messages[sent:]] == ["lea@example.org"]
+    # Something that is no address at all queues nothing, whoever asks.
+    _, rows = request_effects(engine, lambda: ask("not an address"))
+    assert rows == {}

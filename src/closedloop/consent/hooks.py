@@ -149,3 +149,12 @@ def person_unmerged(session: Session, golden_id: int, source_id: int, event: Any
     for doc in moved["current"]:
         session.add(_row(doc))
     session.flush()
+
+
+@hookimpl
+def job_handlers() -> dict[str, Any]:
+    """``signup.submit`` and ``signup.fresh_link``: the public sign-up pages' work
+    (:mod:`closedloop.consent.signup_jobs`)."""
+    from closedloop.consent.signup_jobs import HANDLERS
+
+    return dict(HANDLERS)

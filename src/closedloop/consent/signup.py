@@ -1,11 +1,14 @@
 """Customers join themselves (M4, M6): a sign-up request, confirmed by double opt-in.
 
-A submission finds the person by normalised email or creates a prospect, records a pending
-:class:`SignupRequest` and queues the confirmation email; it answers the same whether the
-address was known or not, and records no consent. The confirmation link records one grant
-per requested channel and purpose, with the form's proof text, version, times and addresses.
-A submitter who is not yet confirmed never changes a stored person: the submitted details
-only fill the person's empty fields once the address owner confirms.
+A submission is checked (:func:`check_signup`), then recorded (:func:`record_signup`): the
+person is found by normalised email or created as a prospect, a pending :class:`SignupRequest`
+is stored and the confirmation email queued; no consent is recorded. The public page does only
+the check in the visitor's request and leaves the recording to a job
+(:mod:`closedloop.consent.signup_jobs`), so its answer and its work are the same whether the
+address was known or not. The confirmation link records one grant per requested channel and
+purpose, with the form's proof text, version, times and addresses. A submitter who is not yet
+confirmed never changes a stored person: the submitted details only fill the person's empty
+fields once the address owner confirms.
 """
 
 from __future__ import annotations
@@ -106,32 +109,67 @@ def _new_prospect(
     return person.id
 
 
-def submit_signup(
-    session: Session,
+class CheckedSignup(BaseModel):
+    """A valid submission, normalised, with when and from where it was sent: what
+    :func:`record_signup` stores (JSON-able, so a job can carry it)."""
+
+    form_id: int
+    email: str
+    details: dict[str, str]
+    topics: list[str]
+    channels: list[str]
+    locale: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    requested_at: datetime
+
+
+def check_signup(
     form: SignupForm,
     data: SignupSubmission,
     *,
     ip_address: str | None = None,
     user_agent: str | None = None,
-) -> SignupRequest:
+    now: datetime | None = None,
+) -> CheckedSignup:
+    """``data`` checked against ``form``; :class:`ValidationFailed` names every invalid field.
+
+    Reads nothing stored: the answer cannot depend on whether the address is known.
+    """
+    address, details = _checked(form, data)
+    return CheckedSignup(
+        form_id=form.id,
+        email=address,
+        details=details,
+        topics=list(dict.fromkeys(data.topics)),
+        channels=list(dict.fromkeys(data.channels)),
+        locale=data.locale,
+        ip_address=(ip_address or None) and ip_address[:64],
+        user_agent=(user_agent or None) and user_agent[:300],
+        requested_at=now or utcnow(),
+    )
+
+
+def record_signup(session: Session, form: SignupForm, checked: CheckedSignup) -> SignupRequest:
     """Record a pending sign-up and queue its confirmation email; no consent yet.
 
     The person is found by normalised email (a golden record after merges) or created as a
-    prospect. The caller must answer the same in both cases.
+    prospect. A pending request of the same person and form less than :data:`RESEND_AFTER`
+    older than this one is returned instead, and no second email is queued.
     """
-    address, details = _checked(form, data)
-    person = find_by_email(session, address)
+    person = find_by_email(session, checked.email)
     person_id = (
-        person.id if person is not None else _new_prospect(session, address, details, data.locale)
+        person.id
+        if person is not None
+        else _new_prospect(session, checked.email, checked.details, checked.locale)
     )
-    now = utcnow()
     recent = session.scalar(
         select(SignupRequest)
         .where(
             SignupRequest.person_id == person_id,
             SignupRequest.form_id == form.id,
             SignupRequest.confirmed_at.is_(None),
-            SignupRequest.requested_at >= now - RESEND_AFTER,
+            SignupRequest.requested_at >= checked.requested_at - RESEND_AFTER,
         )
         .order_by(SignupRequest.id.desc())
         .limit(1)
@@ -141,19 +179,37 @@ def submit_signup(
     request = SignupRequest(
         form_id=form.id,
         person_id=person_id,
-        email=address,
-        topics=list(dict.fromkeys(data.topics)),
-        channels=list(dict.fromkeys(data.channels)),
-        details=details,
-        locale=data.locale,
-        ip_address=(ip_address or None) and ip_address[:64],
-        user_agent=(user_agent or None) and user_agent[:300],
-        requested_at=now,
+        email=checked.email,
+        topics=checked.topics,
+        channels=checked.channels,
+        details=checked.details,
+        locale=checked.locale,
+        ip_address=checked.ip_address,
+        user_agent=checked.user_agent,
+        requested_at=checked.requested_at,
     )
     session.add(request)
     session.flush()
     messages.queue_confirmation(session, form, request)
     return request
+
+
+def submit_signup(
+    session: Session,
+    form: SignupForm,
+    data: SignupSubmission,
+    *,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+) -> SignupRequest:
+    """Check and record a sign-up at once (:func:`check_signup`, :func:`record_signup`).
+
+    Its work differs for a known and a new address: a public page must not call it while
+    the visitor waits, but queue the recording instead
+    (:func:`closedloop.consent.signup_jobs.queue_signup`).
+    """
+    checked = check_signup(form, data, ip_address=ip_address, user_agent=user_agent)
+    return record_signup(session, form, checked)
 
 
 def proof_for(

@@ -16,6 +16,7 @@ from closedloop.contacts.schemas import PersonUpdate
 from closedloop.errors import ValidationFailed
 from closedloop.i18n import N_
 from closedloop.settings import get_settings
+from closedloop.web.form_errors import pydantic_message
 from closedloop.web.rendering import format_phone
 
 #: Identity fields in form order; ``email`` and ``phone`` are the primary contact points.
@@ -121,8 +122,15 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return {"emails": "email", "phones": "phone"}.get(head, head)
 
 
-def _message(gettext: Callable[[str], str], name: str, kind: str, text: str) -> str:
-    """A translated explanation of one validation error."""
+def _message(
+    gettext: Callable[[str], str],
+    name: str,
+    kind: str,
+    text: str,
+    ctx: dict[str, Any] | None = None,
+) -> str:
+    """A translated explanation of one validation error (pydantic type ``kind``, English
+    ``text``); the person's own rules first, then the common pydantic types."""
     if name == "email":
         return gettext(N_("This is not a valid email address."))
     if name == "phone":
@@ -139,7 +147,7 @@ def _message(gettext: Callable[[str], str], name: str, kind: str, text: str) -> 
         return gettext(N_("Use a language code such as fr or fr-FR."))
     if kind in {"enum", "literal_error", "string_pattern_mismatch"}:
         return gettext(N_("Choose a value from the list."))
-    return gettext(N_("This value is not valid."))
+    return pydantic_message(gettext, {"type": kind, "ctx": ctx or {}})
 
 
 def parse(
@@ -172,7 +180,7 @@ def parse(
     except ValidationError as exc:
         for err in exc.errors():
             name = _field_of(err["loc"])
-            message = _message(gettext, name, err["type"], str(err.get("msg", "")))
+            message = _message(gettext, name, err["type"], str(err.get("msg", "")), err.get("ctx"))
             if message not in result.errors.get(name, []):
                 result.errors.setdefault(name, []).append(message)
     else:

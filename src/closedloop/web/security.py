@@ -103,6 +103,19 @@ def not_found() -> WebError:
     return WebError(404, N_("Not found"), N_("This page or record does not exist."))
 
 
+def client_ip(request: Request) -> str | None:
+    """The visitor's address, the one every page records and throttles by.
+
+    It is the peer of the connection as the ASGI server reports it. Behind a reverse proxy
+    that is the proxy's address, unless the server trusts the proxy's ``X-Forwarded-For``:
+    ``closedloop serve`` runs uvicorn with ``proxy_headers=True``, which takes the client
+    from that header only for connections from the addresses in ``FORWARDED_ALLOW_IPS``
+    (uvicorn's setting, ``127.0.0.1`` by default). The header is never read here, so a
+    visitor cannot choose the address recorded for them by sending it.
+    """
+    return request.client.host if request.client else None
+
+
 def password_fingerprint(user: User) -> str:
     """A short digest of the password hash: a new password invalidates older sessions."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]

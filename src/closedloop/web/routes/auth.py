@@ -18,6 +18,7 @@ from closedloop.web.routes import form_str, page_router
 from closedloop.web.security import (
     SESSION_LOCALE,
     Viewer,
+    client_ip,
     end_session,
     optional_user,
     safe_next,
@@ -51,7 +52,7 @@ async def login(request: Request, db: DbSession) -> Response:
     username = form_str(form, "username").strip()[:64]
     password = form_str(form, "password")
     target = safe_next(form_str(form, "next"))
-    address = request.client.host if request.client else None
+    address = client_ip(request)
     wait = users_service.login_wait(db, username, address)
     if wait is not None:
         minutes = max(1, math.ceil(wait.total_seconds() / 60))

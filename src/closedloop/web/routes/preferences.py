@@ -29,7 +29,8 @@ from closedloop.vocab import Channel, ConsentMethod
 from closedloop.web.labels import LABELS
 from closedloop.web.rendering import gettext_for, request_locale
 from closedloop.web.routes import form_str
-from closedloop.web.routes.signup import client_ip, link_error, page
+from closedloop.web.routes.signup import link_error, page
+from closedloop.web.security import client_ip
 
 router = APIRouter(include_in_schema=False)
 SAVED = {

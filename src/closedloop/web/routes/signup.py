@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from closedloop.consent import forms as forms_service
 from closedloop.consent import signup as signup_service
+from closedloop.consent import signup_jobs
 from closedloop.consent.messages import preference_url
 from closedloop.consent.models import SignupForm, SignupRequest
 from closedloop.consent.tokens import (
@@ -37,7 +38,7 @@ from closedloop.i18n import N_
 from closedloop.settings import get_settings
 from closedloop.web.rendering import render, request_locale
 from closedloop.web.routes import form_str
-from closedloop.web.security import content_security_policy
+from closedloop.web.security import client_ip, content_security_policy
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -51,12 +52,6 @@ FIELD_MESSAGES = {
     "topics": N_("Choose at least one topic."),
     "channels": N_("Choose at least one way to reach you."),
 }
-
-
-def client_ip(request: Request) -> str | None:
-    """The visitor's address as the server sees it (behind a proxy: the proxy's, unless
-    uvicorn runs with ``--proxy-headers``)."""
-    return request.client.host if request.client else None
 
 
 def frame_ancestors() -> str:
@@ -143,8 +138,9 @@ def signup_page(request: Request, db: DbSession, slug: str) -> Response:
 
 @router.post("/signup/{slug}", response_class=Response)
 async def signup_submit(request: Request, db: DbSession, slug: str) -> Response:
-    """Record a pending sign-up and send the confirmation email; the answer is the same
-    whether the address was already known or not."""
+    """Check the form and queue the sign-up (job ``signup.submit``, which records it and
+    sends the confirmation email). Whether the address was already known changes neither the
+    answer nor the work done here: the lookup happens in the job."""
     form = forms_service.form_by_slug(db, slug)
     data = await request.form()
     values = _values(data)
@@ -168,7 +164,7 @@ async def signup_submit(request: Request, db: DbSession, slug: str) -> Response:
         locale=request_locale(request),
     )
     try:
-        signup_service.submit_signup(
+        signup_jobs.queue_signup(
             db,
             form,
             submission,
@@ -236,14 +232,15 @@ def confirm(request: Request, db: DbSession, token: str) -> Response:
 
 @router.post("/preferences-link", response_class=Response)
 async def fresh_link(request: Request, db: DbSession) -> Response:
-    """Email a fresh link to the address given, if it is known; the answer never says."""
+    """Email a fresh link to the address given, if it is known; neither the answer nor the
+    work done here says (job ``signup.fresh_link`` looks the address up)."""
     data = await request.form()
     try:
         read_token(TokenPurpose.FORM_TICKET, form_str(data, "ticket"))
     except (TokenInvalid, TokenExpired) as exc:
         return link_error(request, exc)
     if not form_str(data, HONEYPOT):
-        signup_service.request_fresh_link(
+        signup_jobs.queue_fresh_link(
             db, form_str(data, "email")[:320], locale=request_locale(request)
         )
     return page(request, "signup/link_sent.html", {})

@@ -21,7 +21,8 @@ from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
 from closedloop.vocab import Channel, Purpose
-from closedloop.web.rendering import flash, render
+from closedloop.web.form_errors import URL, field_errors
+from closedloop.web.rendering import flash, gettext_for, render
 from closedloop.web.routes import form_str, page_router
 from closedloop.web.security import requires
 
@@ -40,6 +41,16 @@ FIELDS = (
 )
 
 
+BAD_TOPIC_LINE = N_("Line %(line)s: write a purpose, a colon and a label.")
+#: What each field's own check (a pydantic ``value_error``) asks for.
+VALUE_ERRORS = {
+    "topics": N_("Give each topic its own label."),
+    "confirm_subject": N_("Use only the placeholders listed below the email text."),
+    "confirm_body": N_("Use only the placeholders listed; the text must contain {link}."),
+    "redirect_url": URL,
+}
+
+
 def embed_snippet(form: SignupForm) -> str:
     """The HTML a web site pastes to show the form in an iframe."""
     src = public_url(f"/signup/{form.slug}")
@@ -55,21 +66,22 @@ def topics_text(topics: list[dict[str, str]]) -> str:
     return "\n".join(f"{t['purpose']}: {t['label']}" for t in topics)
 
 
-def parse_topics(text: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """``purpose: label`` lines as topics (the code is made from the label), and the errors
+def parse_topics(text: str) -> tuple[list[dict[str, str]], list[int]]:
+    """``purpose: label`` lines as topics (the code is made from the label), and the numbers
     of the lines that are not."""
-    topics, errors = [], []
+    topics: list[dict[str, str]] = []
+    bad_lines: list[int] = []
     purposes = {p.value for p in Purpose}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         purpose, sep, label = line.partition(":")
         if not sep or purpose.strip() not in purposes or not label.strip():
-            errors.append({"field": "topics", "message": f"line {number}: write purpose: label"})
+            bad_lines.append(number)
             continue
         code = re.sub(r"[^a-z0-9]+", "-", search_key(label) or "").strip("-")[:64] or purpose
         topics.append({"code": code, "label": label.strip(), "purpose": purpose.strip()})
-    return topics, errors
+    return topics, bad_lines
 
 
 def _values(form: SignupForm | None) -> dict[str, Any]:
@@ -135,28 +147,30 @@ def new_form(request: Request, user: Manager) -> Response:
 def _save(
     request: Request, db: DbSession, user: User, form: SignupForm | None, data: FormData
 ) -> Response:
+    gettext = gettext_for(request)
     values = _submitted(data)
     payload = {k: v for k, v in values.items() if k != "slug" or form is None}
-    payload["topics"], topic_errors = parse_topics(values["topics"])
+    payload["topics"], bad_lines = parse_topics(values["topics"])
     payload["intro"] = payload["intro"] or None
     payload["redirect_url"] = payload["redirect_url"] or None
+    errors: dict[str, list[str]] = {}
+    if bad_lines:
+        errors["topics"] = [gettext(BAD_TOPIC_LINE) % {"line": n} for n in bad_lines]
     try:
-        try:
-            checked = forms_service.validate_form(payload, create=form is None)
-        except ValidationFailed as exc:
-            raise ValidationFailed(exc.detail, errors=topic_errors + exc.errors) from exc
-        if topic_errors:
-            raise ValidationFailed("Invalid topics.", errors=topic_errors)
+        checked = forms_service.validate_form(payload, create=form is None)
+    except ValidationFailed as exc:
+        for name, messages in field_errors(exc, gettext, value_errors=VALUE_ERRORS).items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        return _edit_page(request, form, values, errors, status=422)
+    try:
         if form is None:
             assert isinstance(checked, forms_service.SignupFormCreate)
             saved = forms_service.create_form(db, checked, created_by=user.username)
         else:
             saved = forms_service.update_form(db, form.id, checked)
-    except (ValidationFailed, Conflict) as exc:
-        errors: dict[str, list[str]] = {}
-        for item in exc.errors or [{"field": "slug", "message": exc.detail}]:
-            name = str(item.get("field", "")).split(".")[0]
-            errors.setdefault(name, []).append(str(item.get("message", "")))
+    except Conflict:  # the slug is taken
+        errors = {"slug": [gettext(N_("A sign-up form with this name already exists."))]}
         return _edit_page(request, form, values, errors, status=422)
     users_service.audit(db, user, "save", "signup_form", saved.id, channel="web")
     flash(request, N_("The sign-up form is saved."))
