@@ -194,7 +194,7 @@ class ChunkResult:
 def row_hash(salt: bytes, values: list[str | None]) -> str:
     """A 128-bit digest of a row's values (with the mapping and rules in ``salt``)."""
     h = blake2b(salt, digest_size=16)
-    h.update("\x1f".join(v or "" for v in values).encode("utf-8", "surrogatepass"))
+    h.update("\x1f".join([v or "" for v in values]).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

@@ -107,18 +107,21 @@ class PartyImporter:
         ctx = self.ctx
         keyed = []
         first: dict[str, tuple[int, str]] = {}
+        width, key_index = self.width, self.key_index
+        every = self.mapped == list(range(width))  # no ignored column: hash the row as is
         for line_no, values in rows:
-            problem = row_problem(values, self.width)
-            if problem is not None:
-                out.reject(line_no, *problem)
-                continue
-            mapped = [values[i] for i in self.mapped]
-            if not any(v is not None for v in mapped):
+            if len(values) > width:
+                problem = row_problem(values, width)
+                if problem is not None:
+                    out.reject(line_no, *problem)
+                    continue
+            mapped = values if every else [values[i] for i in self.mapped]
+            if mapped.count(None) == len(mapped):
                 out.add("empty")
                 continue
             digest = row_hash(ctx.salt, mapped)
-            raw_key = values[self.key_index] if self.key_index is not None else None
-            key = clean_text(raw_key) if raw_key is not None else None
+            raw_key = values[key_index] if key_index is not None else None
+            key = raw_key if raw_key is not None and _clean(raw_key) else clean_text(raw_key)
             if key is None:
                 # No id: the row itself is its key, so the same row imported twice is known.
                 key = "row:" + digest[:24]
@@ -331,6 +334,14 @@ class PartyImporter:
             marks,
             converted=True,
         )
+
+
+def _clean(text: str) -> bool:
+    """Whether ``clean_text`` would leave ``text`` as it is (most keys: a quick test)."""
+    return (
+        text.isprintable() and text != "" and text[0] != " " and text[-1] != " "
+        and "  " not in text
+    )  # fmt: skip
 
 
 def _duplicate(

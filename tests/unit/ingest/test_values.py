@@ -270,3 +270,13 @@ def test_formula_injection_is_neutralised() -> None:
         assert spreadsheet_safe(value) == "'" + value
     assert spreadsheet_safe("Dupont") == "Dupont"
     assert spreadsheet_safe(-2) == -2
+
+
+@given(st.text(alphabet=st.sampled_from(["P", "1", " ", "\t", "\u00a0", "\u2003", "é", "\x1f"])))
+def test_the_quick_key_test_agrees_with_clean_text(text: str) -> None:
+    from closedloop.contacts.normalize import clean_text
+    from closedloop.ingest.party import _clean
+
+    if _clean(text):
+        assert clean_text(text) == text
+    assert _clean("P00000001") and not _clean(" P1") and not _clean("P  1")

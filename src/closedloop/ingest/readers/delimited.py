@@ -188,7 +188,7 @@ def open_delimited(path: Path, *, encoding: str | None, delimiter: str | None) -
                 seen += 1
                 if seen <= skip:
                     continue
-                values: list[str | None] = [c if c.strip() else None for c in record]
+                values: list[str | None] = [c if c and not c.isspace() else None for c in record]
                 if len(values) < width:
                     values.extend([None] * (width - len(values)))
                 elif len(values) > width and not any(v is not None for v in values[width:]):
