@@ -87,3 +87,11 @@ def test_bad_input_exits_with_a_clear_message() -> None:
     assert result.exit_code == 1 and "order.paid" in result.output
     result = runner.invoke(app, ["webhooks", "redeliver", "999"])
     assert result.exit_code == 1 and "999 does not exist" in result.output
+
+
+@pytest.mark.usefixtures("engine")
+def test_person_unmerged_can_be_subscribed() -> None:
+    help_text = runner.invoke(app, ["webhooks", "add", "--help"], terminal_width=200)
+    assert "person.unmerged" in " ".join(help_text.stdout.split())
+    added = _json(["webhooks", "add", "https://crm.example/in", "-e", "person.unmerged"])
+    assert added["event_types"] == ["person.unmerged"]

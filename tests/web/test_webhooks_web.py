@@ -155,3 +155,14 @@ def test_delivery_log_detail_and_redeliver(
     assert statuses == ["failed", "delivered"]
     french = client.get("/webhooks", headers={"Accept-Language": "fr"})
     assert french.status_code == 200
+
+
+def test_the_form_offers_person_unmerged(
+    logged_in: Callable[..., TestClient], session: Session
+) -> None:
+    client = logged_in("admin")
+    assert 'value="person.unmerged"' in client.get("/webhooks").text
+    page = _create(client, "https://crm.example/in", "person.unmerged")
+    assert page.status_code == 200
+    endpoint = session.scalars(select(WebhookEndpoint)).one()
+    assert endpoint.event_types == ["person.unmerged"]

@@ -3,13 +3,20 @@
 The order is named by its external id in the same source, the product by SKU or by its
 external id. Quantity is 1 by default, the unit price the product's, the amount quantity ×
 unit price.
+
+A file import only adds and updates lines (an order's lines may be spread over a file). A
+caller that sends orders whole (the sync API) names them in ``full``: their stored lines that
+no row matches are removed, each kept in ``import_changes`` as a ``removed_order_line`` with
+its full row (an entity the batch rollback leaves alone: it does not put such lines back).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
+from closedloop.contacts.normalize import clean_text
 from closedloop.ingest.attributes import canon_value
 from closedloop.ingest.bulk import Bulk, Row
 from closedloop.ingest.context import ChunkResult, Context
@@ -48,15 +55,20 @@ class OrderLines:
             out[f"ext:{ext}"] = (int(pid), price)
         return out
 
-    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+    def process(
+        self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult, *, full: Collection[str] = ()
+    ) -> None:
+        """Upsert ``rows``; the orders whose external ids are in ``full`` are sent whole: their
+        lines not matched by a row are removed (unless a row of that order was rejected)."""
         ctx = self.ctx
         read: list[tuple[int, Values]] = []
         for line_no, values in rows:
             row = read_row(ctx, line_no, values, out)
             if row is not None:
                 read.append((line_no, row))
+        whole = {k for k in (clean_text(x) for x in full) if k is not None}
         refs = [r["order_external_id"] for _, r in read if r.get("order_external_id")]
-        orders = ids_by_key(bulk, "orders", ctx.source, refs)
+        orders = ids_by_key(bulk, "orders", ctx.source, [*refs, *sorted(whole)])
         products = self._products(bulk, read)
         existing: dict[int, list[Stored]] = {}
         for stored in bulk.select_in(
@@ -108,8 +120,60 @@ class OrderLines:
                 out.add("updated")
             else:
                 out.add("unchanged")
+        unsent = self._unsent(rows, out, whole, orders, existing, seen)
+        if unsent:
+            out.add("removed", len(unsent))
         if not ctx.dry_run:
             self._write(bulk, inserts, updates, changes)
+            self._remove(bulk, unsent)
+
+    def _unsent(
+        self,
+        rows: list[ReadRow],
+        out: ChunkResult,
+        whole: set[str],
+        orders: dict[str, int],
+        existing: dict[int, list[Stored]],
+        seen: dict[tuple[int, Any], int],
+    ) -> list[tuple[int, Stored]]:
+        """(order id, stored line) of the lines of the orders sent whole that no row named."""
+        if not whole:
+            return []
+        at = self.ctx.fields.get("order_external_id")
+        spoiled = {
+            clean_text(values[at]) if at is not None and at < len(values) else None
+            for line_no, values in rows
+            if line_no in out.rejected_lines
+        }
+        found: list[tuple[int, Stored]] = []
+        for key in sorted(whole - spoiled):
+            order_id = orders.get(key)
+            if order_id is None:
+                continue
+            for line in existing.get(order_id, []):
+                if line[0] is not None and (order_id, line[1]) not in seen:
+                    found.append((order_id, line))
+        return found
+
+    def _remove(self, bulk: Bulk, unsent: list[tuple[int, Stored]]) -> None:
+        if not unsent:
+            return
+        bulk.executemany("DELETE FROM order_lines WHERE id = ?", [(line[0],) for _, line in unsent])
+        names = ("order_id", "line_no", *_COLUMNS)
+        changes = [
+            {
+                "entity": "removed_order_line",
+                "entity_id": int(line[0]),
+                "action": "deleted",
+                "data": {
+                    "before": dict(
+                        zip(names, (jsonable(v) for v in (order_id, *line[1:])), strict=True)
+                    )
+                },
+            }
+            for order_id, line in unsent
+        ]
+        record_changes(bulk, self.ctx, changes)
 
     def _line(
         self,

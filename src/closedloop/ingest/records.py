@@ -65,7 +65,8 @@ def ids_by_key(bulk: Bulk, table: str, source: str, keys: list[str]) -> dict[str
 
 
 def record_changes(bulk: Bulk, ctx: Context, changes: list[dict[str, Any]]) -> None:
-    """Write before-images (``import_changes``) and value origins (``value_sources``)."""
+    """Write before-images (``import_changes``) and value origins (``value_sources``; none
+    for a ``deleted`` record: its values come from nowhere any more)."""
     if not changes:
         return
     for change in changes:
@@ -73,6 +74,8 @@ def record_changes(bulk: Bulk, ctx: Context, changes: list[dict[str, Any]]) -> N
     bulk.conn.execute(insert(ImportChange), changes)
     sources: list[Row] = []
     for change in changes:
+        if change["action"] == "deleted":
+            continue
         data = change.get("data") or {}
         for name in data.get("after") or {"*": None}:
             sources.append(

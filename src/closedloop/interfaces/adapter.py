@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, text
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from closedloop.db.base import utcnow
@@ -124,6 +124,13 @@ def finish_batch(session: Session, batch_id: int, results: Iterable[ItemResult])
     return counts
 
 
+def refused(results: dict[int, ItemResult], failed: dict[int, str]) -> None:
+    """Reject the items the database refused (:class:`Savepoints`), each with its reason."""
+    for index, reason in failed.items():
+        results[index].id = None
+        results[index].reject(None, f"the database refused the item: {reason}")
+
+
 #: item index → the importer's rejects of that item: (field, reason, value)
 Staged = dict[int, list[tuple[str | None, str, str | None]]]
 
@@ -148,11 +155,23 @@ def apply_rejects(staged: Staged, results: dict[int, ItemResult]) -> None:
             results[index].reject(name, reason, value)
 
 
+def refused_by_database(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is the database refusing the data written, rather than a failing
+    statement or connection: a constraint (SQLSTATE class 23: a key a concurrent writer
+    inserted, a CHECK), a value (22: out of range, too long) or a rule of its own (P0: a
+    trigger's ``RAISE EXCEPTION``). SQLite reports constraints and a trigger's ``RAISE``
+    as IntegrityError."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return state[:2] in ("22", "23", "P0")
+
+
 @dataclass
 class Savepoints:
-    """Run a write over many items in one savepoint; on a database error (a key inserted by
-    a concurrent writer, a value the database refuses) run it again item by item, each in
-    its own savepoint, so one bad item cannot undo the others."""
+    """Run a write over many items in one savepoint; when the database refuses it
+    (:func:`refused_by_database`) run it again item by item, each in its own savepoint, so
+    one bad item cannot undo the others: ``failed`` holds the reason of each item refused."""
 
     session: Session
     failed: dict[int, str] = field(default_factory=dict)
@@ -163,7 +182,9 @@ class Savepoints:
         sp = self.session.begin_nested()
         try:
             write(indexes)
-        except (IntegrityError, DataError):
+        except DBAPIError as exc:
+            if not refused_by_database(exc):
+                raise
             sp.rollback()
         else:
             sp.commit()
@@ -172,7 +193,9 @@ class Savepoints:
             one = self.session.begin_nested()
             try:
                 write([index])
-            except (IntegrityError, DataError) as exc:
+            except DBAPIError as exc:
+                if not refused_by_database(exc):
+                    raise
                 one.rollback()
                 self.failed[index] = str(getattr(exc, "orig", exc)).splitlines()[0][:300]
             else:

@@ -4,7 +4,11 @@ They are stored in ``interface_events`` (not in ``responses``: a response is a r
 campaign, needs a known person and has no (source, external id) key to upsert on), upserted
 by (source, external id). The person, order and product are named by their ids in the same
 source (the product also by SKU); an unknown reference rejects the event. Anonymous events
-(no person) are kept: a later sync can name the person.
+(no person) are kept: a later sync can name the person. A purchase or a store visit of a
+known person is announced as a response (:mod:`closedloop.interfaces.event_responses`).
+
+The items are written in one savepoint; when the database refuses it, item by item, so that
+one refused item is rejected alone.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from closedloop.db.base import as_utc, utcnow
 from closedloop.ingest.attributes import canon_value
 from closedloop.ingest.convert import READERS
 from closedloop.ingest.fields import Field
-from closedloop.interfaces import adapter
+from closedloop.interfaces import adapter, event_responses
+from closedloop.interfaces.event_responses import is_response
 from closedloop.interfaces.items import ItemResult, read_fields
 from closedloop.interfaces.models import InterfaceEvent
 
@@ -161,50 +166,74 @@ def sync_events(session: Session, items: list[Any], *, source: str, user: str | 
         )
         if results[i].status == "rejected":
             del rows[i]
-    _write(session, source, rows, results)
+    event_responses.announce(session, _write(session, source, rows, results))
     counts = adapter.finish_batch(session, batch_id, results.values())
     return SyncResult("events", source, batch_id, counts, [results[i] for i in sorted(results)])
 
 
 def _write(
     session: Session, source: str, rows: dict[int, dict[str, Any]], results: dict[int, ItemResult]
-) -> None:
-    keys = [results[i].external_id for i in rows]
+) -> list[int]:
+    """Upsert ``rows`` in one savepoint, or item by item when the database refuses the batch
+    (the refused items are rejected with the reason); returns the ids of the events that
+    became responses."""
+    keys = {i: results[i].external_id or "" for i in rows}
+    outcome: dict[int, tuple[str, int | None, bool]] = {}
+
+    def write(indexes: list[int]) -> None:
+        outcome.update(_upsert(session, source, {i: rows[i] for i in indexes}, keys))
+
+    savepoints = adapter.Savepoints(session)
+    savepoints.run(list(rows), write)
+    adapter.refused(results, savepoints.failed)
+    became: list[int] = []
+    for i, (status, event_id, response) in outcome.items():
+        results[i].status, results[i].id = status, event_id
+        if response and event_id is not None:
+            became.append(event_id)
+    return became
+
+
+def _upsert(
+    session: Session, source: str, rows: dict[int, dict[str, Any]], keys: dict[int, str]
+) -> dict[int, tuple[str, int | None, bool]]:
+    """Item index → (status, event id, whether the event became a response)."""
+    table = InterfaceEvent.__table__
+    wanted = [keys[i] for i in rows]
     stored = (
         {
-            e.external_id: e
-            for e in session.scalars(
-                select(InterfaceEvent).where(
-                    InterfaceEvent.source_system == source, InterfaceEvent.external_id.in_(keys)
+            r.external_id: r
+            for r in session.execute(
+                select(table).where(
+                    table.c.source_system == source, table.c.external_id.in_(wanted)
                 )
             )
         }
-        if keys
+        if wanted
         else {}
     )
     now = utcnow()
-    inserts: list[dict[str, Any]] = []
+    out: dict[int, tuple[str, int | None, bool]] = {}
+    inserts: dict[int, dict[str, Any]] = {}
     for i, row in rows.items():
         values = {c: row.get(c) for c in COLUMNS}
-        old = stored.get(results[i].external_id or "")
+        old = stored.get(keys[i])
         if old is None:
-            inserts.append(
-                {
-                    **values,
-                    "source_system": source,
-                    "external_id": results[i].external_id,
-                    "created_at": now,
-                }
-            )
-            results[i].status = "created"
+            inserts[i] = {
+                **values,
+                "source_system": source,
+                "external_id": keys[i],
+                "created_at": now,
+            }
             continue
-        results[i].id = old.id
         diff = {
             c: v
             for c, v in values.items()
             if v is not None and canon_value(_stored(old, c)) != canon_value(v)
         }
-        results[i].status = "updated" if diff else "unchanged"
+        was = is_response(old.kind, old.person_id)
+        now_is = is_response(diff.get("kind", old.kind), diff.get("person_id", old.person_id))
+        out[i] = ("updated" if diff else "unchanged", int(old.id), now_is and not was)
         if diff:
             session.execute(
                 update(InterfaceEvent)
@@ -213,19 +242,20 @@ def _write(
                 .execution_options(synchronize_session=False)
             )
     if inserts:
-        session.execute(insert(InterfaceEvent), inserts)
+        session.execute(insert(InterfaceEvent), list(inserts.values()))
         found = session.execute(
             select(InterfaceEvent.external_id, InterfaceEvent.id).where(
                 InterfaceEvent.source_system == source,
-                InterfaceEvent.external_id.in_([r["external_id"] for r in inserts]),
+                InterfaceEvent.external_id.in_([keys[i] for i in inserts]),
             )
         )
         ids = {str(k): int(v) for k, v in found}
-        for i in rows:
-            if results[i].status == "created":
-                results[i].id = ids.get(results[i].external_id or "")
+        for i, values in inserts.items():
+            response = is_response(values["kind"], values["person_id"])
+            out[i] = ("created", ids.get(keys[i]), response)
+    return out
 
 
-def _stored(event: InterfaceEvent, column: str) -> Any:
+def _stored(event: Any, column: str) -> Any:
     value = getattr(event, column)
     return as_utc(value) if column == "occurred_at" and value is not None else value

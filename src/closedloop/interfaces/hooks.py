@@ -81,6 +81,18 @@ def person_merged(
 
 
 @hookimpl
+def person_unmerged(session: Session, golden_id: int, source_id: int, event: Any) -> None:
+    """``person.unmerged``: the merge ``event`` was undone, the source record stands alone
+    again (the same data as ``person.merged``)."""
+    data = {
+        "golden_id": golden_id,
+        "source_id": source_id,
+        "merge_event_id": getattr(event, "id", None),
+    }
+    outbox.emit(session, "person.unmerged", lambda: [data])
+
+
+@hookimpl
 def consent_changed(session: Session, person_id: int, event: Any) -> None:
     """``consent.changed`` for a consent ledger event."""
     outbox.emit(session, "consent.changed", lambda: [payloads.consent(person_id, event)])

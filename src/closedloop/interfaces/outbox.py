@@ -29,6 +29,7 @@ EVENT_TYPES = (
     "person.created",
     "person.updated",
     "person.merged",
+    "person.unmerged",
     "consent.changed",
     "response.recorded",
 )

@@ -78,8 +78,14 @@ def consent(person_id: int, event: Any) -> dict[str, Any]:
     }
 
 
+#: What a response synced as a shop or ERP event adds (``response_id`` is then null).
+_EVENT_NAMES = ("interface_event_id", "external_id", "event_kind", "currency", "store")
+
+
 def response(person_id: int | None, record: Any) -> dict[str, Any]:
-    """``response.recorded`` data from a response (any object with the usual attributes)."""
+    """``response.recorded`` data from a response (any object with the usual attributes);
+    a synced event (:class:`closedloop.interfaces.event_responses.EventResponse`) also
+    gives its event id, external id, event kind, currency and store."""
     names = (
         "id",
         "kind",
@@ -96,4 +102,7 @@ def response(person_id: int | None, record: Any) -> dict[str, Any]:
         data["response_id" if name == "id" else name] = (
             str(value) if name == "amount" and value is not None else value
         )
+    for name in _EVENT_NAMES:
+        if hasattr(record, name):
+            data[name] = getattr(record, name)
     return data

@@ -3,8 +3,10 @@
 Each request is validated item by item and written through the import pipeline (see
 :mod:`closedloop.interfaces.adapter`): valid items are stored, invalid ones reported with
 their index, field and reason, and nothing of an invalid item is written (an order whose
-line names an unknown product is rejected whole). Persons created or changed are announced
-with the ``persons_imported`` hook, so identity resolution and webhooks see them.
+line names an unknown product is rejected whole). An order sent with ``lines`` is the
+source's whole order: stored lines it no longer has are removed. Persons created or changed
+are announced with the ``persons_imported`` hook, so identity resolution and webhooks see
+them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closedloop.contacts.normalize import clean_text
@@ -19,6 +22,7 @@ from closedloop.hookspecs import pm
 from closedloop.ingest.context import ChunkResult
 from closedloop.ingest.fields import ORDER_LINES, ORDERS, PERSONS
 from closedloop.ingest.lines import OrderLines
+from closedloop.ingest.models import ImportChange
 from closedloop.ingest.party import PartyImporter
 from closedloop.ingest.records import Orders
 from closedloop.interfaces import adapter
@@ -77,8 +81,7 @@ def _finish(
     results: dict[int, ItemResult],
     failed: dict[int, str],
 ) -> SyncResult:
-    for index, reason in failed.items():
-        results[index].reject(None, f"the database refused the item: {reason}")
+    adapter.refused(results, failed)
     counts = adapter.finish_batch(session, batch_id, results.values())
     return SyncResult(kind, source, batch_id, counts, [results[i] for i in sorted(results)])
 
@@ -129,9 +132,11 @@ def sync_persons(
 
 def _order_rows(
     items: list[Any], results: dict[int, ItemResult]
-) -> tuple[dict[int, list[str | None]], dict[int, list[list[str | None]]]]:
+) -> tuple[dict[int, list[str | None]], dict[int, list[list[str | None]]], set[int]]:
+    """The orders' rows, their lines' rows, and the items sent with ``lines`` (whole)."""
     orders: dict[int, list[str | None]] = {}
     lines: dict[int, list[list[str | None]]] = {}
+    whole: set[int] = set()
     for i, item in enumerate(items):
         result = results[i]
         got = read_fields(item, result, ORDER_FIELDS, nested=frozenset({"lines"}))
@@ -146,7 +151,10 @@ def _order_rows(
         buyers = ("person_external_id", "organisation_external_id")
         if all(values[ORDER_FIELDS.index(n)] is None for n in buyers):
             result.reject("person_external_id", "required: the buyer (or organisation_external_id)")
-        raw_lines = extra.get("lines") or []
+        raw_lines = extra.get("lines")
+        if raw_lines is not None:
+            whole.add(i)
+        raw_lines = [] if raw_lines is None else raw_lines
         if not isinstance(raw_lines, list):
             result.reject("lines", "must be a list of line objects")
             continue
@@ -163,17 +171,19 @@ def _order_rows(
             mine.append([result.external_id, *row])
         if result.status != "rejected":
             orders[i], lines[i] = values, mine
-    return orders, lines
+    return orders, lines, whole
 
 
 def sync_orders(
     session: Session, items: list[Any], *, source: str, user: str | None = None
 ) -> SyncResult:
     """Upsert orders and their lines by (source, external id); lines are matched by
-    ``line_no`` (or by product when it is missing); lines not sent are kept."""
+    ``line_no`` (or by product when it is missing). An order sent with ``lines`` (even
+    empty) is whole: its stored lines not sent are removed; without ``lines`` (or null) its
+    lines stay as they are."""
     adapter.check_source(source)
     results = {i: ItemResult(i) for i in range(len(items))}
-    orders, lines = _order_rows(items, results)
+    orders, lines, whole = _order_rows(items, results)
     batch_id = adapter.start_batch(session, "orders", source, user, len(items))
     order_importer = Orders(adapter.context("orders", source, batch_id))
     line_importer = OrderLines(adapter.context("order_lines", source, batch_id))
@@ -198,8 +208,10 @@ def sync_orders(
             order_importer.process(bulk, [(i + 1, orders[i]) for i in active], out)
             bad_orders = {n - 1 for n in out.rejected_lines}
             line_out = ChunkResult()
-            todo = [r for i in active if i not in bad_orders for r in numbered[i]]
-            line_importer.process(bulk, todo, line_out)
+            good = [i for i in active if i not in bad_orders]
+            todo = [r for i in good for r in numbered[i]]
+            full = [results[i].external_id or "" for i in good if i in whole]
+            line_importer.process(bulk, todo, line_out, full=full)
             bad = {line_of[n][0] for n in line_out.rejected_lines}
             if not bad:
                 sp.commit()
@@ -235,4 +247,9 @@ def _changed_orders(session: Session, batch_id: int) -> set[int]:
         "ON ol.id = ic.entity_id WHERE ic.batch_id = ? AND ic.entity = 'order_line'",
         [batch_id, batch_id],
     )
-    return {int(r[0]) for r in rows}
+    removed = session.scalars(
+        select(ImportChange.data).where(
+            ImportChange.batch_id == batch_id, ImportChange.entity == "removed_order_line"
+        )
+    )
+    return {int(r[0]) for r in rows} | {int(d["before"]["order_id"]) for d in removed if d}

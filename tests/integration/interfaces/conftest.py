@@ -1,15 +1,18 @@
-"""A real HTTP receiver of webhooks (http.server in a thread) and fast retry settings."""
+"""A real HTTP receiver of webhooks (http.server in a thread), fast retry settings, API
+headers, and database rules (triggers) that make the store refuse chosen rows."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from closedloop.interfaces import outbox
 from closedloop.interfaces.settings import get_interfaces_settings
@@ -76,3 +79,55 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     get_interfaces_settings.cache_clear()
     outbox.clear_cache()
+
+
+@pytest.fixture()
+def refuse(engine: Engine, session: Session) -> Iterator[Callable[..., None]]:
+    """``refuse(table, condition, errcode="check_violation")``: a trigger makes the database
+    refuse any row of ``table`` written with ``condition`` true (the new row's columns are
+    ``NEW.column``). On PostgreSQL the error has ``errcode`` (``raise_exception``: a plain
+    ``RAISE EXCEPTION``); SQLite's ``RAISE(ABORT)`` is always a constraint error. Dropped
+    after the test (the test's session is closed first: on PostgreSQL its open transaction
+    would block the DROP)."""
+    made: list[str] = []
+    sqlite = engine.dialect.name == "sqlite"
+
+    def make(table: str, condition: str, errcode: str = "check_violation") -> None:
+        name = f"refuse_{table}"
+        message = f"refused by a rule of the test database on {table}"
+        with engine.begin() as conn:
+            if sqlite:
+                for op in ("INSERT", "UPDATE"):
+                    conn.exec_driver_sql(
+                        f"CREATE TRIGGER {name}_{op.lower()} BEFORE {op} ON {table} "
+                        f"WHEN {condition} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+                    )
+            else:
+                conn.exec_driver_sql(
+                    f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF {condition} THEN RAISE EXCEPTION '{message}' "
+                    f"USING ERRCODE = '{errcode}'; END IF; RETURN NEW; END $$"
+                )
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+                )
+        made.append(table)
+
+    yield make
+    session.close()
+    with engine.begin() as conn:
+        for table in made:
+            name = f"refuse_{table}"
+            if sqlite:
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}_insert")
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}_update")
+            else:
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
+
+
+@pytest.fixture()
+def api_headers(make_token: Callable[..., str]) -> dict[str, str]:
+    """Headers of an admin's API token."""
+    return {"Authorization": f"Bearer {make_token('sync-admin', 'admin')}"}

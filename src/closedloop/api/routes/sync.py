@@ -253,7 +253,9 @@ def sync_orders_route(
 
     The buyer is `person_external_id` (a person of the same source; sync persons first);
     each line names its product by `sku` or `product_external_id`. An order naming an
-    unknown person or product is rejected whole (nothing of it is written).
+    unknown person or product is rejected whole (nothing of it is written). An order sent
+    with `lines` is the whole order: its stored lines no longer sent are removed (`[]`
+    removes them all); without `lines` its lines stay as they are.
     """
     return _handle(request, db, user, body, source, idempotency_key, sync_orders)
 
@@ -274,5 +276,7 @@ def sync_events_route(
 ) -> Response:
     """Upsert behaviour events (page_view, product_view, search, cart_add, cart_remove,
     cart_abandoned, checkout, purchase, store_visit, signup, login, other) by (source,
-    external_id). `person_external_id` is optional (anonymous visitors)."""
+    external_id). `person_external_id` is optional (anonymous visitors). A purchase or a
+    store visit of a known person is a response: it is announced once to the
+    `response.recorded` webhooks."""
     return _handle(request, db, user, body, source, idempotency_key, sync_events)

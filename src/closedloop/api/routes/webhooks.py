@@ -2,8 +2,8 @@
 and the delivery log (list with filters, read with attempts, redeliver). Admins only.
 
 The secret is in the answer of the creation and of each rotation, and nowhere else: keep
-it. Events: ``person.created``, ``person.updated``, ``person.merged``, ``consent.changed``,
-``response.recorded``.
+it. Events: ``person.created``, ``person.updated``, ``person.merged``, ``person.unmerged``,
+``consent.changed``, ``response.recorded``.
 """
 
 from __future__ import annotations
