@@ -141,7 +141,7 @@ def import_file(
         Options.commit_rows,
         "--commit-rows",
         min=1,
-        help="SQLite: rows per transaction (several chunks, at most 10 s of writing; an "
+        help="SQLite: rows per transaction (several chunks, at most 3 s of writing; an "
         "interrupted import redoes at most these).",
     ),
     workers: int | None = typer.Option(
@@ -149,7 +149,7 @@ def import_file(
         "--workers",
         min=0,
         max=32,
-        help="Validation processes (default: one per core but one, for files over 4 MiB).",
+        help="Validation processes (default: one per core, at most 4, for files over 4 MiB).",
     ),
     no_resume: bool = typer.Option(
         False,

@@ -45,7 +45,7 @@ class Options:
     created_by: str | None = None
     resume: bool = True
     summary_rejects: int = 1000
-    #: validation processes; None: one per core but one for files over 4 MiB
+    #: validation processes; None: one per core (at most 4) for files over 4 MiB
     workers: int | None = None
     #: SQLite: rows per transaction (several chunks); a killed import redoes at most these.
     #: A transaction is also committed after :data:`~closedloop.ingest.runner.HOLD_SECONDS`.

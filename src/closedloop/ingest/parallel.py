@@ -29,6 +29,7 @@ def _init(ctx: Context) -> None:
     from closedloop.ingest.party import PartyImporter
 
     gc.freeze()  # what the worker inherited is not garbage: keep collections short
+    gc.set_threshold(50_000, 20, 100)  # and rare: a chunk makes many objects, few cycles
     _worker = PartyImporter(ctx)
 
 
@@ -64,13 +65,16 @@ def rows_of(tuples: list[tuple[Any, ...]]) -> list[PartyRow]:
 
 
 def worker_count(requested: int | None, file_size: int) -> int:
-    """How many validation workers: as asked, else one per core but one (none for small
-    files, where starting processes costs more than it saves)."""
+    """How many validation workers: as asked, else one per core, at most four (none on one
+    core, nor for small files, where starting processes costs more than it saves). The main
+    process reads and writes beside them: measured on two cores, two workers beat one by
+    16 % and three were slower again (docs/benchmarks-import.md)."""
     if requested is not None:
         return max(0, requested)
     if file_size < 4 << 20:
         return 0
-    return max(0, min(4, (os.cpu_count() or 1) - 1)) or (1 if (os.cpu_count() or 1) > 1 else 0)
+    cores = os.cpu_count() or 1
+    return min(4, cores) if cores > 1 else 0
 
 
 def pool(ctx: Context, workers: int) -> ProcessPoolExecutor:

@@ -55,7 +55,7 @@ STALE_AFTER = timedelta(minutes=10)
 RETRIES = 8
 #: SQLite: a transaction of several chunks is committed after this long at the latest, so
 #: that other writers (the web app, jobs) never wait much longer for the write lock.
-HOLD_SECONDS = 10.0
+HOLD_SECONDS = 3.0
 COUNT_KEYS = ("rows", "new", "updated", "unchanged", "rejected", "duplicates", "empty")
 Progress = Callable[[float, dict[str, int]], None]
 
@@ -540,7 +540,7 @@ class _Runner:
                     future = executor.submit(parallel.validate, work.todo, new)
                     keys = {i[1] for i in work.todo} | {i[1] for i in work.same}
                     pending.append(_Pending(chunk, work, first, future, version, keys))
-                if pending and (not chunk or len(pending) > workers):
+                if pending and (not chunk or len(pending) > 2 * workers):
                     item = pending.popleft()
                     tuples, item.fresh, checked, added = item.future.result()
                     item.prepared = parallel.rows_of(tuples)
