@@ -24,8 +24,8 @@ from closedloop.consent.service import rebuild_current
 from closedloop.db.base import Base, utcnow
 from closedloop.errors import NotFound, Refused
 from closedloop.ingest.attributes import canon_value
+from closedloop.ingest.claims import owner_alive
 from closedloop.ingest.models import ImportBatch, ImportChange, ImportReject, ValueSource
-from closedloop.ingest.runner import owner_alive
 
 #: entity of import_changes → table
 TABLES = {

@@ -48,7 +48,7 @@ class Options:
     #: validation processes; None: one per core (at most 4) for files over 4 MiB
     workers: int | None = None
     #: SQLite: rows per transaction (several chunks); a killed import redoes at most these.
-    #: A transaction is also committed after :data:`~closedloop.ingest.runner.HOLD_SECONDS`.
+    #: A transaction is also committed after :data:`~closedloop.ingest.chunks.HOLD_SECONDS`.
     commit_rows: int = 200_000
     #: SQLite: a file of at least this many rows into a table holding fewer than half as
     #: many builds the secondary indexes afterwards (:mod:`closedloop.ingest.indexes`)
