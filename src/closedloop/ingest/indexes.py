@@ -21,7 +21,14 @@ from sqlalchemy import Connection, Index, inspect
 from closedloop.contacts import models as _contacts  # noqa: F401  (registers the tables)
 from closedloop.db.base import Base
 
-#: The tables whose secondary indexes are deferred, by party table.
+#: Leading columns of the deferred indexes: names, email and phone keys, postal codes.
+SEARCH_KEYS = frozenset(
+    {"family_key", "given_key", "name_key", "registration_number", "address_key", "e164",
+     "postal_code"}
+)  # fmt: skip
+
+
+#: The tables whose search indexes are deferred, by party table.
 TABLES = {
     "persons": ("persons", "emails", "phones", "addresses"),
     "organisations": ("organisations", "emails", "phones", "addresses"),
@@ -39,13 +46,6 @@ def deferrable(party_table: str) -> list[Index]:
         for index in sorted(tables[name].indexes, key=lambda i: str(i.name))
         if not index.unique and next(iter(index.columns)).name in SEARCH_KEYS
     ]
-
-
-#: Leading columns of the deferred indexes: names, email and phone keys, postal codes.
-SEARCH_KEYS = frozenset(
-    {"family_key", "given_key", "name_key", "registration_number", "address_key", "e164",
-     "postal_code"}
-)  # fmt: skip
 
 
 def should_defer(conn: Connection, party_table: str, estimated_rows: int, bulk_rows: int) -> bool:
