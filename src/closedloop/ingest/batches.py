@@ -231,6 +231,25 @@ def _restore(conn: Connection, change: ImportChange) -> int:
     return kept
 
 
+#: rows a batch deleted, kept whole in its before-images: entity → table
+REMOVED = {"removed_order_line": "order_lines"}
+
+
+def _reinsert(conn: Connection, change: ImportChange) -> int:
+    """Insert again a row the batch deleted (with its id, unless another row has it now)."""
+    name = REMOVED.get(change.entity)
+    before: dict[str, Any] = (change.data or {}).get("before") or {}
+    if name is None or not before:
+        return 0
+    table = _table(name)
+    values = {c: _typed(table, c, v) for c, v in before.items() if c in table.c}
+    taken = conn.execute(select(table.c.id).where(table.c.id == values.get("id"))).first()
+    if taken is not None:
+        values.pop("id")
+    conn.execute(table.insert().values(**values))
+    return 1
+
+
 def rollback_batch(engine: Engine, batch_id: int, *, user: str | None = None) -> dict[str, Any]:
     """Undo batch ``batch_id`` as a whole (see the module docstring); returns what was done."""
     with engine.connect() as conn:
@@ -262,6 +281,9 @@ def rollback_batch(engine: Engine, batch_id: int, *, user: str | None = None) ->
                 if change.action == "updated":
                     done["kept"] += _restore(conn, change)
                     done["restored"] += 1
+                    continue
+                if change.action == "deleted":
+                    done["restored"] += _reinsert(conn, change)
                     continue
                 name = TABLES.get(change.entity)
                 if name is None:

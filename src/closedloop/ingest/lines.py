@@ -7,7 +7,7 @@ unit price.
 A file import only adds and updates lines (an order's lines may be spread over a file). A
 caller that sends orders whole (the sync API) names them in ``full``: their stored lines that
 no row matches are removed, each kept in ``import_changes`` as a ``removed_order_line`` with
-its full row (an entity the batch rollback leaves alone: it does not put such lines back).
+its full row, which rolling the batch back inserts again.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
 from closedloop.contacts.normalize import clean_text
 from closedloop.ingest.attributes import canon_value
 from closedloop.ingest.bulk import Bulk, Row
@@ -23,6 +25,7 @@ from closedloop.ingest.context import ChunkResult, Context
 from closedloop.ingest.party_update import jsonable
 from closedloop.ingest.readers.base import Row as ReadRow
 from closedloop.ingest.records import Values, ids_by_key, read_row, record_changes
+from closedloop.transactions.models import OrderLine
 
 CENT = Decimal("0.01")
 _COLUMNS = ("product_id", "quantity", "unit_price", "amount")
@@ -156,22 +159,22 @@ class OrderLines:
         return found
 
     def _remove(self, bulk: Bulk, unsent: list[tuple[int, Stored]]) -> None:
+        """Delete lines an order no longer has, each kept whole (every column, its id too) in
+        ``import_changes`` so that rolling the batch back puts it back."""
         if not unsent:
             return
-        bulk.executemany("DELETE FROM order_lines WHERE id = ?", [(line[0],) for _, line in unsent])
-        names = ("order_id", "line_no", *_COLUMNS)
+        table = OrderLine.__table__
+        ids = [int(line[0]) for _, line in unsent]
+        rows = bulk.conn.execute(select(table).where(table.c.id.in_(ids))).mappings().all()
+        bulk.executemany("DELETE FROM order_lines WHERE id = ?", [(i,) for i in ids])
         changes = [
             {
                 "entity": "removed_order_line",
-                "entity_id": int(line[0]),
+                "entity_id": int(row["id"]),
                 "action": "deleted",
-                "data": {
-                    "before": dict(
-                        zip(names, (jsonable(v) for v in (order_id, *line[1:])), strict=True)
-                    )
-                },
+                "data": {"before": {c: jsonable(v) for c, v in row.items()}},
             }
-            for order_id, line in unsent
+            for row in rows
         ]
         record_changes(bulk, self.ctx, changes)
 

@@ -82,6 +82,24 @@ def test_a_line_missing_from_a_later_sync_is_removed(
     assert same["items"][0]["status"] == "unchanged"
 
 
+def test_rolling_back_a_sync_puts_its_removed_lines_back(
+    client: TestClient, api_headers: dict[str, str], session: Session
+) -> None:
+    _setup(client, api_headers, session)
+    _sync(client, api_headers, _order({"sku": "A", "quantity": 2}, {"sku": "B"}))
+    session.expire_all()
+    ids = sorted(session.scalars(select(OrderLine.id)))
+    again = _sync(client, api_headers, _order({"sku": "B"}))
+    assert _lines(session) == [(2, "B", 1)]
+    url = f"/api/v1/imports/{again['batch_id']}/rollback"
+    done = client.post(url, headers=api_headers)
+    assert done.status_code == 200, done.text
+    assert done.json()["restored"] >= 1  # the removed line
+    assert _lines(session) == [(1, "A", 2), (2, "B", 1)]
+    session.expire_all()
+    assert sorted(session.scalars(select(OrderLine.id))) == ids  # with its own id
+
+
 def test_numbered_lines_are_updated_kept_added_and_removed(
     client: TestClient, api_headers: dict[str, str], session: Session
 ) -> None:
