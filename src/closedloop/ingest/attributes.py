@@ -11,7 +11,7 @@ scheme: a value that belongs to another person rejects the row).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -234,6 +234,10 @@ def canon_value(value: Any) -> Any:
         return int(value)
     if isinstance(value, int | float | Decimal):
         return Decimal(str(value)).normalize()
+    if isinstance(value, datetime):  # as SQLite stores it (UTC, no zone): text compares equal
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, date):
-        return value.isoformat()[:10] if type(value) is date else value.isoformat()
+        return value.isoformat()
     return str(value)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, TypeDecorator, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,8 +128,11 @@ def _typed(table: Any, column: str, value: Any) -> Any:
     if value is None:
         return None
     python_type: Any
+    kind = table.c[column].type
+    if isinstance(kind, TypeDecorator):  # Money and the like: their stored type says
+        kind = kind.impl_instance
     try:
-        python_type = table.c[column].type.python_type
+        python_type = kind.python_type
     except NotImplementedError:
         return value
     if python_type is date and isinstance(value, str):

@@ -89,15 +89,24 @@ def test_rolling_back_a_sync_puts_its_removed_lines_back(
     _sync(client, api_headers, _order({"sku": "A", "quantity": 2}, {"sku": "B"}))
     session.expire_all()
     ids = sorted(session.scalars(select(OrderLine.id)))
-    again = _sync(client, api_headers, _order({"sku": "B"}))
+    again = _sync(client, api_headers, _order({"sku": "B"}, total_amount=2))
     assert _lines(session) == [(2, "B", 1)]
+    changed = session.scalars(
+        select(ImportChange.data).where(
+            ImportChange.batch_id == again["batch_id"], ImportChange.entity == "order"
+        )
+    ).one()
+    assert set(changed["after"]) == {"total_amount"}  # the same date is no change
     url = f"/api/v1/imports/{again['batch_id']}/rollback"
     done = client.post(url, headers=api_headers)
     assert done.status_code == 200, done.text
-    assert done.json()["restored"] >= 1  # the removed line
+    assert done.json()["restored"] == 2  # the order's total and the removed line
+    assert done.json()["kept"] == 0  # nothing was changed since
     assert _lines(session) == [(1, "A", 2), (2, "B", 1)]
     session.expire_all()
     assert sorted(session.scalars(select(OrderLine.id))) == ids  # with its own id
+    order = session.scalars(select(Order).where(Order.external_id == "O1")).one()
+    assert order.total_amount == 10
 
 
 def test_numbered_lines_are_updated_kept_added_and_removed(
