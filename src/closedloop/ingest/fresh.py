@@ -17,22 +17,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from closedloop.ingest.bulk import Bulk, sqlite_value
-from closedloop.ingest.prepare import ADDRESS_COLUMNS, PartyRow
+from closedloop.ingest.prepare import ADDRESS_COLUMNS, TYPED_COLUMNS, PartyRow
 
 #: ``->>`` (SQLite 3.38) reads a JSON value as an SQL one
 AVAILABLE = sqlite3.sqlite_version_info >= (3, 38, 0)
-#: columns whose JSON value is text or a float, read back into Python types by :func:`decode`
-_TYPED: dict[str, Callable[[Any], Any]] = {
-    "birth_date": date.fromisoformat,
-    "annual_revenue": lambda v: Decimal(str(v)),
-}
 EMAIL = ("is_primary", "address", "address_key")
 PHONE = ("is_primary", "e164", "raw", "line_type")
 
@@ -50,7 +42,7 @@ class Fresh:
 
 def encode(rows: list[PartyRow], columns: tuple[str, ...]) -> Fresh:
     """The JSON of ``rows`` (in a worker), values as SQLite stores them."""
-    typed = [i for i, c in enumerate(columns) if c in _TYPED]
+    typed = [i for i, c in enumerate(columns) if c in TYPED_COLUMNS]
     parties: list[list[Any]] = []
     emails: list[list[Any]] = []
     phones: list[list[Any]] = []
@@ -81,7 +73,7 @@ def decode(fresh: Fresh, columns: tuple[str, ...]) -> list[PartyRow]:
         fields = {}
         for column, value in zip(columns, values, strict=True):
             if value is not None:
-                convert = _TYPED.get(column)
+                convert = TYPED_COLUMNS.get(column)
                 fields[column] = convert(value) if convert else value
         rows.append(PartyRow(line_no, key, digest, fields))
     for n, _primary, address, key in json.loads(fresh.emails):

@@ -24,6 +24,7 @@ from closedloop.ingest.prepare import (
     ADDRESS_COLUMNS,
     ORGANISATION_FIELDS,
     PERSON_FIELDS,
+    TYPED_COLUMNS,
     PartyRow,
     prepare_party,
 )
@@ -49,8 +50,6 @@ ORGANISATIONS = PartySpec(
 )
 EMAIL_COLUMNS = ("address", "address_key")
 PHONE_COLUMNS = ("e164", "raw", "line_type")
-#: Columns whose values need converting for the store (dates, decimals).
-_TYPED = frozenset({"birth_date", "annual_revenue"})
 
 
 Item = tuple[int, str, str, list[str | None]]
@@ -238,7 +237,7 @@ class PartyImporter:
         ctx, spec = self.ctx, self.spec
         ids = bulk.allocate_ids(spec.table, len(rows))
         cols = spec.columns
-        typed = [i for i, c in enumerate(cols) if c in _TYPED]
+        typed = [i for i, c in enumerate(cols) if c in TYPED_COLUMNS]
         life = cols.index("lifecycle_status") if "lifecycle_status" in cols else None
         table_rows: list[Row] = []
         emails: list[Row] = []

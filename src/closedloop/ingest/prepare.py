@@ -8,7 +8,10 @@ from the phone prefix, coordinates). Every problem of the row is reported, each 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from closedloop.ingest import convert
@@ -57,6 +60,12 @@ ADDRESS_COLUMNS = (
     "status",
     "status_detail",
 )
+#: Party columns the store writes in another form (dates as text, decimals as floats on
+#: SQLite), each with how to read that form back.
+TYPED_COLUMNS: dict[str, Callable[[Any], Any]] = {
+    "birth_date": date.fromisoformat,
+    "annual_revenue": lambda v: Decimal(str(v)),
+}
 _CONTACT_FIELDS = frozenset({"email", "phone", "mobile", *ADDRESS_FIELDS})
 _POSTAL_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _PLACE_FIELDS = frozenset(ADDRESS_FIELDS) - {"country"}
