@@ -76,6 +76,7 @@ def _bulk_session(conn: Connection, workers: int = 0) -> Iterator[None]:
         gc.unfreeze()
         if sqlite:
             conn.rollback()
+            fresh.release(conn)
             conn.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")
             conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_MIB * 1024}")
             conn.commit()
@@ -230,7 +231,7 @@ class Runner:
         assert isinstance(importer, PartyImporter)
         pending: deque[_Pending] = deque()
         ctx = self.ctx
-        # New rows come back as JSON that SQLite inserts itself (SQLite, no extra columns)
+        # New rows come back as a database image that SQLite copies (SQLite, no extra columns)
         direct = (
             fresh.AVAILABLE and conn.dialect.name == "sqlite" and not ctx.dry_run
             and not ctx.extensions

@@ -38,7 +38,7 @@ def validate(
 ) -> tuple[list[tuple[Any, ...]], Fresh | None, ChunkResult, dict[str, Any]]:
     """Validate ``items`` in a worker. Rows travel back as plain tuples (pickled several
     times faster than objects), and, when ``new`` says which items' keys were not stored, the
-    new rows as JSON for the writer (:mod:`closedloop.ingest.fresh`); also returned: the
+    new rows as a database image for the writer (:mod:`closedloop.ingest.fresh`); also returned: the
     choices they added (attribute → choice code → label) so that the main process stores
     them."""
     out = ChunkResult()

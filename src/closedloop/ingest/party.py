@@ -181,7 +181,7 @@ class PartyImporter:
     ) -> None:
         """Store a classified and validated chunk; with ``relookup`` the keys are looked up
         again first (the chunk was classified before the previous chunk was written).
-        ``created``: the chunk's new rows as JSON (:mod:`closedloop.ingest.fresh`)."""
+        ``created``: the chunk's new rows as a database image (:mod:`closedloop.ingest.fresh`)."""
         ctx, spec = self.ctx, self.spec
         stored = work.stored
         if created is not None and relookup:  # some may be stored by now: the ordinary path
@@ -288,7 +288,7 @@ class PartyImporter:
         return party, {"kind": self.spec.contact_kind, "is_valid": True, **stamp}
 
     def _insert_fresh(self, bulk: Bulk, created: Fresh) -> list[int]:
-        """Insert new rows sent as JSON, with their source records; their ids."""
+        """Insert new rows sent as a database image, with their source records; their ids."""
         constants, point = self._constants()
         spec = self.spec
         return insert_fresh(
