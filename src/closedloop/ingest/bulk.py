@@ -75,9 +75,17 @@ class Bulk:
             self.conn.exec_driver_sql(self._sql(sql), rows if converted else self.rows(rows))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Every row of a read statement."""
-        result = self.conn.exec_driver_sql(self._sql(sql), self.params(params))
-        return [tuple(r) for r in result]
+        """Every row of a read statement, fetched by the driver's cursor as plain tuples
+        (SQLAlchemy's row objects cost as much as the lookup itself), in the connection's
+        transaction as ``exec_driver_sql`` would run it."""
+        if not self.conn.in_transaction():
+            self.conn.begin()
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(self._sql(sql), self.params(params))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     def literal(self, value: Any) -> str:
         """``value`` written as an SQL literal (NULL, a number, a boolean, a quoted string)."""

@@ -57,7 +57,8 @@ def _bulk_session(conn: Connection, workers: int = 0) -> Iterator[None]:
     """Settings for a long stream of writes on this connection, restored afterwards.
 
     The objects built before the import (modules, caches) are moved out of the garbage
-    collector's sight (``gc.freeze``) so that collections stay short; on SQLite the WAL is
+    collector's sight (``gc.freeze``) so that collections stay short, and collections are
+    rarer (a chunk makes many objects but few cycles); on SQLite the WAL is
     checkpointed every ~40 MB instead of every 4 MB (a page changed by several chunks is
     copied back once) and the page cache is sized for the memory budget
     (``CLOSEDLOOP_IMPORT_CACHE_MIB`` overrides it).
@@ -70,9 +71,12 @@ def _bulk_session(conn: Connection, workers: int = 0) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size=-{mib * 1024}")
         conn.commit()
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*parallel.GC_THRESHOLD)
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
         if sqlite:
             conn.rollback()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
 
@@ -191,9 +192,14 @@ class ChunkResult:
             self.add("rejected")
 
 
+@lru_cache(maxsize=16)
+def _hasher(salt: bytes) -> Any:
+    return blake2b(salt, digest_size=16)
+
+
 def row_hash(salt: bytes, values: list[str | None]) -> str:
     """A 128-bit digest of a row's values (with the mapping and rules in ``salt``)."""
-    h = blake2b(salt, digest_size=16)
+    h = _hasher(salt).copy()  # the salt hashed once: a copy costs less than hashing it again
     h.update("\x1f".join([v or "" for v in values]).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 

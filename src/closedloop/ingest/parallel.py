@@ -19,6 +19,8 @@ from closedloop.ingest.fresh import Fresh
 from closedloop.ingest.prepare import PartyRow
 
 _worker: Any = None
+#: garbage collection thresholds while an import runs, in the main process and the workers
+GC_THRESHOLD = (50_000, 20, 100)
 
 
 def _init(ctx: Context) -> None:
@@ -29,7 +31,7 @@ def _init(ctx: Context) -> None:
     from closedloop.ingest.party import PartyImporter
 
     gc.freeze()  # what the worker inherited is not garbage: keep collections short
-    gc.set_threshold(50_000, 20, 100)  # and rare: a chunk makes many objects, few cycles
+    gc.set_threshold(*GC_THRESHOLD)  # and rare: a chunk makes many objects, few cycles
     _worker = PartyImporter(ctx)
 
 

@@ -199,7 +199,7 @@ class PartyImporter:
             elif found is not None and found.row_hash == digest:
                 out.add("unchanged")
                 if found.has_record:
-                    marks.append((ctx.batch_id, line_no, self.spec.entity, found.id))
+                    marks.append((line_no, found.id))
             else:
                 late.append(item)
         if late:  # changed by another import since the chunk was classified
@@ -305,31 +305,29 @@ class PartyImporter:
         marks: list[Row],
     ) -> None:
         ctx, entity = self.ctx, self.spec.entity
-        inserts: list[Row] = [
-            (entity, row.id, row.row_hash, ctx.batch_id, row.line_no) for row in new
-        ]
+        inserts: list[Row] = [(row.id, row.row_hash, row.line_no) for row in new]
         changes: list[Row] = []
         for row in old:
             found = stored[row.key]
             if found.has_record:
-                changes.append((row.row_hash, ctx.batch_id, row.line_no, entity, found.id))
+                changes.append((row.row_hash, row.line_no, found.id))
             else:
-                inserts.append((entity, found.id, row.row_hash, ctx.batch_id, row.line_no))
+                inserts.append((found.id, row.row_hash, row.line_no))
+        # entity and batch are the chunk's: written into the statements, not bound per row
+        same = {"entity": entity, "batch_id": ctx.batch_id}
         bulk.insert(
-            "source_records",
-            ("entity", "entity_id", "row_hash", "batch_id", "line_no"),
-            inserts,
-            converted=True,
-        )
+            "source_records", ("entity_id", "row_hash", "line_no"), inserts,
+            converted=True, constants=same,
+        )  # fmt: skip
+        where = f"entity = {bulk.literal(entity)} AND entity_id = ?"
+        batch = f"batch_id = {int(ctx.batch_id)}"
         bulk.executemany(
-            "UPDATE source_records SET row_hash = ?, batch_id = ?, line_no = ? "
-            "WHERE entity = ? AND entity_id = ?",
+            f"UPDATE source_records SET row_hash = ?, {batch}, line_no = ? WHERE {where}",  # noqa: S608
             changes,
             converted=True,
         )
         bulk.executemany(
-            "UPDATE source_records SET batch_id = ?, line_no = ? "
-            "WHERE entity = ? AND entity_id = ?",
+            f"UPDATE source_records SET {batch}, line_no = ? WHERE {where}",  # noqa: S608
             marks,
             converted=True,
         )
