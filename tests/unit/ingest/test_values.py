@@ -241,6 +241,26 @@ def test_the_fast_phone_path_agrees_with_libphonenumber() -> None:
     assert valid > 5000
 
 
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [
+        ("33612345678", "FR"), ("3361234567", "FR"), ("2125550123", "US"),
+        ("12125550123", "US"), ("011442079460000", "US"), ("8613659139937", "CN"),
+        ("13659139937", "CN"), ("34689686414", "ES"), ("689686414", "ES"),
+        ("4930123456", "DE"), ("447911123456", "GB"), ("40721234567", "RO"),
+    ],
+)  # fmt: skip
+def test_numbers_without_a_trunk_prefix_read_as_libphonenumber_reads_them(
+    raw: str, country: str
+) -> None:
+    """Digits that may begin with the region's calling code or an international prefix."""
+    try:
+        got: tuple[str, str] | None = parse_phone(raw, country)
+    except ValueError:
+        got = None
+    assert got == _reference(raw, country)
+
+
 def test_phones_to_e164() -> None:
     assert parse_phone("06 12 34 56 78", "FR") == ("+33612345678", "mobile")
     assert parse_phone("+40 721 234 567", None) == ("+40721234567", "mobile")
