@@ -44,6 +44,8 @@ class Fresh:
 
     count: int
     image: bytes
+    #: each table's columns after ``n``: a column empty in the whole chunk is left out
+    columns: dict[str, tuple[str, ...]]
 
 
 def _tables(columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -54,6 +56,21 @@ def _tables(columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         "phones": PHONE,
         "addresses": ADDRESS_COLUMNS,
     }
+
+
+def _without_empty(
+    names: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """``names`` and ``rows`` without the columns that are None in every row (binding a None
+    costs the driver more than a string)."""
+    if not rows:
+        return names, rows
+    cells = list(zip(*rows, strict=True))
+    keep = [i for i in range(1, len(cells)) if cells[i].count(None) != len(rows)]
+    if len(keep) == len(names):
+        return names, rows
+    kept = list(zip(cells[0], *(cells[i] for i in keep), strict=True))
+    return tuple(names[i - 1] for i in keep), kept
 
 
 def encode(rows: list[PartyRow], columns: tuple[str, ...]) -> Fresh:
@@ -73,16 +90,19 @@ def encode(rows: list[PartyRow], columns: tuple[str, ...]) -> Fresh:
         place = row.address_row()
         if place is not None:
             addresses.append((n, *place))
+    kept: dict[str, tuple[str, ...]] = {}
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
         db.execute("BEGIN")
-        for (name, names), values_ in zip(_tables(columns).items(), tables.values(), strict=True):
+        for name, names in _tables(columns).items():
+            names, values_ = _without_empty(names, tables[name])
+            kept[name] = names
             key = "n INTEGER PRIMARY KEY" if name == "parties" else "n INTEGER"
-            db.execute(f"CREATE TABLE {name} ({key}, {', '.join(names)})")
+            db.execute(f"CREATE TABLE {name} ({', '.join((key, *names))})")
             marks = ", ".join("?" * (len(names) + 1))
             db.executemany(f"INSERT INTO {name} VALUES ({marks})", values_)  # noqa: S608
         db.execute("COMMIT")
-        return Fresh(len(rows), db.serialize())
+        return Fresh(len(rows), db.serialize(), kept)
     finally:
         db.close()
 
@@ -92,20 +112,26 @@ def decode(fresh: Fresh, columns: tuple[str, ...]) -> list[PartyRow]:
     db = sqlite3.connect(":memory:")
     try:
         db.deserialize(fresh.image)
+
+        def records(table: str) -> list[dict[str, Any]]:
+            names = ("n", *fresh.columns[table])
+            return [dict(zip(names, r, strict=True)) for r in db.execute(f"SELECT * FROM {table}")]
+
         rows: list[PartyRow] = []
-        for _n, line_no, digest, key, *values in db.execute("SELECT * FROM parties ORDER BY n"):
+        for r in sorted(records("parties"), key=lambda r: r["n"]):
             fields = {}
-            for column, value in zip(columns, values, strict=True):
+            for column in columns:
+                value = r.get(column)
                 if value is not None:
                     convert = TYPED_COLUMNS.get(column)
                     fields[column] = convert(value) if convert else value
-            rows.append(PartyRow(line_no, key, digest, fields))
-        for n, _primary, address, key in db.execute("SELECT * FROM emails ORDER BY rowid"):
-            rows[n].emails.append((address, key))
-        for n, _primary, e164, raw, line_type in db.execute("SELECT * FROM phones ORDER BY rowid"):
-            rows[n].phones.append((e164, raw, line_type))
-        for n, *place in db.execute("SELECT * FROM addresses"):
-            rows[n].address_values = tuple(place)
+            rows.append(PartyRow(r["line_no"], r["external_id"], r["row_hash"], fields))
+        for r in records("emails"):
+            rows[r["n"]].emails.append((r["address"], r["address_key"]))
+        for r in records("phones"):
+            rows[r["n"]].phones.append((r["e164"], r.get("raw"), r.get("line_type")))
+        for r in records("addresses"):
+            rows[r["n"]].address_values = tuple(r.get(c) for c in ADDRESS_COLUMNS)
         return rows
     finally:
         db.close()
@@ -152,16 +178,21 @@ def insert(
     if not _attached(bulk.conn):
         run(f"ATTACH DATABASE ':memory:' AS {SCRATCH}")
     _driver(bulk.conn).deserialize(fresh.image, name=SCRATCH)
-    names = _tables(columns)
+    defaults = {"lifecycle_status": "prospect"} if "lifecycle_status" in columns else {}
 
     def copy(target: str, source: str, extra: dict[str, Any], *, first: int = 0) -> None:
         """``target``'s rows from the scratch table ``source`` (its columns from ``first``)
-        with the owner's id, and ``extra`` written as literals."""
-        own = names[source][first:]
+        with the owner's id, and ``extra`` written as literals; a column left out of the
+        scratch table (empty in the chunk) is not named: it takes its default."""
+        own = fresh.columns[source][first:]
         picks = [f"{base} + n", *own, *(bulk.literal(v) for v in extra.values())]
-        if source == "parties" and "lifecycle_status" in own:
-            picks[1 + own.index("lifecycle_status")] = "COALESCE(lifecycle_status, 'prospect')"
-        head = ("id" if source == "parties" else owner, *own, *extra)
+        head = ["id" if source == "parties" else owner, *own, *extra]
+        for name, value in (defaults.items() if source == "parties" else ()):
+            if name in own:
+                picks[1 + own.index(name)] = f"COALESCE({name}, {bulk.literal(value)})"
+            else:
+                head.append(name)
+                picks.append(bulk.literal(value))
         run(
             f"INSERT INTO {target} ({', '.join(head)}) "  # noqa: S608
             f"SELECT {', '.join(picks)} FROM {SCRATCH}.{source} ORDER BY rowid"
