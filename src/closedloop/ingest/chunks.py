@@ -112,7 +112,8 @@ class _Pending:
     future: Future[Any]
     version: int | None
     keys: set[str]
-    written_since: set[str] = field(default_factory=set)
+    #: the keys of each chunk written since this one was classified
+    written_since: list[set[str]] = field(default_factory=list)
     prepared: list[PartyRow] = field(default_factory=list)
     fresh: Fresh | None = None
 
@@ -216,7 +217,8 @@ class Runner:
         relookup = True
         if not self.ctx.dry_run:
             self._begin(bulk)
-            if item.version is not None and not (item.keys & item.written_since):
+            clash = any(not item.keys.isdisjoint(keys) for keys in item.written_since)
+            if item.version is not None and not clash:
                 relookup = _data_version(bulk.conn) != item.version
         self.importer.write(
             bulk, item.work, item.prepared, out, relookup=relookup, created=item.fresh
@@ -261,7 +263,7 @@ class Runner:
                     step = partial(self._write, item=item)
                     self._commit(conn, item.chunk, step, item.first.merged(checked))
                     for later in pending:
-                        later.written_since |= item.keys
+                        later.written_since.append(item.keys)
                     self._report(progress, table)
                 if not chunk and not pending:
                     return
