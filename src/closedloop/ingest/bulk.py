@@ -75,15 +75,15 @@ class Bulk:
             self.conn.exec_driver_sql(self._sql(sql), rows if converted else self.rows(rows))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Every row of a read statement, fetched by the driver's cursor as plain tuples
-        (SQLAlchemy's row objects cost as much as the lookup itself), in the connection's
-        transaction as ``exec_driver_sql`` would run it."""
+        """Every row of a read statement, fetched by the driver's cursor as plain tuples (no
+        SQLAlchemy row objects: a re-import fetches one row per line of the file), in the
+        connection's transaction as ``exec_driver_sql`` would run it."""
         if not self.conn.in_transaction():
             self.conn.begin()
         cursor = self.conn.connection.cursor()
         try:
             cursor.execute(self._sql(sql), self.params(params))
-            return cursor.fetchall()
+            return [tuple(r) for r in cursor.fetchall()]
         finally:
             cursor.close()
 

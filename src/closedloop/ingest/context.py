@@ -193,7 +193,7 @@ class ChunkResult:
 
 
 @lru_cache(maxsize=16)
-def _hasher(salt: bytes) -> Any:
+def _hasher(salt: bytes) -> blake2b:
     return blake2b(salt, digest_size=16)
 
 

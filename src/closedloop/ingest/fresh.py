@@ -115,7 +115,8 @@ def decode(fresh: Fresh, columns: tuple[str, ...]) -> list[PartyRow]:
 
         def records(table: str) -> list[dict[str, Any]]:
             names = ("n", *fresh.columns[table])
-            return [dict(zip(names, r, strict=True)) for r in db.execute(f"SELECT * FROM {table}")]
+            found = db.execute(f"SELECT * FROM {table}")  # noqa: S608 - one of _tables()
+            return [dict(zip(names, r, strict=True)) for r in found]
 
         rows: list[PartyRow] = []
         for r in sorted(records("parties"), key=lambda r: r["n"]):
@@ -187,7 +188,7 @@ def insert(
         own = fresh.columns[source][first:]
         picks = [f"{base} + n", *own, *(bulk.literal(v) for v in extra.values())]
         head = ["id" if source == "parties" else owner, *own, *extra]
-        for name, value in (defaults.items() if source == "parties" else ()):
+        for name, value in defaults.items() if source == "parties" else ():
             if name in own:
                 picks[1 + own.index(name)] = f"COALESCE({name}, {bulk.literal(value)})"
             else:

@@ -40,9 +40,9 @@ def validate(
 ) -> tuple[list[tuple[Any, ...]], Fresh | None, ChunkResult, dict[str, Any]]:
     """Validate ``items`` in a worker. Rows travel back as plain tuples (pickled several
     times faster than objects), and, when ``new`` says which items' keys were not stored, the
-    new rows as a database image for the writer (:mod:`closedloop.ingest.fresh`); also returned: the
-    choices they added (attribute → choice code → label) so that the main process stores
-    them."""
+    new rows as a database image for the writer (:mod:`closedloop.ingest.fresh`); also
+    returned: the choices they added (attribute → choice code → label) so that the main
+    process stores them."""
     out = ChunkResult()
     ctx: Context = _worker.ctx
     before = {code: set(a.new_labels) for code, a in ctx.attributes.items()}
