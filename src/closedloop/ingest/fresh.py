@@ -76,7 +76,8 @@ def _without_empty(
 def encode(rows: list[PartyRow], columns: tuple[str, ...]) -> Fresh:
     """The image of ``rows`` (in a worker), values as SQLite stores them."""
     typed = [i for i, c in enumerate(columns) if c in TYPED_COLUMNS]
-    tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _tables(columns)}
+    layout = _tables(columns)
+    tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t in layout}
     parties, emails, phones, addresses = tables.values()
     for n, row in enumerate(rows):
         values = [row.fields.get(c) for c in columns]
@@ -94,7 +95,7 @@ def encode(rows: list[PartyRow], columns: tuple[str, ...]) -> Fresh:
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
         db.execute("BEGIN")
-        for name, names in _tables(columns).items():
+        for name, names in layout.items():
             names, values_ = _without_empty(names, tables[name])
             kept[name] = names
             key = "n INTEGER PRIMARY KEY" if name == "parties" else "n INTEGER"
