@@ -10,14 +10,10 @@ import copy
 import gc
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain, islice
-from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -29,12 +25,10 @@ from closedloop.hookspecs import pm
 from closedloop.ingest import fresh, indexes, parallel
 from closedloop.ingest.bulk import Bulk
 from closedloop.ingest.context import ChunkResult, Context, Options
-from closedloop.ingest.convert import choice_key
-from closedloop.ingest.fresh import Fresh
 from closedloop.ingest.kinds import importer_for
 from closedloop.ingest.models import ImportBatch, ImportReject
-from closedloop.ingest.party import PartyImporter, Work
-from closedloop.ingest.prepare import PartyRow
+from closedloop.ingest.party import PartyImporter
+from closedloop.ingest.pipeline import Pipeline
 from closedloop.ingest.readers import Table, TableError
 from closedloop.ingest.readers.base import Row as ReadRow
 
@@ -95,29 +89,6 @@ def _retryable(exc: Exception) -> bool:
     return "unique" in text or "duplicate key" in text
 
 
-def _data_version(conn: Connection) -> int | None:
-    """SQLite's counter of commits by other connections (None elsewhere)."""
-    if conn.dialect.name != "sqlite":
-        return None
-    return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
-
-
-@dataclass
-class _Pending:
-    """A chunk classified and sent to a worker, waiting to be written in its turn."""
-
-    chunk: list[ReadRow]
-    work: Work
-    first: ChunkResult
-    future: Future[Any]
-    version: int | None
-    keys: set[str]
-    #: the keys of each chunk written since this one was classified
-    written_since: list[set[str]] = field(default_factory=list)
-    prepared: list[PartyRow] = field(default_factory=list)
-    fresh: Fresh | None = None
-
-
 class Runner:
     """The chunk loop of one batch."""
 
@@ -158,10 +129,10 @@ class Runner:
             try:
                 if workers == 0:
                     while chunk := list(islice(rows, size)):
-                        self._commit(conn, chunk, partial(self._process, chunk=chunk))
-                        self._report(progress, table)
+                        self.commit(conn, len(chunk), partial(self._process, chunk=chunk))
+                        self.report(progress, table.progress())
                 else:
-                    self._run_parallel(conn, rows, size, workers, table, progress)
+                    Pipeline(self, conn, workers).run(rows, size, table, progress)
             except TableError:
                 # The file is broken further on: what was read before is good; keep it.
                 self._flush(conn)
@@ -190,97 +161,38 @@ class Runner:
         conn.commit()
         self.deferred = ""
 
-    def _report(self, progress: Progress | None, table: Table) -> None:
-        """Report progress between transactions only: a reporter that writes (a job's
-        progress) must not wait for the write lock this import holds."""
+    def report(self, progress: Progress | None, read: float) -> None:
+        """Report progress (``read``: the share of the file read) between transactions
+        only: a reporter that writes (a job's progress) must not wait for the write lock
+        this import holds."""
         if progress is not None and not self.in_tx:
-            progress(table.progress(), dict(self.counts))
+            progress(read, dict(self.counts))
 
     def _flush(self, conn: Connection) -> None:
         if self.in_tx:
             conn.commit()
             self.in_tx, self.uncommitted = False, 0
 
-    def _begin(self, bulk: Bulk) -> None:
+    @staticmethod
+    def data_version(conn: Connection) -> int | None:
+        """SQLite's counter of commits by other connections (None elsewhere)."""
+        if conn.dialect.name != "sqlite":
+            return None
+        return int(conn.exec_driver_sql("PRAGMA data_version").scalar_one())
+
+    def begin(self, bulk: Bulk) -> None:
+        """Take the write lock for the current transaction (not in a dry run)."""
         if not self.ctx.dry_run and not self.in_tx:
             bulk.begin_write()
 
     def _process(self, bulk: Bulk, out: ChunkResult, *, chunk: list[ReadRow]) -> None:
-        self._begin(bulk)
+        self.begin(bulk)
         self.importer.process(bulk, chunk, out)
 
-    def _write(self, bulk: Bulk, out: ChunkResult, *, item: _Pending) -> None:
-        """Write a chunk validated by a worker. Its keys are looked up again unless nothing
-        can have changed them since it was classified: no other connection wrote (SQLite's
-        ``data_version``) and no chunk written in between had one of its keys."""
-        assert isinstance(self.importer, PartyImporter)
-        relookup = True
-        if not self.ctx.dry_run:
-            self._begin(bulk)
-            clash = any(not item.keys.isdisjoint(keys) for keys in item.written_since)
-            if item.version is not None and not clash:
-                relookup = _data_version(bulk.conn) != item.version
-        self.importer.write(
-            bulk, item.work, item.prepared, out, relookup=relookup, created=item.fresh
-        )
-
-    def _run_parallel(
+    def commit(
         self,
         conn: Connection,
-        rows: Iterator[ReadRow],
-        size: int,
-        workers: int,
-        table: Table,
-        progress: Progress | None,
-    ) -> None:
-        importer = self.importer
-        assert isinstance(importer, PartyImporter)
-        pending: deque[_Pending] = deque()
-        ctx = self.ctx
-        # New rows come back as a database image that SQLite copies (SQLite, no extra columns)
-        direct = (
-            fresh.AVAILABLE and conn.dialect.name == "sqlite" and not ctx.dry_run
-            and not ctx.extensions
-        )  # fmt: skip
-        with parallel.pool(self.ctx, workers) as executor:
-            while True:
-                chunk = list(islice(rows, size))
-                if chunk:
-                    first = ChunkResult()
-                    version = _data_version(conn)
-                    work = importer.classify(Bulk(conn), chunk, first)
-                    if not self.in_tx:
-                        conn.rollback()  # end the read: the write comes later, in order
-                    new = [i[1] not in work.stored for i in work.todo] if direct else None
-                    future = executor.submit(parallel.validate, work.todo, new)
-                    keys = {i[1] for i in work.todo} | {i[1] for i in work.same}
-                    pending.append(_Pending(chunk, work, first, future, version, keys))
-                if pending and (not chunk or len(pending) > workers):
-                    item = pending.popleft()
-                    tuples, item.fresh, checked, added = item.future.result()
-                    item.prepared = parallel.rows_of(tuples)
-                    self._add_choices(added)
-                    step = partial(self._write, item=item)
-                    self._commit(conn, item.chunk, step, item.first.merged(checked))
-                    for later in pending:
-                        later.written_since.append(item.keys)
-                    self._report(progress, table)
-                if not chunk and not pending:
-                    return
-
-    def _add_choices(self, added: dict[str, dict[str, str]]) -> None:
-        for code, choices in added.items():
-            attr = self.ctx.attributes[code]
-            for choice, label in choices.items():
-                if choice not in attr.choice_ids:
-                    attr.choice_ids[choice] = None
-                    attr.new_labels[choice] = label
-                    attr.choice_keys[choice_key(label)] = choice
-
-    def _commit(
-        self,
-        conn: Connection,
-        chunk: list[ReadRow],
+        rows: int,
         step: Callable[[Bulk, ChunkResult], None],
         base: ChunkResult | None = None,
     ) -> None:
@@ -295,8 +207,8 @@ class Runner:
             try:
                 step(Bulk(conn), out)
                 self._announce(conn, out.touched)
-                self._checkpoint(conn, chunk, out)
-                self.uncommitted += len(chunk)
+                self._checkpoint(conn, rows, out)
+                self.uncommitted += rows
                 held = time.monotonic() - self.tx_started
                 if self.uncommitted >= self.span or held >= HOLD_SECONDS:
                     conn.commit()
@@ -317,8 +229,8 @@ class Runner:
                 raise
         for key, n in out.counts.items():
             self.counts[key] = self.counts.get(key, 0) + n
-        self.counts["rows"] = self.counts.get("rows", 0) + len(chunk)
-        self.rows_done += len(chunk)
+        self.counts["rows"] = self.counts.get("rows", 0) + rows
+        self.rows_done += rows
 
     def _announce(self, conn: Connection, ids: list[int]) -> None:
         """Tell the other domains (identity resolution, webhooks) which persons the chunk
@@ -329,7 +241,7 @@ class Runner:
             pm.hook.persons_imported(session=session, person_ids=ids, batch_id=self.ctx.batch_id)
             session.flush()
 
-    def _checkpoint(self, conn: Connection, chunk: list[Any], out: ChunkResult) -> None:
+    def _checkpoint(self, conn: Connection, rows: int, out: ChunkResult) -> None:
         if out.rejects:
             conn.execute(
                 insert(ImportReject),
@@ -347,11 +259,11 @@ class Runner:
         counts = dict(self.counts)
         for key, n in out.counts.items():
             counts[key] = counts.get(key, 0) + n
-        counts["rows"] = counts.get("rows", 0) + len(chunk)
+        counts["rows"] = counts.get("rows", 0) + rows
         conn.execute(
             update(ImportBatch)
             .where(ImportBatch.id == self.ctx.batch_id)
-            .values(rows_done=self.rows_done + len(chunk), counts=counts, heartbeat_at=utcnow())
+            .values(rows_done=self.rows_done + rows, counts=counts, heartbeat_at=utcnow())
         )
 
     def _reload_attributes(self, conn: Connection) -> None:

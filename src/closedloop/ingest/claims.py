@@ -61,6 +61,7 @@ def start_batch(
         found = conn.execute(
             select(
                 ImportBatch.id,
+                ImportBatch.status,
                 ImportBatch.options,
                 ImportBatch.owner,
                 ImportBatch.heartbeat_at,
@@ -80,7 +81,8 @@ def start_batch(
         if found is not None:
             batch = found
             if (batch.options or {}).get("signature") == signature:
-                if owner_alive(batch.owner, batch.heartbeat_at):
+                # a failed run has ended, even in a process that lives on (a job worker)
+                if batch.status == "running" and owner_alive(batch.owner, batch.heartbeat_at):
                     raise Conflict(
                         f"This file is being imported right now (batch {batch.id}, "
                         f"{batch.owner}); wait for it to finish."

@@ -197,11 +197,21 @@ def _hasher(salt: bytes) -> blake2b:
     return blake2b(salt, digest_size=16)
 
 
+def row_text(values: list[str | None]) -> str:
+    """A row's values joined by U+001F, as hashed (an empty cell as nothing)."""
+    return "\x1f".join([v or "" for v in values])
+
+
+def text_hash(salt: bytes, text: str) -> str:
+    """The 128-bit digest of a :func:`row_text` (with the mapping and rules in ``salt``)."""
+    h = _hasher(salt).copy()  # the salt hashed once: a copy costs less than hashing it again
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
 def row_hash(salt: bytes, values: list[str | None]) -> str:
     """A 128-bit digest of a row's values (with the mapping and rules in ``salt``)."""
-    h = _hasher(salt).copy()  # the salt hashed once: a copy costs less than hashing it again
-    h.update("\x1f".join([v or "" for v in values]).encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
+    return text_hash(salt, row_text(values))
 
 
 def row_problem(values: list[str | None], width: int) -> tuple[str | None, str | None, str] | None:

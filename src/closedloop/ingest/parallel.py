@@ -14,8 +14,10 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from closedloop.ingest import fresh
+from closedloop.ingest.blob import Blob
 from closedloop.ingest.context import ChunkResult, Context
 from closedloop.ingest.fresh import Fresh
+from closedloop.ingest.party import Item, chosen
 from closedloop.ingest.prepare import PartyRow
 
 _worker: Any = None
@@ -23,10 +25,14 @@ _worker: Any = None
 GC_THRESHOLD = (50_000, 20, 100)
 
 
-def _init(ctx: Context) -> None:
-    """Start a worker: build its importer from the run's context."""
+def _init(ctx: Context, close: list[int]) -> None:
+    """Start a worker: close the descriptors it must not hold (the read-ahead's pipe: the
+    reader must see the writer go), build its importer from the run's context."""
     global _worker
     import gc
+
+    for fd in close:
+        os.close(fd)
 
     from closedloop.ingest.party import PartyImporter
 
@@ -36,13 +42,14 @@ def _init(ctx: Context) -> None:
 
 
 def validate(
-    items: list[Any], new: list[bool] | None = None
+    payload: list[Item] | tuple[list[Item], Blob, list[int]], new: list[bool] | None = None
 ) -> tuple[list[tuple[Any, ...]], Fresh | None, ChunkResult, dict[str, Any]]:
-    """Validate ``items`` in a worker. Rows travel back as plain tuples (pickled several
-    times faster than objects), and, when ``new`` says which items' keys were not stored, the
-    new rows as a database image for the writer (:mod:`closedloop.ingest.fresh`); also
-    returned: the choices they added (attribute → choice code → label) so that the main
-    process stores them."""
+    """Validate the items of ``payload`` (:meth:`~closedloop.ingest.party.Work.payload`) in a
+    worker. Rows travel back as plain tuples (pickled several times faster than objects),
+    and, when ``new`` says which items' keys were not stored, the new rows as a database
+    image for the writer (:mod:`closedloop.ingest.fresh`); also returned: the choices they
+    added (attribute → choice code → label) so that the main process stores them."""
+    items = chosen(payload)
     out = ChunkResult()
     ctx: Context = _worker.ctx
     before = {code: set(a.new_labels) for code, a in ctx.attributes.items()}
@@ -79,8 +86,9 @@ def worker_count(requested: int | None, file_size: int) -> int:
     return min(4, cores) if cores > 1 else 0
 
 
-def pool(ctx: Context, workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes holding a copy of ``ctx``."""
+def pool(ctx: Context, workers: int, close: list[int] | None = None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes holding a copy of ``ctx``; forked ones close the
+    file descriptors ``close``."""
     method = "fork" if threading.current_thread() is threading.main_thread() else "spawn"
     if method not in multiprocessing.get_all_start_methods():
         method = "spawn"
@@ -88,5 +96,5 @@ def pool(ctx: Context, workers: int) -> ProcessPoolExecutor:
         max_workers=workers,
         mp_context=multiprocessing.get_context(method),
         initializer=_init,
-        initargs=(ctx,),
+        initargs=(ctx, (close or []) if method == "fork" else []),
     )

@@ -15,8 +15,10 @@ from typing import Any
 
 from closedloop.contacts.normalize import clean_text
 from closedloop.ingest import attributes as attrs
+from closedloop.ingest import blob
+from closedloop.ingest.blob import Blob
 from closedloop.ingest.bulk import Bulk, Row
-from closedloop.ingest.context import ChunkResult, Context, row_hash, row_problem
+from closedloop.ingest.context import ChunkResult, Context, row_problem, row_text, text_hash
 from closedloop.ingest.fresh import Fresh, decode
 from closedloop.ingest.fresh import insert as insert_fresh
 from closedloop.ingest.party_update import apply_updates
@@ -52,7 +54,9 @@ EMAIL_COLUMNS = ("address", "address_key")
 PHONE_COLUMNS = ("e164", "raw", "line_type")
 
 
-Item = tuple[int, str, str, list[str | None]]
+#: A keyed row: (line, key, hash, values). The values (``list[str | None]``) are None in
+#: the main process when they stayed in the read-ahead's blob (:class:`Work`).
+Item = tuple[int, str, str, Any]
 
 
 @dataclass(slots=True)
@@ -68,11 +72,38 @@ class Stored:
 
 @dataclass
 class Work:
-    """A classified chunk: rows to validate, rows unchanged by their hash, what is stored."""
+    """A classified chunk: rows to validate, rows unchanged by their hash, what is stored.
+
+    A chunk keyed by the read-ahead process (:mod:`closedloop.ingest.readahead`) holds its
+    items without their values: those stay packed in ``blob`` (:mod:`closedloop.ingest.blob`),
+    which goes to a worker as it is, and ``positions`` says where each item of ``todo`` is."""
 
     stored: dict[str, Stored]
     todo: list[Item] = field(default_factory=list)
     same: list[Item] = field(default_factory=list)
+    blob: Blob | None = None
+    positions: list[int] = field(default_factory=list)
+    keyed: list[Item] = field(default_factory=list)
+
+    def payload(self) -> list[Item] | tuple[list[Item], Blob, list[int]]:
+        """What a worker needs to validate ``todo``: the items, or with the blob."""
+        return self.todo if self.blob is None else (self.todo, self.blob, self.positions)
+
+    def with_values(self, items: list[Item]) -> list[Item]:
+        """``items`` with their values (unpacked when they were left in the blob)."""
+        if self.blob is None:
+            return items
+        where = {item[0]: n for n, item in enumerate(self.keyed)}
+        return chosen((items, self.blob, [where[item[0]] for item in items]))
+
+
+def chosen(payload: list[Item] | tuple[list[Item], Blob, list[int]]) -> list[Item]:
+    """The items a :meth:`Work.payload` stands for, with their values (in a worker)."""
+    if isinstance(payload, list):
+        return payload
+    items, packed, positions = payload
+    values = blob.unpack(packed, positions)
+    return [(i[0], i[1], i[2], v) for i, v in zip(items, values, strict=True)]
 
 
 def lookup(ctx: Context, bulk: Bulk, spec: PartySpec, keys: list[str]) -> dict[str, Stored]:
@@ -99,10 +130,12 @@ class PartyImporter:
 
     # --- classification ---------------------------------------------------------------
 
-    def _keyed(
-        self, rows: list[ReadRow], out: ChunkResult
-    ) -> list[tuple[int, str, str, list[str | None]]]:
-        """(line, key, hash, values) of each readable row; duplicates in the file rejected."""
+    def keyed(
+        self, rows: list[ReadRow], out: ChunkResult, texts: list[str] | None = None
+    ) -> list[Item]:
+        """(line, key, hash, values) of each readable row; duplicates in the chunk rejected.
+        ``texts``, when given and no column is ignored, gets each kept row's values joined
+        as hashed (:func:`~closedloop.ingest.context.row_text`)."""
         ctx = self.ctx
         keyed = []
         first: dict[str, tuple[int, str]] = {}
@@ -118,7 +151,8 @@ class PartyImporter:
             if mapped.count(None) == len(mapped):
                 out.add("empty")
                 continue
-            digest = row_hash(ctx.salt, mapped)
+            text = row_text(mapped)
+            digest = text_hash(ctx.salt, text)
             raw_key = values[key_index] if key_index is not None else None
             key = raw_key if raw_key is not None and _clean(raw_key) else clean_text(raw_key)
             if key is None:
@@ -135,6 +169,8 @@ class PartyImporter:
             if ctx.dry_run:
                 ctx.seen[key] = line_no
             keyed.append((line_no, key, digest, values))
+            if texts is not None and every:
+                texts.append(text)
         return keyed
 
     def _seen_in_dry_run(self, key: str) -> tuple[int, str] | None:
@@ -144,15 +180,21 @@ class PartyImporter:
     def classify(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> Work:
         """Key and hash the rows, look them up, and set aside those unchanged since the last
         import of this source (they need no validation)."""
-        keyed = self._keyed(rows, out)
-        stored = lookup(self.ctx, bulk, self.spec, [k for _, k, _, _ in keyed])
-        work = Work(stored=stored)
-        for item in keyed:
+        return self.sort(bulk, self.keyed(rows, out))
+
+    def sort(self, bulk: Bulk, keyed: list[Item], packed: Blob | None = None) -> Work:
+        """Look keyed rows up and set aside those unchanged since the last import of this
+        source. ``packed``: the rows' values, left out of ``keyed``."""
+        stored = lookup(self.ctx, bulk, self.spec, [item[1] for item in keyed])
+        work = Work(stored=stored, blob=packed, keyed=keyed)
+        same, todo, positions = work.same, work.todo, work.positions
+        for n, item in enumerate(keyed):
             found = stored.get(item[1])
             if found is not None and found.row_hash == item[2]:
-                work.same.append(item)
+                same.append(item)
             else:
-                work.todo.append(item)
+                todo.append(item)
+                positions.append(n)
         return work
 
     def validate(self, items: list[Item], out: ChunkResult) -> list[PartyRow]:
@@ -192,7 +234,7 @@ class PartyImporter:
         marks: list[Row] = []
         late: list[Item] = []
         for item in work.same:
-            line_no, key, digest, _values = item
+            line_no, key, digest = item[0], item[1], item[2]
             found = stored.get(key)
             if found is not None and found.batch_id == ctx.batch_id and not ctx.dry_run:
                 _duplicate(out, line_no, key, (found.line_no or 0, found.row_hash or ""), digest)
@@ -203,7 +245,7 @@ class PartyImporter:
             else:
                 late.append(item)
         if late:  # changed by another import since the chunk was classified
-            prepared = prepared + self.validate(late, out)
+            prepared = prepared + self.validate(work.with_values(late), out)
         fresh: list[PartyRow] = []
         for row in prepared:
             found = stored.get(row.key)
