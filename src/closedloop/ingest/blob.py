@@ -32,11 +32,12 @@ def pack(rows: list[list[str | None]], texts: list[str] | None) -> Blob:
 
 
 def unpack(blob: Blob, positions: list[int]) -> list[list[Any]]:
-    """The values of the rows at ``positions``."""
+    """The values of the rows at ``positions``; from the joined text, an empty cell is
+    ``""``, not None (validation reads both as empty)."""
     if isinstance(blob, bytes):
         rows: list[list[Any]] = pickle.loads(blob)  # noqa: S301 (made by this import's reader)
         return [rows[p] for p in positions]
     if not positions:
         return []
     texts = blob.split(RECORD)
-    return [[v or None for v in texts[p].split(UNIT)] for p in positions]
+    return [texts[p].split(UNIT) for p in positions]

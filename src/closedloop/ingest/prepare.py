@@ -222,7 +222,7 @@ def prepare_party(
     memos = ctx.memos
     for name, i, spec, reader in ctx.readers:
         raw = values[i]
-        if raw is None:
+        if not raw:  # None, or "" from the read-ahead's packed values (an empty cell)
             continue
         if raw[0] == "\x00":
             problem = formula_problem(raw)
@@ -319,7 +319,7 @@ def _extensions(ctx: Context, values: list[str | None], result: PartyRow, fail: 
     """Catalogue attributes and extra identifiers of the row."""
     for col, (i, target) in ctx.extensions.items():
         raw = values[i]
-        if raw is None or not raw.strip():
+        if not raw or not raw.strip():
             continue
         problem = formula_problem(raw)
         if problem:
