@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     signup_min_seconds: float = Field(
         default=3.0, description="A sign-up form sent sooner than this after display is a bot."
     )
+    job_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Jobs that ended (done, failed, cancelled) are deleted after this many "
+        "days by the workers; 0 keeps them.",
+    )
 
     def resolved_secret_key(self) -> str:
         """Return the signing key, creating a random one in ``secret_key_file`` if none is set."""

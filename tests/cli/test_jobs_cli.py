@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from closedloop.db.base import utcnow
 from closedloop.db.uow import unit_of_work
 from closedloop.hookspecs import hookimpl, pm
 from closedloop.jobs import service
-from closedloop.jobs.models import JobSchedule
+from closedloop.jobs.models import Job, JobSchedule
 
 runner = CliRunner()
 
@@ -97,3 +98,30 @@ def test_schedule_add_list_and_fire_through_the_worker(
     assert listed[0]["name"] == "nightly" and listed[0]["last_job_id"] is not None
     runner.invoke(app, ["jobs", "schedule", "remove", "nightly"])
     assert json.loads(runner.invoke(app, ["jobs", "schedule", "list", "--json"]).stdout) == []
+
+
+def test_jobs_purge_deletes_jobs_that_ended_long_ago(
+    engine: Engine, factory: sessionmaker[Session], shout: None
+) -> None:
+    with unit_of_work(factory) as s:
+        old = service.enqueue(s, "test.shout", {"word": "old"}).id
+        new = service.enqueue(s, "test.shout", {"word": "new"}).id
+        waiting = service.enqueue(
+            s, "test.shout", {"word": "later"}, run_after=utcnow() + timedelta(days=9)
+        ).id
+    service.run_pending(engine)
+    with unit_of_work(factory) as s:
+        s.execute(
+            update(Job).where(Job.id == old).values(finished_at=utcnow() - timedelta(days=40))
+        )
+    out = runner.invoke(app, ["jobs", "purge", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"deleted": 1, "older_than_days": 30}
+    listed = {
+        row["id"] for row in json.loads(runner.invoke(app, ["jobs", "list", "--json"]).stdout)
+    }
+    assert listed == {new, waiting}
+    out = runner.invoke(app, ["jobs", "purge", "--older-than", "0"])
+    assert out.exit_code == 0 and "1 job(s) that ended more than 0 day(s) ago deleted" in out.output
+    bad = runner.invoke(app, ["jobs", "purge", "--older-than", "-3"])
+    assert bad.exit_code == 2 and "greater than or equal to 0" in bad.output

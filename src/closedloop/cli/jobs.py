@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import timedelta
 from typing import Any
 
 import typer
@@ -12,9 +13,10 @@ from rich.table import Table
 
 from closedloop.bootstrap import get_engine
 from closedloop.cli._common import JsonOption, console, err_console, print_json, session_scope
-from closedloop.jobs import schedules, service
+from closedloop.jobs import retention, schedules, service
 from closedloop.jobs.models import Job, JobSchedule
 from closedloop.jobs.worker import Worker
+from closedloop.settings import get_settings
 
 jobs_app = typer.Typer(
     name="jobs",
@@ -141,6 +143,30 @@ def retry(job_id: int = typer.Argument(...)) -> None:
     with session_scope() as session:
         service.requeue(session, job_id)
     console.print(f"job {job_id} queued again")
+
+
+@jobs_app.command("purge")
+def purge(
+    older_than: int | None = typer.Option(
+        None,
+        "--older-than",
+        min=0,
+        help="Days since the job ended (default: the job_retention_days setting, 30).",
+    ),
+    json_output: bool = JsonOption,
+) -> None:
+    """Delete the jobs that ended (done, failed, cancelled) more than N days ago.
+
+    Workers do this every hour with the job_retention_days setting; queued and running jobs
+    are never deleted.
+    """
+    days = get_settings().job_retention_days if older_than is None else older_than
+    with session_scope() as session:
+        deleted = retention.purge_ended(session, older_than=timedelta(days=days))
+    if json_output:
+        print_json({"deleted": deleted, "older_than_days": days})
+    else:
+        console.print(f"{deleted} job(s) that ended more than {days} day(s) ago deleted")
 
 
 @schedule_app.command("add")

@@ -86,6 +86,7 @@ def submit_handler(ctx: JobContext) -> dict[str, Any]:
     with unit_of_work(ctx.factory) as session:
         form = get_form(session, checked.form_id)
         request_id = record_signup(session, form, checked).id
+    ctx.forget_payload()  # the visitor's input now lives in the request and the ledger
     return {"signup_request_id": request_id}
 
 
@@ -101,6 +102,7 @@ def fresh_link_handler(ctx: JobContext) -> None:
         )
     with unit_of_work(ctx.factory) as session:
         request_fresh_link(session, address, locale=locale if isinstance(locale, str) else None)
+    ctx.forget_payload()
 
 
 HANDLERS: dict[str, Any] = {SUBMIT_KIND: submit_handler, FRESH_LINK_KIND: fresh_link_handler}

@@ -53,6 +53,13 @@ class JobContext:
     payload: dict[str, Any]
     attempts: int
     factory: sessionmaker[Session] = field(repr=False)
+    #: clear the payload once the job is done (:meth:`forget_payload`)
+    forget: bool = False
+
+    def forget_payload(self) -> None:
+        """Ask for the payload to be cleared when the job ends done: it holds personal data
+        (a visitor's sign-up, an email to a person) that has no use once the work is done."""
+        self.forget = True
 
     def progress(self, fraction: float, message: str | None = None) -> None:
         """Record progress (0–1) and an optional message in a short transaction of its own."""
@@ -205,6 +212,8 @@ def execute(engine: Engine, job: Job, registry: dict[str, Handler] | None = None
     try:
         result = registry[job.kind](ctx)
         values = {"status": DONE, "result": result, "progress": 1.0, "error": None}
+        if ctx.forget:
+            values["payload"] = {}
     except Retry as retry:
         values = _again(job, retry.reason, retry.delay_seconds)
     except DomainError as exc:

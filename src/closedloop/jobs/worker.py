@@ -1,4 +1,5 @@
-"""The worker loop: fire due schedules, give back stale jobs, claim and run due jobs.
+"""The worker loop: fire due schedules, give back stale jobs, delete long-ended ones (hourly),
+claim and run due jobs.
 
 Run it as its own process (``closedloop worker``, as many as you like: claims are atomic) or
 as a thread inside ``closedloop serve`` (the embedded default of the demo).
@@ -13,11 +14,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from closedloop.jobs import schedules, service
+from closedloop.db.uow import session_factory, unit_of_work
+from closedloop.jobs import retention, schedules, service
 from closedloop.jobs.models import Job
+from closedloop.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +57,28 @@ class Worker:
             self.on_job(job, status)
         return True
 
+    def purge(self) -> int:
+        """Delete the jobs that ended longer ago than the retention setting (none when it
+        is 0); returns how many."""
+        days = get_settings().job_retention_days
+        if days <= 0:
+            return 0
+        with unit_of_work(session_factory(self.engine)) as session:
+            return retention.purge_ended(session, older_than=timedelta(days=days))
+
     def run(self, stop: threading.Event, *, once: bool = False) -> int:
         """Work until ``stop`` is set (or, with ``once``, until nothing is due); returns how
         many jobs ran. Errors of the loop itself (database briefly away) are logged and the
         loop goes on after a pause."""
-        last_stale_check = 0.0
+        last_stale_check = last_purge = 0.0
         while not stop.is_set():
             try:
                 if time.monotonic() - last_stale_check > 30:
                     service.requeue_stale(self.engine, stale_after=self.stale_after)
                     last_stale_check = time.monotonic()
+                if time.monotonic() - last_purge > retention.PURGE_EVERY_SECONDS:
+                    self.purge()
+                    last_purge = time.monotonic()
                 if self.tick():
                     continue
                 if once:

@@ -11,11 +11,11 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from tests.mail import Inbox, smtp_server
+from tests.mail import Inbox, free_port, smtp_server
 
-from closedloop.consent import forms, signup
+from closedloop.consent import forms, signup, signup_jobs
 from closedloop.consent.models import ConsentCurrent, ConsentEvent, SignupRequest
 from closedloop.consent.tokens import (
     TokenExpired,
@@ -31,6 +31,7 @@ from closedloop.db.uow import unit_of_work
 from closedloop.errors import ValidationFailed
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import run_pending
+from closedloop.settings import get_settings
 
 PROOF = "Yes, send me the book news by email. I can withdraw at any time."
 
@@ -295,3 +296,42 @@ def test_fresh_link_resends_the_pending_confirmation_silently(
     link_in(inbox.messages[1])
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Email)) == 1
+
+
+def test_jobs_forget_the_visitors_data_once_done_not_before(
+    engine: Engine, factory: sessionmaker[Session], inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    form_id = make_form(factory)
+    data = {"email": "lea@example.org", "given_name": "Léa", "topics": ["book-news"],
+            "channels": ["email"]}  # fmt: skip
+    with unit_of_work(factory) as s:
+        form = forms.get_form(s, form_id)
+        signup_jobs.queue_signup(s, form, signup.SignupSubmission(**data), ip_address="203.0.113.7")
+    port = get_settings().smtp_port
+    monkeypatch.setenv("CLOSEDLOOP_SMTP_PORT", str(free_port()))  # the mail server is away
+    get_settings.cache_clear()
+    run_pending(engine)
+    with factory() as s:
+        jobs = {j.kind: j for j in s.scalars(select(Job))}
+        recorded = jobs["signup.submit"]
+        assert recorded.status == "done" and recorded.payload == {}
+        request = s.scalars(select(SignupRequest)).one()
+        assert recorded.result == {"signup_request_id": request.id}
+        assert request.email == "lea@example.org"  # where the visitor's input lives now
+        waiting = jobs["email.send"]  # not sent: its message stays for the next attempt
+        assert waiting.status == "queued" and waiting.payload["to"] == "lea@example.org"
+        assert "/signup/confirm/" in waiting.payload["text"]
+    monkeypatch.setenv("CLOSEDLOOP_SMTP_PORT", str(port))
+    get_settings.cache_clear()
+    with unit_of_work(factory) as s:
+        s.execute(update(Job).where(Job.id == waiting.id).values(run_after=None))
+    assert run_pending(engine) == 1
+    assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == "lea@example.org"
+    with factory() as s:
+        sent = s.get(Job, waiting.id)
+        assert sent is not None and sent.status == "done" and sent.payload == {}
+        assert sent.result is not None and sent.result["message_id"]
+        assert sent.result["tags"] == {
+            "kind": "signup_confirmation",
+            "signup_request_id": request.id,
+        }
