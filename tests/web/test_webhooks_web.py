@@ -81,9 +81,24 @@ def test_admin_adds_an_endpoint_and_sees_the_secret_once(
 def test_invalid_endpoint_form_names_the_problem(logged_in: Callable[..., TestClient]) -> None:
     client = logged_in("admin")
     page = _create(client, "not a url", "person.created")
-    assert page.status_code == 422 and "not a usable webhook URL" in page.text
+    assert (
+        page.status_code == 422 and "starts with http:// or https:// and names a host" in page.text
+    )
+    assert 'value="not a url"' in page.text  # what was typed stays in the form
     page = _create(client, "https://crm.example/in")
-    assert page.status_code == 422 and "no event type" in page.text
+    assert page.status_code == 422 and "Choose at least one event type" in page.text
+
+
+def test_a_french_page_explains_the_problem_in_french(
+    logged_in: Callable[..., TestClient],
+) -> None:
+    client = logged_in("admin", locale="fr")
+    page = _create(client, "ftp://crm.example/in", "person.created")
+    assert page.status_code == 422
+    assert "Saisissez une adresse web qui commence par http:// ou https://" in page.text
+    page = _create(client, "https://crm.example/in")
+    assert "Choisissez au moins un type d’événement" in page.text
+    assert "no event type" not in page.text
 
 
 def test_edit_and_disable(logged_in: Callable[..., TestClient], session: Session) -> None:

@@ -17,7 +17,8 @@ from closedloop.interfaces.outbox import EVENT_TYPES
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
-from closedloop.web.rendering import flash, render
+from closedloop.web.form_errors import NOT_VALID
+from closedloop.web.rendering import flash, gettext_for, render
 from closedloop.web.routes import form_str, page_router
 from closedloop.web.security import not_found, requires
 
@@ -34,11 +35,18 @@ def _form_values(form: Any) -> dict[str, Any]:
     }
 
 
-def _errors(exc: ValidationFailed) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for e in exc.errors or [{"field": "url", "message": exc.detail}]:
-        out.setdefault(str(e.get("field")), []).append(exc.detail)
-    return out
+#: What the form says, in the page's language, about each field the service refused
+FIELD_MESSAGES = {
+    "url": N_("Enter a web address that starts with http:// or https:// and names a host."),
+    "event_types": N_("Choose at least one event type from the list."),
+}
+
+
+def _errors(request: Request, exc: ValidationFailed) -> dict[str, list[str]]:
+    """The refused fields, each with its message in the page's language."""
+    gettext = gettext_for(request)
+    fields = [str(e.get("field")) for e in exc.errors or []] or ["url"]
+    return {name: [gettext(FIELD_MESSAGES.get(name, NOT_VALID))] for name in fields}
 
 
 def _index(
@@ -79,7 +87,7 @@ async def create_endpoint(request: Request, db: DbSession, user: Admin) -> Respo
             created_by=user.username,
         )
     except ValidationFailed as exc:
-        return _index(request, db, values, _errors(exc), status=422)
+        return _index(request, db, values, _errors(request, exc), status=422)
     users_service.audit(db, user, "created", "webhook_endpoint", endpoint.id, channel="web")
     return _secret_page(request, endpoint, rotated=False)
 
@@ -136,7 +144,7 @@ async def update_endpoint(
         webhooks.update_endpoint(db, endpoint_id, **values)
     except ValidationFailed as exc:
         db.rollback()
-        return _endpoint_page(request, db, endpoint, values, _errors(exc), status=422)
+        return _endpoint_page(request, db, endpoint, values, _errors(request, exc), status=422)
     users_service.audit(db, user, "updated", "webhook_endpoint", endpoint_id, channel="web")
     flash(request, N_("The endpoint was saved."))
     return RedirectResponse(f"/webhooks/{endpoint_id}", status_code=303)
