@@ -25,7 +25,7 @@ from closedloop.ingest.convert import choice_key
 from closedloop.ingest.mapping import Catalogue, Mapping
 
 if TYPE_CHECKING:
-    from closedloop.ingest.party import Stored
+    from closedloop.ingest.party_work import Stored
     from closedloop.ingest.prepare import PartyRow
 
 VALUE_COLUMNS = ("value_number", "value_date", "value_bool", "value_text", "choice_id")

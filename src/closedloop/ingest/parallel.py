@@ -18,7 +18,7 @@ from closedloop.ingest import fresh
 from closedloop.ingest.blob import Blob
 from closedloop.ingest.context import ChunkResult, Context
 from closedloop.ingest.fresh import Fresh
-from closedloop.ingest.party import Item, chosen
+from closedloop.ingest.party_work import Item, chosen
 from closedloop.ingest.prepare import PartyRow
 
 _worker: Any = None
@@ -53,7 +53,7 @@ def _init(ctx: Context, close: list[int]) -> None:
 def validate(
     payload: list[Item] | tuple[list[Item], Blob, list[int]], new: list[bool] | None = None
 ) -> tuple[list[tuple[Any, ...]], Fresh | None, ChunkResult, dict[str, Any]]:
-    """Validate the items of ``payload`` (:meth:`~closedloop.ingest.party.Work.payload`) in a
+    """Validate the items of ``payload`` (:meth:`~closedloop.ingest.party_work.Work.payload`) in a
     worker. Rows travel back as plain tuples (pickled several times faster than objects),
     and, when ``new`` says which items' keys were not stored, the new rows as a database
     image for the writer (:mod:`closedloop.ingest.fresh`); also returned: the choices they

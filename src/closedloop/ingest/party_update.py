@@ -23,7 +23,7 @@ from closedloop.ingest.models import ImportChange
 from closedloop.ingest.prepare import PartyRow
 
 if TYPE_CHECKING:
-    from closedloop.ingest.party import PartySpec, Stored
+    from closedloop.ingest.party_work import PartySpec, Stored
 
 _ADDRESS = (
     "line1",

@@ -24,7 +24,8 @@ from closedloop.ingest.bulk import Bulk
 from closedloop.ingest.context import ChunkResult
 from closedloop.ingest.convert import choice_key
 from closedloop.ingest.fresh import Fresh
-from closedloop.ingest.party import PartyImporter, Work
+from closedloop.ingest.party import PartyImporter
+from closedloop.ingest.party_work import Work
 from closedloop.ingest.prepare import PartyRow
 from closedloop.ingest.readahead import Keyed
 from closedloop.ingest.readers import Table, TableError

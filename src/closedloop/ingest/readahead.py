@@ -7,7 +7,7 @@ fifth round). A read-ahead process forked from it does that part beside it, one 
 ahead, and sends each chunk keyed: (line, key, hash) per row for the lookup, and the rows
 with their values pickled as one blob. The writer never unpickles the blob: a chunk's
 changed or new rows go to a validation worker with the blob as it is and their positions in
-it (:meth:`~closedloop.ingest.party.Work.payload`).
+it (:meth:`~closedloop.ingest.party_work.Work.payload`).
 
 Only with ``fork`` (the process needs the opened file and the import's context as they
 are) and in the main thread (forking a thread of a server is not safe); otherwise the
@@ -28,7 +28,8 @@ from typing import Any
 from closedloop.ingest import blob
 from closedloop.ingest.blob import Blob
 from closedloop.ingest.context import ChunkResult
-from closedloop.ingest.party import Item, PartyImporter
+from closedloop.ingest.party import PartyImporter
+from closedloop.ingest.party_work import Item
 from closedloop.ingest.readers import Table, TableError
 from closedloop.ingest.readers.base import Row
 
