@@ -348,3 +348,43 @@ def test_expired_idempotency_keys_are_purged_by_their_job(
     with unit_of_work(factory) as s:
         assert jobs.get_job(s, job_id).result == {"purged": 1}
         assert s.scalars(select(IdempotencyKey.key)).all() == ["fresh"]
+
+
+def test_numbers_too_large_for_the_store_are_rejected_on_every_store(
+    client: TestClient, admin: dict[str, str], session: Session
+) -> None:
+    session.add(Product(sku="BK-1", name="Book", unit_price=12))
+    session.commit()
+    client.post(
+        f"{SYNC}/persons?source=shop", json={"external_id": "P1", "family_name": "Ana"},
+        headers=admin,
+    )  # fmt: skip
+    order = {"person_external_id": "P1", "ordered_at": "2025-03-01", "lines": [{"sku": "BK-1"}]}
+    orders = [
+        {**order, "external_id": "O1", "total_amount": "10000000000000"},
+        {
+            **order,
+            "external_id": "O2",
+            "total_amount": 5,
+            "lines": [{"sku": "BK-1", "quantity": 10**10}],
+        },
+        {**order, "external_id": "O3", "total_amount": 5},
+    ]
+    response = client.post(f"{SYNC}/orders?source=shop", json={"items": orders}, headers=admin)
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [r["status"] for r in items] == ["rejected", "rejected", "created"]
+    assert items[0]["errors"][0]["field"] == "total_amount"
+    assert "at most 999,999,999,999.99" in items[0]["errors"][0]["reason"]
+    assert items[1]["errors"][0]["field"] == "lines[0].quantity"
+    events = [
+        {"external_id": "E1", "kind": "purchase", "occurred_at": "2025-03-01",
+         "amount": "1000000000000000"},
+        {"external_id": "E2", "kind": "page_view", "occurred_at": "2025-03-01", "detail": None},
+    ]  # fmt: skip
+    body = client.post(f"{SYNC}/events?source=shop", json={"items": events}, headers=admin).json()
+    assert [r["status"] for r in body["items"]] == ["rejected", "created"], body
+    assert body["items"][0]["errors"][0]["field"] == "amount"
+    assert "too large" in body["items"][0]["errors"][0]["reason"]
+    stored = session.scalars(select(InterfaceEvent)).one()
+    assert stored.external_id == "E2" and stored.detail is None

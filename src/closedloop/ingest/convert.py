@@ -104,6 +104,9 @@ def key_of(value: str | None) -> str | None:
     return search_key(value)
 
 
+#: NUMERIC (precision, scale) of a catalogue attribute's number (``value_number``)
+NUMBER = (18, 4)
+
 READERS: dict[str, Callable[[Field, str, Context], Any]] = {
     "text": lambda f, raw, ctx: text(raw, f.max_length),
     "key": lambda f, raw, ctx: text(raw, f.max_length),
@@ -124,8 +127,8 @@ READERS: dict[str, Callable[[Field, str, Context], Any]] = {
     "country": lambda f, raw, ctx: v.parse_country(raw),
     "currency": lambda f, raw, ctx: v.parse_currency(raw),
     "int": lambda f, raw, ctx: v.parse_int(raw),
-    "amount": lambda f, raw, ctx: v.parse_amount(raw),
-    "decimal": lambda f, raw, ctx: v.parse_decimal(raw),
+    "amount": lambda f, raw, ctx: v.bounded(v.parse_amount(raw), *(f.digits or v.MONEY)),
+    "decimal": lambda f, raw, ctx: v.bounded(v.parse_decimal(raw), *(f.digits or NUMBER)),
     "bool": lambda f, raw, ctx: v.parse_bool(raw),
 }
 
@@ -149,7 +152,7 @@ def attribute_values(attr: AttributeDef, raw: str, ctx: Context) -> list[Any]:
     """
     typ = attr.type
     if typ == "number":
-        return [v.parse_decimal(raw)]
+        return [v.bounded(v.parse_decimal(raw), *NUMBER)]
     if typ == "date":
         return [v.parse_date(raw, ctx.date_order)]
     if typ == "boolean":

@@ -17,6 +17,9 @@ class Field:
     type: str = "text"
     max_length: int | None = None
     help: str = ""
+    #: NUMERIC (precision, scale) of an ``amount`` or ``decimal`` field's column, when it is
+    #: not the money columns' (14, 2)
+    digits: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ ORGANISATIONS = Kind(
         Field("registration_number", "text", 64, "SIREN/SIRET, VAT or trade register number"),
         Field("industry", "text", 64, "industry code or name"),
         Field("employee_count", "int", None, "number of employees"),
-        Field("annual_revenue", "amount", None, "annual revenue"),
+        Field("annual_revenue", "amount", None, "annual revenue", digits=(16, 2)),
         Field("website", "text", 300, "web site"),
         *_CONTACT,
     ),
@@ -193,7 +196,9 @@ ORDER_LINES = Kind(
         Field("line_no", "int", None, "line number within the order"),
         Field("sku", "text", 64, "the product's SKU"),
         Field("product_external_id", "key", 128, "or the product's id in the source"),
-        Field("quantity", "decimal", None, "quantity (1 by default; negative for a return)"),
+        Field(
+            "quantity", "decimal", None, "quantity (1 by default; negative for a return)", (12, 3)
+        ),
         Field("unit_price", "amount", None, "price per unit"),
         Field("amount", "amount", None, "line amount (quantity × unit price by default)"),
     ),

@@ -25,6 +25,7 @@ from closedloop.ingest.context import ChunkResult, Context
 from closedloop.ingest.party_update import jsonable
 from closedloop.ingest.readers.base import Row as ReadRow
 from closedloop.ingest.records import Values, ids_by_key, read_row, record_changes
+from closedloop.ingest.values import MONEY, bounded
 from closedloop.transactions.models import OrderLine
 
 CENT = Decimal("0.01")
@@ -208,7 +209,12 @@ class OrderLines:
             return None
         amount = row.get("amount")
         if amount is None:
-            amount = (quantity * price).quantize(CENT)
+            try:
+                amount = bounded(quantity * price, *MONEY).quantize(CENT)
+            except ValueError as exc:
+                reason = f"quantity × unit price is {exc}"
+                out.reject(line_no, "amount", f"{quantity} × {price}", reason)
+                return None
         return order_id, row.get("line_no"), (product[0], quantity, price, amount)
 
     def _write(

@@ -192,6 +192,25 @@ def parse_amount(value: str) -> Decimal:
     return -amount if negative else amount
 
 
+#: NUMERIC (precision, scale) of the store's money columns
+MONEY = (14, 2)
+#: the largest whole number an INTEGER column holds (PostgreSQL; SQLite would take more)
+INT_MAX = 2**31 - 1
+
+
+def bounded(number: Decimal, precision: int, scale: int) -> Decimal:
+    """``number`` if a NUMERIC(``precision``, ``scale``) column holds it once rounded to
+    ``scale`` places; otherwise ValueError (SQLite would store it, PostgreSQL would refuse
+    the whole statement: the row is refused on both, with the largest value allowed)."""
+    whole = precision - scale
+    step = Decimal(1).scaleb(-scale)
+    fits = number.is_finite() and number.adjusted() < whole  # quantize needs it
+    if fits and abs(number.quantize(step)) < Decimal(10) ** whole:
+        return number
+    largest = Decimal(10) ** whole - step
+    raise ValueError(f"too large: at most {largest:,}")
+
+
 def parse_decimal(value: str) -> Decimal:
     """A number such as a quantity (decimal comma accepted)."""
     try:
@@ -205,6 +224,8 @@ def parse_int(value: str) -> int:
     number = parse_decimal(value)
     if number != number.to_integral_value():
         raise ValueError(f"not a whole number: {value.strip()!r}")
+    if abs(number) > INT_MAX:
+        raise ValueError(f"too large: at most {INT_MAX:,}")
     return int(number)
 
 

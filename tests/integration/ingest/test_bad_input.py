@@ -227,3 +227,43 @@ def test_concurrent_imports_of_overlapping_files(write: Write, load: Load, rows:
     assert rows("SELECT COUNT(*), COUNT(DISTINCT external_id) FROM persons") == [(900, 900)]
     assert sum(r.counts["new"] for r in results) == 900
     assert sum(r.counts["new"] + r.counts["unchanged"] for r in results) == 1200
+
+
+def test_numbers_too_large_for_their_column_are_rejected_on_every_store(
+    write: Write, load: Load, rows: Rows
+) -> None:
+    load(write("p.csv", "external_id,family_name\nC1,Dupont\n"))
+    load(write("products.csv", "sku,name,unit_price\nBK-1,Book,12.50\nBIG,Yacht,999999999999.99\n"),
+         kind="products")  # fmt: skip
+    orders = (
+        "order_id,customer_id,order_date,total_amount\n"
+        "O-1,C1,2024-03-05,100.00\nO-2,C1,2024-03-05,1000000000000\n"
+    )
+    summary = load(write("orders.csv", orders), kind="orders")
+    assert summary.counts["new"] == 1 and summary.counts["rejected"] == 1
+    assert (summary.rejects[0]["line"], summary.rejects[0]["field"]) == (3, "total_amount")
+    assert "at most 999,999,999,999.99" in summary.rejects[0]["reason"]
+    lines = (
+        "order_id,sku,qty,unit_price,amount\n"
+        "O-1,BK-1,2,12.50,\n"  # 25.00
+        "O-1,BK-1,1,12.50,2000000000000\n"  # the amount itself
+        "O-1,BK-1,1000000000,1.00,\n"  # the quantity
+        "O-1,BIG,2,,\n"  # quantity × the product's price
+    )
+    summary = load(write("lines.csv", lines), kind="order_lines")
+    assert summary.counts["new"] == 1 and summary.counts["rejected"] == 3
+    got = [(r["line"], r["field"]) for r in summary.rejects]
+    assert got == [(3, "amount"), (4, "quantity"), (5, "amount")]
+    assert "at most 999,999,999.999" in summary.rejects[1]["reason"]
+    assert rows("SELECT COUNT(*) FROM order_lines") == [(1,)]
+    organisations = (
+        'name,annual_revenue,employee_count\nACME,"1 234,50",42\n'
+        "Huge,100000000000000,\nMany,,3000000000\n"
+    )
+    summary = load(write("org.csv", organisations), kind="organisations")
+    assert summary.counts["new"] == 1
+    assert [(r["line"], r["field"]) for r in summary.rejects] == [
+        (3, "annual_revenue"),
+        (4, "employee_count"),
+    ]
+    assert "at most 2,147,483,647" in summary.rejects[1]["reason"]
