@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -65,11 +66,11 @@ def _without_empty(
     costs the driver more than a string)."""
     if not rows:
         return names, rows
-    cells = list(zip(*rows, strict=True))
-    keep = [i for i in range(1, len(cells)) if cells[i].count(None) != len(rows)]
+    # a column with values stops at the first one (transposing the chunk cost more)
+    keep = [i for i in range(1, len(names) + 1) if any(r[i] is not None for r in rows)]
     if len(keep) == len(names):
         return names, rows
-    kept = list(zip(cells[0], *(cells[i] for i in keep), strict=True))
+    kept = [(r[0],) for r in rows] if not keep else list(map(itemgetter(0, *keep), rows))
     return tuple(names[i - 1] for i in keep), kept
 
 
