@@ -104,9 +104,7 @@ def test_export_commands(engine: Engine, tmp_path: Path) -> None:
     assert runner.invoke(app, ["export", "person", "999999", str(doc)]).exit_code == 1
 
 
-def test_an_import_killed_halfway_resumes_without_duplicates(
-    engine: Engine, database_url: str, tmp_path: Path
-) -> None:
+def _big_file(tmp_path: Path) -> Path:
     path = tmp_path / "big.csv"
     with path.open("w", encoding="utf-8") as fh:
         fh.write("external_id,given_name,family_name,email,phone,postal_code,country\n")
@@ -116,6 +114,13 @@ def test_an_import_killed_halfway_resumes_without_duplicates(
                 f"K{i:06d},Given{i % 97},FAMILY{i % 1013},k{i}@example.org,{phone},"
                 f"750{i % 20 + 1:02d},FR\n"
             )
+    return path
+
+
+def test_an_import_killed_halfway_resumes_without_duplicates(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    path = _big_file(tmp_path)
     env = {**os.environ, "CLOSEDLOOP_DATABASE_URL": database_url}
     cli = str(Path(sys.executable).parent / "closedloop")
     command = [cli, "import", "persons", str(path), "--chunk-size", "500", "--workers", "0"]
@@ -145,3 +150,37 @@ def test_an_import_killed_halfway_resumes_without_duplicates(
     assert _count(engine, "SELECT COUNT(*) FROM emails") == ROWS
     assert _count(engine, "SELECT COUNT(*) FROM addresses") == ROWS
     assert _count(engine, "SELECT COUNT(*) FROM import_batches") == 1
+
+
+def test_ctrl_c_stops_an_import_cleanly_and_a_rerun_resumes_it(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the whole process group (writer, read-ahead, workers): the writer says
+    how to resume, no process prints a traceback, and the rerun completes the batch."""
+    path = _big_file(tmp_path)
+    env = {**os.environ, "CLOSEDLOOP_DATABASE_URL": database_url}
+    cli = str(Path(sys.executable).parent / "closedloop")
+    command = [cli, "import", "persons", str(path), "--chunk-size", "500", "--workers", "2"]
+    command += ["--commit-rows", "1000"]
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if _count(engine, "SELECT COALESCE(MAX(rows_done), 0) FROM import_batches") >= 1000:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err and "run the same command" in err
+    assert "Traceback" not in err
+    stored = _count(engine, "SELECT COUNT(*) FROM persons")
+    assert 1000 <= stored < ROWS
+    rerun = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["resumed_at_row"] == stored
+    assert _count(engine, "SELECT COUNT(*) FROM persons") == ROWS
+    assert _count(engine, "SELECT COUNT(DISTINCT external_id) FROM persons") == ROWS

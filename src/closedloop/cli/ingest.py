@@ -216,6 +216,12 @@ def import_file(
             summary = run_import(engine, file, kind, options, progress=progress)
     except DomainError as exc:
         raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        err_console.print(
+            "[yellow]Interrupted.[/yellow] What was committed stays; run the same command "
+            "again to resume where the import stopped."
+        )
+        raise typer.Exit(code=130) from None
     with session_scope() as session:
         audit(
             session,

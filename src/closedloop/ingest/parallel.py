@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sqlite3
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -32,12 +33,14 @@ def _none(value: None) -> None:
 
 def _init(ctx: Context, close: list[int]) -> None:
     """Start a worker: close the descriptors it must not hold (the read-ahead's pipe: the
-    reader must see the writer go), build its importer from the run's context."""
+    reader must see the writer go), leave Ctrl-C to the writer (which stops the pool), build
+    its importer from the run's context."""
     global _worker
     import gc
 
     for fd in close:
         os.close(fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
 
     from closedloop.ingest.party import PartyImporter
 

@@ -17,6 +17,7 @@ chunks are keyed in the main process (:func:`local`), as they are for small file
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,6 +112,7 @@ def _read(
     table: Table,
 ) -> None:
     """The read-ahead process: send each chunk keyed, then how the file ended."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
     receive.close()
     try:
         try:
