@@ -4,6 +4,7 @@ cleanly (a rerun completes it without duplicates)."""
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import signal
@@ -37,7 +38,22 @@ def _json_broken_late() -> str:
     return "[\n" + cut + "\n]"
 
 
+def _workbook() -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.strip().split(","))
+    for line in _people(3000).splitlines():
+        sheet.append(line.split(","))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 CASES: dict[str, tuple[str, str | bytes]] = {
+    "an Excel workbook": ("people.xlsx", _workbook()),
     "mixed encodings": (
         "mixed.csv",
         (HEADER + _people(1500)).encode()
@@ -97,6 +113,17 @@ def test_the_read_ahead_gives_what_the_main_process_gives(
     ]
     assert _stored(rows, "two") == _stored(rows, "one")
     assert alone.counts["new"] > 100
+
+
+def test_a_dry_run_read_ahead_counts_what_the_main_process_counts(
+    write: Write, load: Load, rows: Rows
+) -> None:
+    path = write("dups.csv", HEADER + _people(3000) + "R3,Other,Row,,,FR\nR4,,,bad-email,,FR\n")
+    alone = load(path, source="one", workers=0, chunk_size=100, dry_run=True)
+    ahead = load(path, source="two", workers=1, chunk_size=100, dry_run=True)
+    assert ahead.counts == alone.counts
+    assert alone.counts["new"] == 3000 and alone.counts["duplicates"] == 2
+    assert rows("SELECT COUNT(*) FROM persons") == [(0,)]
 
 
 def test_the_broken_json_keeps_the_chunks_before_the_break(write: Write, load: Load) -> None:
