@@ -1,5 +1,6 @@
-"""The chunk loop of one import batch: read, classify, validate (in workers for big files),
-write in file order, checkpoint; on SQLite several chunks share a transaction.
+"""The chunk loop of one import batch: read, classify, validate, write in file order,
+checkpoint; on SQLite several chunks share a transaction. Big persons and organisations
+files run through :mod:`closedloop.ingest.pipeline` (read ahead, validated in workers).
 
 :class:`Runner` is driven by :func:`closedloop.ingest.runner.run_import`.
 """

@@ -1,8 +1,9 @@
 """Validation in worker processes, so that a big file uses every core.
 
-The main process reads the file, looks rows up and writes; workers validate (names, emails,
-phones, dates, postal check: the costly part). Chunks stay in file order: each is written
-when its validation comes back, after the chunks before it, with its checkpoint.
+The read-ahead process reads the file (:mod:`closedloop.ingest.readahead`), the main process
+looks rows up and writes, workers validate (names, emails, phones, dates, postal check: the
+costly part). Chunks stay in file order: each is written when its validation comes back,
+after the chunks before it, with its checkpoint (:mod:`closedloop.ingest.pipeline`).
 """
 
 from __future__ import annotations

@@ -4,14 +4,15 @@ The main process is an import's only writer, and in a re-import it works alone: 
 is unchanged, so the validation workers have nothing to do. Reading the file, keying each
 row by its external id and hashing it took 42 % of its time (docs/benchmarks-import.md,
 fifth round). A read-ahead process forked from it does that part beside it, one chunk
-ahead, and sends each chunk keyed: (line, key, hash) per row for the lookup, and the rows
-with their values pickled as one blob. The writer never unpickles the blob: a chunk's
-changed or new rows go to a validation worker with the blob as it is and their positions in
-it (:meth:`~closedloop.ingest.party_work.Work.payload`).
+ahead, and sends each chunk keyed: (line, key, hash) per row for the lookup, and the rows'
+values packed in one blob (:mod:`closedloop.ingest.blob`). The writer never unpacks the
+blob: a chunk's changed or new rows go to a validation worker with the blob as it is and
+their positions in it (:meth:`~closedloop.ingest.party_work.Work.payload`).
 
 Only with ``fork`` (the process needs the opened file and the import's context as they
-are) and in the main thread (forking a thread of a server is not safe); otherwise the
-chunks are keyed in the main process (:func:`local`), as they are for small files.
+are), in the main thread (forking a thread of a server is not safe) and not for Parquet;
+otherwise the chunks are keyed in the main process (:func:`local`), as for small files.
+Ctrl-C is left to the writer, which stops the reader when it stops.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.connection import Connection
-from typing import Any
+from multiprocessing.process import BaseProcess
 
 from closedloop.ingest import blob
 from closedloop.ingest.blob import Blob
@@ -127,7 +128,7 @@ def _read(
         pass  # the writer stopped: nobody to send to
 
 
-def _received(receive: Connection, process: Any, table: Table) -> Iterator[Keyed]:
+def _received(receive: Connection, process: BaseProcess, table: Table) -> Iterator[Keyed]:
     """The chunks sent by the read-ahead process; a broken file raises :class:`TableError`
     once the chunks before the break are delivered."""
     while True:
