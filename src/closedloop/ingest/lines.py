@@ -22,7 +22,7 @@ from closedloop.contacts.normalize import clean_text
 from closedloop.ingest.attributes import canon_value
 from closedloop.ingest.bulk import Bulk, Row
 from closedloop.ingest.context import ChunkResult, Context
-from closedloop.ingest.party_update import jsonable
+from closedloop.ingest.party_plan import jsonable
 from closedloop.ingest.readers.base import Row as ReadRow
 from closedloop.ingest.records import Values, ids_by_key, read_row, record_changes
 from closedloop.ingest.values import MONEY, bounded

@@ -4,77 +4,28 @@ Fields are compared with the stored values; an empty cell leaves the stored valu
 contact point is matched by value (an email already on the record from any source is kept);
 a changed email, phone or address replaces the one this source gave before, else it is added.
 Every change keeps its before-image (``import_changes``, for rollback) and its origin
-(``value_sources``: entity, id, field, source, batch, time).
+(``value_sources``: entity, id, field, source, batch, time). Contact points are compared in
+:mod:`closedloop.ingest.party_points`; what a chunk changes is gathered in a
+:class:`~closedloop.ingest.party_plan.Plan` and written by statement.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import insert
 
 from closedloop.contacts.normalize import search_key
 from closedloop.ingest import attributes as attrs
 from closedloop.ingest.attributes import canon_value
 from closedloop.ingest.bulk import Bulk, Row
 from closedloop.ingest.context import ChunkResult, Context
-from closedloop.ingest.models import ImportChange
-from closedloop.ingest.prepare import PartyRow
+from closedloop.ingest.party_plan import Plan, jsonable, write_plan
+from closedloop.ingest.party_points import address_changed, emails_changed, phones_changed
+from closedloop.ingest.prepare import ADDRESS_COLUMNS, PartyRow
 
 if TYPE_CHECKING:
     from closedloop.ingest.party_work import PartySpec, Stored
 
-_ADDRESS = (
-    "line1",
-    "line2",
-    "postal_code",
-    "locality",
-    "region",
-    "country",
-    "latitude",
-    "longitude",
-    "status",
-    "status_detail",
-)
-_PLACE = ("line1", "line2", "postal_code", "locality", "region", "country")
 _DERIVED = {"given_name": "given_key", "family_name": "family_key", "name": "name_key"}
-
-
-def jsonable(value: Any) -> Any:
-    """A value as it can be kept in a JSON before-image."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-@dataclass
-class Plan:
-    """Everything one chunk's updates will write."""
-
-    fields: dict[tuple[str, ...], list[Row]] = field(default_factory=dict)
-    touched: list[int] = field(default_factory=list)
-    email_updates: list[Row] = field(default_factory=list)
-    email_inserts: list[Row] = field(default_factory=list)
-    phone_updates: list[Row] = field(default_factory=list)
-    phone_inserts: list[Row] = field(default_factory=list)
-    address_updates: list[Row] = field(default_factory=list)
-    address_inserts: list[Row] = field(default_factory=list)
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    sources: list[Row] = field(default_factory=list)
-    attribute_deletes: list[Row] = field(default_factory=list)
-    attribute_inserts: list[tuple[int, list[tuple[str, list[Any]]]]] = field(default_factory=list)
-    identifier_updates: list[Row] = field(default_factory=list)
-    identifier_inserts: list[Row] = field(default_factory=list)
-
-    def change(
-        self, entity: str, entity_id: int, action: str, data: dict[str, Any] | None = None
-    ) -> None:
-        self.changes.append(
-            {"entity": entity, "entity_id": entity_id, "action": action, "data": data}
-        )
 
 
 def _load(
@@ -98,7 +49,7 @@ class _State:
         for table, columns in (
             ("emails", ("address", "address_key")),
             ("phones", ("e164", "raw", "line_type")),
-            ("addresses", _ADDRESS),
+            ("addresses", ADDRESS_COLUMNS),
         ):
             head = ("id", owner, "source_system", "is_primary", *columns)
             grouped: dict[int, list[dict[str, Any]]] = {}
@@ -144,9 +95,10 @@ def apply_updates(
         if pid not in state.fields:
             continue
         touched = _fields(ctx, spec, plan, pid, row, state.fields[pid])
-        touched |= _emails(ctx, spec, plan, pid, row, state.points["emails"].get(pid, []))
-        touched |= _phones(ctx, spec, plan, pid, row, state.points["phones"].get(pid, []))
-        touched |= _address(ctx, spec, plan, pid, row, state.points["addresses"].get(pid, []))
+        points = state.points
+        touched |= emails_changed(ctx, spec, plan, pid, row, points["emails"].get(pid, []))
+        touched |= phones_changed(ctx, spec, plan, pid, row, points["phones"].get(pid, []))
+        touched |= address_changed(ctx, spec, plan, pid, row, points["addresses"].get(pid, []))
         touched |= _attributes(ctx, plan, pid, row, state)
         touched |= _identifiers(ctx, plan, pid, row, state)
         if touched:
@@ -156,7 +108,7 @@ def apply_updates(
         else:
             out.add("unchanged")
     if not ctx.dry_run:
-        _write(bulk, ctx, spec, plan)
+        write_plan(bulk, ctx, spec, plan)
     return changed
 
 
@@ -189,137 +141,6 @@ def _fields(
     )
     for name in after:
         plan.sources.append((spec.entity, pid, name, ctx.source, ctx.batch_id, ctx.now))
-    return True
-
-
-def _emails(
-    ctx: Context,
-    spec: PartySpec,
-    plan: Plan,
-    pid: int,
-    row: PartyRow,
-    current: list[dict[str, Any]],
-) -> bool:
-    touched = False
-    keys = {key for _, key in row.emails}
-    for address, key in row.emails:
-        if any(e["address_key"] == key for e in current):
-            continue
-        mine = next(
-            (
-                e
-                for e in current
-                if e["source_system"] == ctx.source and e["address_key"] not in keys
-            ),
-            None,
-        )
-        touched = True
-        if mine is not None:
-            plan.email_updates.append((address, key, ctx.now, mine["id"]))
-            plan.change(
-                "email",
-                mine["id"],
-                "updated",
-                {
-                    "before": {"address": mine["address"], "address_key": mine["address_key"]},
-                    "after": {"address": address, "address_key": key},
-                },
-            )
-            plan.sources.append(("email", mine["id"], "address", ctx.source, ctx.batch_id, ctx.now))
-            mine["address_key"] = key
-        else:
-            plan.email_inserts.append(
-                (pid, spec.contact_kind, not current, True, ctx.source, ctx.now, ctx.now,
-                 address, key)
-            )  # fmt: skip
-            current.append({"address_key": key, "source_system": ctx.source, "id": None})
-    return touched
-
-
-def _phones(
-    ctx: Context,
-    spec: PartySpec,
-    plan: Plan,
-    pid: int,
-    row: PartyRow,
-    current: list[dict[str, Any]],
-) -> bool:
-    touched = False
-    numbers = {p[0] for p in row.phones}
-    for e164, raw, line_type in row.phones:
-        if any(p["e164"] == e164 for p in current):
-            continue
-        mine = next(
-            (p for p in current if p["source_system"] == ctx.source and p["e164"] not in numbers),
-            None,
-        )
-        touched = True
-        if mine is not None:
-            plan.phone_updates.append((e164, raw, line_type, ctx.now, mine["id"]))
-            plan.change(
-                "phone",
-                mine["id"],
-                "updated",
-                {
-                    "before": {k: mine[k] for k in ("e164", "raw", "line_type")},
-                    "after": {"e164": e164, "raw": raw, "line_type": line_type},
-                },
-            )
-            plan.sources.append(("phone", mine["id"], "e164", ctx.source, ctx.batch_id, ctx.now))
-            mine["e164"] = e164
-        else:
-            plan.phone_inserts.append(
-                (pid, spec.contact_kind, not current, True, ctx.source, ctx.now, ctx.now,
-                 e164, raw, line_type)
-            )  # fmt: skip
-            current.append({"e164": e164, "source_system": ctx.source, "id": None})
-    return touched
-
-
-def _same_place(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return all(
-        (search_key(str(a[c])) if a[c] is not None else None)
-        == (search_key(str(b[c])) if b[c] is not None else None)
-        for c in ("line1", "postal_code", "country")
-    )
-
-
-def _address(
-    ctx: Context,
-    spec: PartySpec,
-    plan: Plan,
-    pid: int,
-    row: PartyRow,
-    current: list[dict[str, Any]],
-) -> bool:
-    new = row.address
-    if new is None:
-        return False
-    mine = next((a for a in current if a["source_system"] == ctx.source), None)
-    if mine is None:
-        if any(_same_place(a, new) for a in current):
-            return False
-        plan.address_inserts.append(
-            (pid, spec.contact_kind, not current, True, ctx.source, ctx.now, ctx.now,
-             *(new[c] for c in _ADDRESS))
-        )  # fmt: skip
-        return True
-    diff = [c for c in _PLACE if new[c] is not None and canon_value(mine[c]) != canon_value(new[c])]
-    if not diff:
-        return False
-    merged = {c: (new[c] if new[c] is not None or c not in _PLACE else mine[c]) for c in _ADDRESS}
-    plan.address_updates.append((*(merged[c] for c in _ADDRESS), ctx.now, mine["id"]))
-    plan.change(
-        "address",
-        mine["id"],
-        "updated",
-        {
-            "before": {c: jsonable(mine[c]) for c in _ADDRESS},
-            "after": {c: jsonable(merged[c]) for c in _ADDRESS},
-        },
-    )
-    for c in diff:
-        plan.sources.append(("address", mine["id"], c, ctx.source, ctx.batch_id, ctx.now))
     return True
 
 
@@ -380,78 +201,3 @@ def _identifiers(ctx: Context, plan: Plan, pid: int, row: PartyRow, state: _Stat
         else:
             plan.identifier_inserts.append((pid, scheme, value, ctx.source, ctx.now))
     return touched
-
-
-def _insert_with_ids(
-    bulk: Bulk, table: str, columns: tuple[str, ...], rows: list[Row], plan: Plan, entity: str
-) -> None:
-    if not rows:
-        return
-    ids = bulk.allocate_ids(table, len(rows))
-    bulk.insert(table, ("id", *columns), [(i, *r) for i, r in zip(ids, rows, strict=True)])
-    for i in ids:
-        plan.change(entity, i, "created")
-
-
-def _write(bulk: Bulk, ctx: Context, spec: PartySpec, plan: Plan) -> None:
-    owner = spec.owner
-    for names, rows in plan.fields.items():
-        sets = ", ".join(f"{n} = ?" for n in names)
-        bulk.executemany(f"UPDATE {spec.table} SET {sets} WHERE id = ?", rows)  # noqa: S608
-    bulk.executemany(
-        f"UPDATE {spec.table} SET version = version + 1, updated_at = ? WHERE id = ?",  # noqa: S608
-        [(ctx.now, pid) for pid in plan.touched],
-    )
-    bulk.executemany(
-        "UPDATE emails SET address = ?, address_key = ?, updated_at = ? WHERE id = ?",
-        plan.email_updates,
-    )
-    bulk.executemany(
-        "UPDATE phones SET e164 = ?, raw = ?, line_type = ?, updated_at = ? WHERE id = ?",
-        plan.phone_updates,
-    )
-    bulk.executemany(
-        f"UPDATE addresses SET {', '.join(f'{c} = ?' for c in _ADDRESS)}, updated_at = ? "  # noqa: S608
-        "WHERE id = ?",
-        plan.address_updates,
-    )
-    point = (owner, "kind", "is_primary", "is_valid", "source_system", "created_at", "updated_at")
-    _insert_with_ids(
-        bulk, "emails", (*point, "address", "address_key"), plan.email_inserts, plan, "email"
-    )
-    _insert_with_ids(
-        bulk, "phones", (*point, "e164", "raw", "line_type"), plan.phone_inserts, plan, "phone"
-    )
-    _insert_with_ids(bulk, "addresses", (*point, *_ADDRESS), plan.address_inserts, plan, "address")
-    if plan.attribute_deletes:
-        bulk.executemany(
-            f"DELETE FROM attribute_values WHERE definition_id = ? AND {owner} = ?",  # noqa: S608
-            plan.attribute_deletes,
-        )
-        attrs.ensure_choices(bulk, ctx)
-        values: list[Row] = []
-        for pid, items in plan.attribute_inserts:
-            values.extend(attrs.value_rows(ctx, pid, items))
-        bulk.insert(
-            "attribute_values",
-            ("definition_id", owner, *attrs.VALUE_COLUMNS, "source_system", "updated_at"),
-            values,
-        )
-    bulk.executemany("UPDATE identifiers SET value = ? WHERE id = ?", plan.identifier_updates)
-    _insert_with_ids(
-        bulk,
-        "identifiers",
-        ("person_id", "scheme", "value", "source_system", "created_at"),
-        plan.identifier_inserts,
-        plan,
-        "identifier",
-    )
-    if plan.changes:
-        for change in plan.changes:
-            change["batch_id"] = ctx.batch_id
-        bulk.conn.execute(insert(ImportChange), plan.changes)
-    bulk.insert(
-        "value_sources",
-        ("entity", "entity_id", "field", "source_system", "batch_id", "recorded_at"),
-        plan.sources,
-    )

@@ -19,7 +19,7 @@ from closedloop.ingest.context import ChunkResult, Context, formula_problem, row
 from closedloop.ingest.convert import key_of
 from closedloop.ingest.mapping import slug
 from closedloop.ingest.models import ImportChange
-from closedloop.ingest.party_update import jsonable
+from closedloop.ingest.party_plan import jsonable
 from closedloop.ingest.readers.base import Row as ReadRow
 from closedloop.transactions.models import ProductCategory
 
