@@ -22,14 +22,14 @@ def importer_for(ctx: Context) -> Importer:
 
     if ctx.kind.name in ("persons", "organisations"):
         return PartyImporter(ctx)
-    from closedloop.ingest import lines, links, records
+    from closedloop.ingest import attribute_values, commerce, lines, links
 
     makers: dict[str, Callable[[Context], Importer]] = {
-        "products": records.Products,
-        "orders": records.Orders,
+        "products": commerce.Products,
+        "orders": commerce.Orders,
         "order_lines": lines.OrderLines,
         "relationships": links.Relationships,
         "consents": links.Consents,
-        "attributes": links.AttributeValues,
+        "attributes": attribute_values.AttributeValues,
     }
     return makers[ctx.kind.name](ctx)

@@ -4,6 +4,7 @@ None of them has an id of its own in the source: a relationship is known by (per
 target), a consent event by (person, channel, purpose, state, time), an attribute value by
 (person, attribute). Importing the same file again therefore adds nothing. Consents go through
 the consent service (the ledger and the current state stay in step); a grant needs its proof.
+Attribute values are in :mod:`closedloop.ingest.attribute_values`.
 """
 
 from __future__ import annotations
@@ -11,36 +12,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from closedloop.consent import service as consent_service
-from closedloop.contacts.models import AttributeChoice, AttributeDefinition, Household
+from closedloop.contacts.models import Household
 from closedloop.db.base import as_utc
-from closedloop.ingest import convert
 from closedloop.ingest.attributes import canon_value
-from closedloop.ingest.bulk import Bulk, Row
-from closedloop.ingest.context import AttributeDef, ChunkResult, Context
+from closedloop.ingest.bulk import Bulk
+from closedloop.ingest.context import ChunkResult, Context
 from closedloop.ingest.party_plan import jsonable
 from closedloop.ingest.readers.base import Row as ReadRow
 from closedloop.ingest.records import Values, ids_by_key, read_row, record_changes
 from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
 
 
-def _people(
+def people_of(
     bulk: Bulk, ctx: Context, rows: list[tuple[int, Values]], fields: tuple[str, ...]
 ) -> dict[str, int]:
+    """The ids of the persons the rows' ``fields`` name (external ids of the import's source)."""
     keys = [r[f] for _, r in rows for f in fields if r.get(f)]
     return ids_by_key(bulk, "persons", ctx.source, keys)
 
 
-def _unknown(out: ChunkResult, ctx: Context, line_no: int, field: str, ref: str, what: str) -> None:
+def unknown(out: ChunkResult, ctx: Context, line_no: int, field: str, ref: str, what: str) -> None:
+    """Reject a row that names a ``what`` the source has not imported."""
     out.reject(
         line_no, field, ref, f"unknown {what} {ref!r} (no {what} with this id from {ctx.source})"
     )
 
 
-def _read(ctx: Context, rows: list[ReadRow], out: ChunkResult) -> list[tuple[int, Values]]:
+def read_rows(ctx: Context, rows: list[ReadRow], out: ChunkResult) -> list[tuple[int, Values]]:
+    """The rows read and checked (:func:`~closedloop.ingest.records.read_row`), with their lines."""
     read = []
     for line_no, values in rows:
         row = read_row(ctx, line_no, values, out)
@@ -57,8 +60,8 @@ class Relationships:
 
     def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
         ctx = self.ctx
-        read = _read(ctx, rows, out)
-        people = _people(bulk, ctx, read, ("person_external_id", "related_person_external_id"))
+        read = read_rows(ctx, rows, out)
+        people = people_of(bulk, ctx, read, ("person_external_id", "related_person_external_id"))
         orgs = ids_by_key(
             bulk,
             "organisations",
@@ -72,7 +75,7 @@ class Relationships:
         for line_no, row in read:
             pid = people.get(row["person_external_id"])
             if pid is None:
-                _unknown(
+                unknown(
                     out, ctx, line_no, "person_external_id", row["person_external_id"], "person"
                 )
                 continue
@@ -81,13 +84,13 @@ class Relationships:
                 ref = row["related_person_external_id"]
                 target = ("related_person_id", people.get(ref))
                 if target[1] is None:
-                    _unknown(out, ctx, line_no, "related_person_external_id", ref, "person")
+                    unknown(out, ctx, line_no, "related_person_external_id", ref, "person")
                     continue
             elif row.get("organisation_external_id"):
                 ref = row["organisation_external_id"]
                 target = ("organisation_id", orgs.get(ref))
                 if target[1] is None:
-                    _unknown(out, ctx, line_no, "organisation_external_id", ref, "organisation")
+                    unknown(out, ctx, line_no, "organisation_external_id", ref, "organisation")
                     continue
             elif row.get("household"):
                 name = row["household"]
@@ -166,15 +169,15 @@ class Consents:
 
     def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
         ctx = self.ctx
-        read = _read(ctx, rows, out)
-        people = _people(bulk, ctx, read, ("person_external_id",))
+        read = read_rows(ctx, rows, out)
+        people = people_of(bulk, ctx, read, ("person_external_id",))
         changes: list[dict[str, Any]] = []
         session = Session(bind=bulk.conn)
         seen: set[tuple[Any, ...]] = set()
         for line_no, row in read:
             pid = people.get(row["person_external_id"])
             if pid is None:
-                _unknown(
+                unknown(
                     out, ctx, line_no, "person_external_id", row["person_external_id"], "person"
                 )
                 continue
@@ -236,129 +239,3 @@ def _created(entity: str, entity_id: int) -> dict[str, Any]:
 
 def _moment(value: Any) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
-class AttributeValues:
-    """One attribute value per row (long format): person, attribute (code or label), value."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.catalogue: dict[str, AttributeDef] | None = None
-
-    def _load(self, bulk: Bulk) -> dict[str, AttributeDef]:
-        out: dict[str, AttributeDef] = {}
-        conn = bulk.conn
-        for did, code, typ, labels in conn.execute(
-            select(
-                AttributeDefinition.id,
-                AttributeDefinition.code,
-                AttributeDefinition.type,
-                AttributeDefinition.labels,
-            )
-        ):
-            attr = AttributeDef(code=code, type=typ, id=did, label=code)
-            out[convert.choice_key(code)] = attr
-            for label in (labels or {}).values():
-                out.setdefault(convert.choice_key(label), attr)
-        for did, cid, code, labels in conn.execute(
-            select(
-                AttributeChoice.definition_id,
-                AttributeChoice.id,
-                AttributeChoice.code,
-                AttributeChoice.labels,
-            )
-        ):
-            for attr in {id(a): a for a in out.values() if a.id == did}.values():
-                attr.choice_ids[code] = cid
-                attr.choice_keys[convert.choice_key(code)] = code
-                for label in (labels or {}).values():
-                    attr.choice_keys.setdefault(convert.choice_key(label), code)
-        return out
-
-    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
-        ctx = self.ctx
-        if self.catalogue is None:
-            self.catalogue = self._load(bulk)
-        read = _read(ctx, rows, out)
-        people = _people(bulk, ctx, read, ("person_external_id",))
-        changes: list[dict[str, Any]] = []
-        seen: dict[tuple[int, int], int] = {}
-        for line_no, row in read:
-            pid = people.get(row["person_external_id"])
-            if pid is None:
-                _unknown(
-                    out, ctx, line_no, "person_external_id", row["person_external_id"], "person"
-                )
-                continue
-            attr = self.catalogue.get(convert.choice_key(row["attribute"]))
-            if attr is None or attr.id is None:
-                out.reject(
-                    line_no, "attribute", row["attribute"],
-                    f"unknown attribute {row['attribute']!r}: define it in the catalogue first, "
-                    "or import it as a column of the persons file with --as-attribute",
-                )  # fmt: skip
-                continue
-            try:
-                values = convert.attribute_values(attr, row["value"], ctx)
-            except ValueError as exc:
-                out.reject(line_no, "value", row["value"], str(exc))
-                continue
-            if (pid, attr.id) in seen:
-                out.reject(
-                    line_no, "attribute", row["attribute"],
-                    f"duplicate: the same person and attribute as line {seen[(pid, attr.id)]}",
-                )  # fmt: skip
-                out.add("duplicates")
-                continue
-            seen[(pid, attr.id)] = line_no
-            wanted = _value_rows(attr, values)
-            stored = bulk.query(
-                "SELECT value_number, value_date, value_bool, value_text, choice_id "
-                "FROM attribute_values WHERE definition_id = ? AND person_id = ?",
-                [attr.id, pid],
-            )
-            mine = sorted(tuple(canon_value(v) for v in r) for r in stored)
-            theirs = sorted(tuple(canon_value(v) for v in r) for r in wanted)
-            if mine == theirs:
-                out.add("unchanged")
-                continue
-            out.add("updated" if stored else "new")
-            if ctx.dry_run:
-                continue
-            bulk.execute(
-                "DELETE FROM attribute_values WHERE definition_id = ? AND person_id = ?",
-                [attr.id, pid],
-            )
-            bulk.insert(
-                "attribute_values",
-                ("definition_id", "person_id", "value_number", "value_date", "value_bool",
-                 "value_text", "choice_id", "source_system", "updated_at"),
-                [(attr.id, pid, *r, ctx.source, ctx.now) for r in wanted],
-            )  # fmt: skip
-            changes.append(
-                {
-                    "entity": "attribute_values",
-                    "entity_id": pid,
-                    "action": "updated",
-                    "data": {
-                        "definition_id": attr.id,
-                        "code": attr.code,
-                        "before": [[jsonable(v) for v in r] for r in stored],
-                    },
-                }
-            )
-        if not ctx.dry_run:
-            record_changes(bulk, ctx, changes)
-
-
-def _value_rows(attr: AttributeDef, values: list[Any]) -> list[Row]:
-    out: list[Row] = []
-    for value in values:
-        cols: list[Any] = [None] * 5
-        slot = {"number": 0, "date": 1, "boolean": 2, "text": 3}.get(attr.type)
-        if slot is None:
-            cols[4] = attr.choice_ids[value]
-        else:
-            cols[slot] = value
-        out.append(tuple(cols))
-    return out

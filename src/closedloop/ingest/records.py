@@ -3,7 +3,9 @@
 Orders name their buyer by the person's (or organisation's) external id in the same source;
 lines name their order the same way and their product by SKU or external id. A reference to
 nothing stored rejects the row ("unknown person 'C-99' from erp"); the rest of the file is
-imported. Relationships, consents and attribute values are in :mod:`closedloop.ingest.links`.
+imported. Here: the shared upsert (:class:`Upserter`); products and orders are in
+:mod:`closedloop.ingest.commerce`, order lines in :mod:`closedloop.ingest.lines`, and
+relationships, consents and attribute values in :mod:`closedloop.ingest.links`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,9 @@ from closedloop.contacts.normalize import clean_text
 from closedloop.ingest.attributes import canon_value
 from closedloop.ingest.bulk import Bulk, Row
 from closedloop.ingest.context import ChunkResult, Context, formula_problem, row_hash, row_problem
-from closedloop.ingest.convert import key_of
-from closedloop.ingest.mapping import slug
 from closedloop.ingest.models import ImportChange
 from closedloop.ingest.party_plan import jsonable
 from closedloop.ingest.readers.base import Row as ReadRow
-from closedloop.transactions.models import ProductCategory
 
 Values = dict[str, Any]
 
@@ -268,102 +267,3 @@ class Upserter:
         self, bulk: Bulk, ids: list[int], inserts: list[tuple[int, str, str, Values]]
     ) -> None:
         """Hook for rows that come with children."""
-
-
-class Products(Upserter):
-    table = "products"
-    entity = "product"
-    columns = ("sku", "name", "category_id", "unit_price", "currency", "is_active")
-
-    def key(self, row: Values) -> str | None:
-        return row.get("external_id") or row.get("sku")
-
-    def resolve(self, bulk: Bulk, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
-        ctx = self.ctx
-        names = {r["category"] for _, r in rows if r.get("category")}
-        categories: dict[str, int] = {}
-        if names:
-            for cid, code, name in bulk.query("SELECT id, code, name FROM product_categories"):
-                categories.setdefault(key_of(code) or "", int(cid))
-                categories.setdefault(key_of(name) or "", int(cid))
-        for name in sorted(names):
-            if key_of(name) not in categories and not ctx.dry_run:
-                cid = bulk.conn.execute(
-                    insert(ProductCategory).returning(ProductCategory.id),
-                    {"code": slug(name), "name": name[:200], "labels": {ctx.locale: name[:200]}},
-                ).scalar_one()
-                record_changes(bulk, ctx, [{"entity": "product_category", "entity_id": cid,
-                                            "action": "created", "data": None}])  # fmt: skip
-                categories[key_of(name) or ""] = cid
-        skus = [r.get("sku") or r.get("external_id") for _, r in rows]
-        owners = {
-            s: (int(i), src, ext)
-            for s, i, src, ext in bulk.select_in(
-                "SELECT sku, id, source_system, external_id FROM products WHERE sku {in}",
-                [],
-                [s for s in skus if s],
-            )
-        }
-        for line_no, row in rows:
-            row["sku"] = row.get("sku") or row.get("external_id")
-            row["category_id"] = categories.get(key_of(row.get("category")) or "")
-            row.setdefault("currency", ctx.default_currency)
-            owner = owners.get(row["sku"])
-            key = self.key(row)
-            if owner is not None and (owner[1], owner[2]) != (ctx.source, key):
-                out.reject(
-                    line_no, "sku", row["sku"],
-                    f"SKU {row['sku']} already belongs to product #{owner[0]} "
-                    f"({owner[1] or 'no source'} {owner[2] or ''})".rstrip(),
-                )  # fmt: skip
-
-    def to_columns(self, row: Values) -> Values | None:
-        cols = super().to_columns(row)
-        assert cols is not None
-        if cols["is_active"] is None:
-            cols["is_active"] = True
-        return cols
-
-
-class Orders(Upserter):
-    table = "orders"
-    entity = "order"
-    columns = (
-        "person_id", "organisation_id", "ordered_at", "channel", "currency", "total_amount",
-        "status", "supplier",
-    )  # fmt: skip
-
-    def resolve(self, bulk: Bulk, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
-        ctx = self.ctx
-        people = ids_by_key(
-            bulk,
-            "persons",
-            ctx.source,
-            [r["person_external_id"] for _, r in rows if r.get("person_external_id")],
-        )
-        orgs = ids_by_key(
-            bulk, "organisations", ctx.source,
-            [r["organisation_external_id"] for _, r in rows if r.get("organisation_external_id")],
-        )  # fmt: skip
-        for line_no, row in rows:
-            for field, table, found in (
-                ("person_external_id", "person", people),
-                ("organisation_external_id", "organisation", orgs),
-            ):
-                ref = row.get(field)
-                if ref is not None and ref not in found:
-                    out.reject(
-                        line_no, field, ref,
-                        f"unknown {table} {ref!r} (no {table} with this id from {ctx.source}; "
-                        f"import the {table}s first)",
-                    )  # fmt: skip
-            row["person_id"] = people.get(row.get("person_external_id") or "")
-            row["organisation_id"] = orgs.get(row.get("organisation_external_id") or "")
-            row.setdefault("currency", ctx.default_currency)
-            row.setdefault("status", "completed")
-            if (
-                row["person_id"] is None
-                and row["organisation_id"] is None
-                and line_no not in out.rejected_lines
-            ):
-                out.reject(line_no, "person_external_id", None, "the order names no buyer")
