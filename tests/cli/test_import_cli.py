@@ -155,8 +155,9 @@ def test_an_import_killed_halfway_resumes_without_duplicates(
 def test_ctrl_c_stops_an_import_cleanly_and_a_rerun_resumes_it(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    """Ctrl-C reaches the whole process group (writer, read-ahead, workers): the writer says
-    how to resume, no process prints a traceback, and the rerun completes the batch."""
+    """Ctrl-C reaches the whole process group (writer, read-ahead, workers): the writer stops
+    at its next commit and says how to resume, no process prints a traceback, and the rerun
+    completes the batch."""
     path = _big_file(tmp_path)
     env = {**os.environ, "CLOSEDLOOP_DATABASE_URL": database_url}
     cli = str(Path(sys.executable).parent / "closedloop")
@@ -175,7 +176,8 @@ def test_ctrl_c_stops_an_import_cleanly_and_a_rerun_resumes_it(
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "Interrupted" in err and "run the same command" in err, err
+    assert "Stopping at the next commit" in err and "Interrupted" in err, err
+    assert "run the same command" in err, err
     assert "Traceback" not in err, err
     stored = _count(engine, "SELECT COUNT(*) FROM persons")
     assert 1000 <= stored < ROWS, (stored, err)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,3 +40,26 @@ def session_scope() -> Iterator[Session]:
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to standard output (dates and decimals as strings)."""
     sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+@contextmanager
+def stop_at_a_safe_point(what: str) -> Iterator[threading.Event]:
+    """A first Ctrl-C only sets the event, for the command to stop where it can stop cleanly
+    (an interrupt in the middle of a process pool's bookkeeping can leave it hanging); a
+    second one interrupts at once."""
+    asked = threading.Event()
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if asked.is_set():
+            raise KeyboardInterrupt
+        asked.set()
+        err_console.print(f"[yellow]Stopping {what}…[/yellow] (Ctrl-C again to stop at once)")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield asked  # only the main thread receives signals
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)

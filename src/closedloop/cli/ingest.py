@@ -13,7 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from closedloop.bootstrap import get_engine
-from closedloop.cli._common import JsonOption, console, err_console, print_json, session_scope
+from closedloop.cli._common import (
+    JsonOption,
+    console,
+    err_console,
+    print_json,
+    session_scope,
+    stop_at_a_safe_point,
+)
 from closedloop.errors import DomainError
 from closedloop.exports.person import person_document
 from closedloop.exports.tables import export_table
@@ -198,18 +205,23 @@ def import_file(
     engine = get_engine()
     show = sys.stderr.isatty() and not json_output
     try:
-        with Progress(
-            TextColumn("[bold]importing[/bold] {task.fields[counts]}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=not show,
-            transient=True,
-        ) as bar:
+        with (
+            stop_at_a_safe_point("at the next commit") as asked,
+            Progress(
+                TextColumn("[bold]importing[/bold] {task.fields[counts]}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                disable=not show,
+                transient=True,
+            ) as bar,
+        ):
             task = bar.add_task("import", total=1.0, counts="")
 
             def progress(fraction: float, counts: dict[str, int]) -> None:
+                if asked.is_set():  # called between transactions: a clean place to stop
+                    raise KeyboardInterrupt
                 text = f"{counts.get('rows', 0):,} rows, {counts.get('rejected', 0):,} rejected"
                 bar.update(task, completed=fraction, counts=text)
 
