@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from closedloop.ingest.bulk import Bulk, sqlite_value
-from closedloop.ingest.prepare import ADDRESS_COLUMNS, TYPED_COLUMNS, PartyRow
+from closedloop.ingest.prepare import ADDRESS_COLUMNS, NEW_DEFAULTS, TYPED_COLUMNS, PartyRow
 
 #: ``Connection.serialize`` / ``deserialize`` (Python 3.11, SQLite built with them)
 AVAILABLE = hasattr(sqlite3.Connection, "deserialize")
@@ -181,7 +181,7 @@ def insert(
     if not _attached(bulk.conn):
         run(f"ATTACH DATABASE ':memory:' AS {SCRATCH}")
     _driver(bulk.conn).deserialize(fresh.image, name=SCRATCH)
-    defaults = {"lifecycle_status": "prospect"} if "lifecycle_status" in columns else {}
+    defaults = {k: v for k, v in NEW_DEFAULTS.items() if k in columns}
 
     def copy(target: str, source: str, extra: dict[str, Any], *, first: int = 0) -> None:
         """``target``'s rows from the scratch table ``source`` (its columns from ``first``)

@@ -30,7 +30,13 @@ from closedloop.ingest.party_work import (
     Work,
     lookup,
 )
-from closedloop.ingest.prepare import ADDRESS_COLUMNS, TYPED_COLUMNS, PartyRow, prepare_party
+from closedloop.ingest.prepare import (
+    ADDRESS_COLUMNS,
+    NEW_DEFAULTS,
+    TYPED_COLUMNS,
+    PartyRow,
+    prepare_party,
+)
 from closedloop.ingest.readers.base import Row as ReadRow
 
 
@@ -196,7 +202,7 @@ class PartyImporter:
         ids = bulk.allocate_ids(spec.table, len(rows))
         cols = spec.columns
         typed = [i for i, c in enumerate(cols) if c in TYPED_COLUMNS]
-        life = cols.index("lifecycle_status") if "lifecycle_status" in cols else None
+        defaults = [(cols.index(c), v) for c, v in NEW_DEFAULTS.items() if c in cols]
         table_rows: list[Row] = []
         emails: list[Row] = []
         phones: list[Row] = []
@@ -204,12 +210,13 @@ class PartyImporter:
         param = bulk.param
         for pid, row in zip(ids, rows, strict=True):
             values = row.column_values(cols)
-            if typed or life is not None:
+            if typed or defaults:
                 mutable = list(values)
                 for i in typed:
                     mutable[i] = param(mutable[i])
-                if life is not None and mutable[life] is None:
-                    mutable[life] = "prospect"
+                for i, value in defaults:
+                    if mutable[i] is None:
+                        mutable[i] = value
                 values = tuple(mutable)
             table_rows.append((pid, *values, row.key))
             for n, (address, key) in enumerate(row.emails):

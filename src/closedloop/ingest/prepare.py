@@ -26,6 +26,7 @@ from closedloop.quality.postal import (
     country_from_phone,
     locality_key,
 )
+from closedloop.vocab import LifecycleStatus
 
 PERSON_FIELDS = (
     "salutation",
@@ -66,6 +67,9 @@ TYPED_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "birth_date": date.fromisoformat,
     "annual_revenue": lambda v: Decimal(str(v)),
 }
+#: What a new record takes for a field its row leaves empty (both write paths of new rows:
+#: :meth:`closedloop.ingest.party.PartyImporter._insert` and :func:`closedloop.ingest.fresh.insert`)
+NEW_DEFAULTS: dict[str, str] = {"lifecycle_status": LifecycleStatus.PROSPECT.value}
 _CONTACT_FIELDS = frozenset({"email", "phone", "mobile", *ADDRESS_FIELDS})
 _POSTAL_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _PLACE_FIELDS = frozenset(ADDRESS_FIELDS) - {"country"}
