@@ -9,6 +9,7 @@ from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
 
+from closedloop.ingest.blob import UNIT
 from closedloop.ingest.fields import Field, Kind
 from closedloop.ingest.mapping import Mapping, MappingRequest, Target
 from closedloop.ingest.readers.excel import FORMULA_PREFIX
@@ -198,8 +199,9 @@ def _hasher(salt: bytes) -> blake2b:
 
 
 def row_text(values: list[str | None]) -> str:
-    """A row's values joined by U+001F, as hashed (an empty cell as nothing)."""
-    return "\x1f".join([v or "" for v in values])
+    """A row's values joined by U+001F, as hashed (an empty cell as nothing); the read-ahead
+    sends rows in this form (:mod:`closedloop.ingest.blob`)."""
+    return UNIT.join([v or "" for v in values])
 
 
 def text_hash(salt: bytes, text: str) -> str:
