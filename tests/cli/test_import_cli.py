@@ -3,6 +3,8 @@ without duplicates, rollback and exports from the command line."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -51,17 +53,25 @@ def test_import_json_summary_and_batches(engine: Engine, tmp_path: Path) -> None
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["counts"]["new"] == 1 and summary["counts"]["rejected"] == 1
-    assert summary["rejects"][0]["field"] == "email"
-    assert "did you mean jean@gmail.com" in summary["rejects"][0]["reason"]
+    # Jean is kept without his mistyped email: a warning, not a reject (issue 12)
+    assert summary["counts"]["new"] == 2 and summary["counts"]["rejected"] == 0
+    assert summary["counts"]["kept_with_warnings"] == 1
+    assert summary["value_warnings"][0]["field"] == "email"
+    assert "did you mean jean@gmail.com" in summary["value_warnings"][0]["reason"]
     batch = summary["batch_id"]
     listed = json.loads(runner.invoke(app, ["imports", "list", "--json"]).stdout)
     assert listed[0]["id"] == batch
     shown = json.loads(runner.invoke(app, ["imports", "show", str(batch), "--json"]).stdout)
-    assert shown["rejects_total"] == 1
-    rejects = tmp_path / "rejects.csv"
-    assert runner.invoke(app, ["imports", "rejects", str(batch), "-o", str(rejects)]).exit_code == 0
-    assert "gmial" in rejects.read_text("utf-8-sig")
+    assert shown["rejects_total"] == 0 and shown["value_warnings_total"] == 1
+    printed = runner.invoke(app, ["imports", "show", str(batch)])
+    assert "Kept with warnings" in printed.output and "gmial" in printed.output
+    warnings = tmp_path / "warnings.csv"
+    got = runner.invoke(app, ["imports", "rejects", str(batch), "--warnings", "-o", str(warnings)])
+    assert got.exit_code == 0, got.output
+    assert "gmial" in warnings.read_text("utf-8-sig")
+    again = runner.invoke(app, ["import", "persons", str(path), "--source", "crm2",
+                                "--as-attribute", "Enfants:number"])  # fmt: skip
+    assert "1 kept with warnings" in again.output and "gmial" in again.output
     dry = json.loads(
         runner.invoke(
             app,
@@ -78,12 +88,18 @@ def test_import_json_summary_and_batches(engine: Engine, tmp_path: Path) -> None
             ],
         ).stdout
     )
-    assert dry["status"] == "dry_run" and dry["counts"]["unchanged"] == 1
+    assert dry["status"] == "dry_run" and dry["counts"]["unchanged"] == 2
+    asked = runner.invoke(app, ["imports", "rollback", str(batch)], input="n\n")
+    assert asked.exit_code == 1  # not confirmed: nothing done
+    assert "removes 2 persons, 0 orders and 0 consents" in asked.output
     rolled = runner.invoke(app, ["imports", "rollback", str(batch), "--json"])
     assert rolled.exit_code == 0, rolled.output
-    assert _count(engine, "SELECT COUNT(*) FROM persons") == 0
-    again = runner.invoke(app, ["imports", "rollback", str(batch), "--yes"])
-    assert again.exit_code == 1 and "already rolled back" in again.output
+    done = json.loads(rolled.stdout)
+    assert done["persons_removed"] == 2 and done["persons_kept"] == 0
+    assert done["rolled_back_at"]
+    assert _count(engine, "SELECT COUNT(*) FROM persons WHERE source_system = 'crm'") == 0
+    twice = runner.invoke(app, ["imports", "rollback", str(batch), "--yes"])
+    assert twice.exit_code == 1 and "already rolled back" in twice.output
 
 
 def test_export_commands(engine: Engine, tmp_path: Path) -> None:
@@ -102,6 +118,26 @@ def test_export_commands(engine: Engine, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(doc.read_text())["person"]["family_name"] == "Dupont"
     assert runner.invoke(app, ["export", "person", "999999", str(doc)]).exit_code == 1
+
+
+def test_csv_export_keeps_phone_numbers_and_neutralises_formulas(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "external_id,given_name,family_name,phone,country\n"
+        "P1,Jean,+1+2,05 57 15 96 39,FR\n"
+        "P2,-2+3,@SUM(A1),+40 721 234 567,RO\n",
+        "utf-8",
+    )
+    assert runner.invoke(app, ["import", "persons", str(path)]).exit_code == 0
+    out = tmp_path / "persons.csv"
+    assert runner.invoke(app, ["export", "persons", str(out)]).exit_code == 0
+    rows = {r["external_id"]: r for r in csv.DictReader(io.StringIO(out.read_text("utf-8-sig")))}
+    assert rows["P1"]["phone"] == "+33557159639" and rows["P2"]["phone"] == "+40721234567"
+    assert rows["P1"]["family_name"] == "'+1+2"
+    assert rows["P2"]["given_name"] == "'-2+3"
+    assert rows["P2"]["family_name"].upper() == "'@SUM(A1)"  # names are normalised
 
 
 def _big_file(tmp_path: Path) -> Path:

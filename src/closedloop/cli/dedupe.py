@@ -21,10 +21,8 @@ from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.cli._common import JsonOption, console, err_console, print_json, session_scope
 from closedloop.errors import DomainError
 from closedloop.quality import merge as merge_service
-from closedloop.quality.households import build_households
 from closedloop.quality.indexing import count_indexed, index_missing, rebuild_index
 from closedloop.quality.online import find_candidates
-from closedloop.quality.runs import export_pairs, run_dedupe_job
 
 dedupe_app = typer.Typer(
     name="dedupe",
@@ -74,6 +72,8 @@ def run(
     """Deduplicate every golden person as a job: train the model on the base (no labels),
     store it as a new version, store the pairs with their explanation, merge pairs above the
     threshold into golden records, queue the grey zone for review, keep cluster ids."""  # fmt: skip
+    from closedloop.quality.runs import run_dedupe_job  # pandas, Splink: for this command only
+
     bar = _bar(json_output)
     tasks: dict[str, TaskID] = {}
 
@@ -104,6 +104,7 @@ def run(
     for label, value in (
         ("persons", report.persons),
         ("pairs ≥ review threshold", report.pairs),
+        ("pairs linked by a shared identifier", report.rule_pairs),
         ("merges", report.merges),
         ("merges refused", len(report.merges_refused)),
         ("pairs to review", report.pending),
@@ -113,6 +114,15 @@ def run(
     ):
         table.add_row(label, str(value))
     console.print(table)
+    for warning in report.training_warnings:
+        console.print(f"[yellow]training:[/yellow] {warning}", markup=True, highlight=False)
+    for value, count in sorted(report.placeholders.items()):
+        console.print(
+            f"[yellow]ignored:[/yellow] identifier {value} is held by {count} persons: "
+            "a placeholder, not an identifier",
+            markup=True,
+            highlight=False,
+        )
     for reason in report.merges_refused[:10]:
         console.print(f"[yellow]refused:[/yellow] {reason}", markup=True, highlight=False)
 
@@ -121,6 +131,8 @@ def run(
 def export(file: Path = typer.Argument(..., help="CSV file to write.")) -> None:
     """Write every predicted pair (both records' source system and external id, match
     probability and weight, status) as CSV, to score against a ground truth."""
+    from closedloop.quality.runs import export_pairs
+
     with session_scope() as session:
         count = export_pairs(session, file)
     console.print(f"{count} pair(s) written to {file}")
@@ -130,6 +142,8 @@ def export(file: Path = typer.Argument(..., help="CSV file to write.")) -> None:
 def households(json_output: bool = JsonOption) -> None:
     """Group persons living together (same address and family name, a shared landline, or a
     shared email and family name) into households."""
+    from closedloop.quality.households import build_households  # pandas
+
     with session_scope() as session:
         report = build_households(session)
     if json_output:
@@ -147,7 +161,7 @@ def merge_cmd(
     source_id: int = typer.Argument(..., help="The record merged into it."),
     json_output: bool = JsonOption,
 ) -> None:
-    """Merge one person into another (survivorship per field; undo with ``unmerge``)."""
+    """Merge one person into another (survivorship per field; undo with dedupe unmerge)."""
     with session_scope() as session:
         event = merge_service.merge_persons(session, golden_id, source_id, merged_by="cli")
         data = {"merge_id": event.id, "golden_id": golden_id, "source_id": source_id}
@@ -200,7 +214,7 @@ def index(
     json_output: bool = JsonOption,
 ) -> None:
     """Build the online check's index (match keys and prepared records): for the golden
-    persons not indexed yet, or with ``--all`` for the whole base (after a bulk load)."""
+    persons not indexed yet, or with --all for the whole base (after a bulk load)."""
     factory = get_session_factory(get_engine())
     bar = _bar(json_output)
     started = time.perf_counter()

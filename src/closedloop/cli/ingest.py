@@ -21,14 +21,11 @@ from closedloop.cli._common import (
     session_scope,
     stop_at_a_safe_point,
 )
+from closedloop.cli.imports_view import print_batch
 from closedloop.errors import DomainError
 from closedloop.exports.person import person_document
 from closedloop.exports.tables import export_table
-from closedloop.ingest import batches, profiles
-from closedloop.ingest.context import Options
-from closedloop.ingest.fields import KINDS
-from closedloop.ingest.mapping import MappingRequest
-from closedloop.ingest.runner import Summary, run_import
+from closedloop.ingest import KINDS, MappingRequest, Options, Summary, batches, profiles, run_import
 from closedloop.users.service import audit
 
 imports_app = typer.Typer(
@@ -65,6 +62,11 @@ def _print_summary(summary: Summary, shown: int = 20) -> None:
         f"{c.get('rows', 0):,} rows: {c.get('new', 0):,} new, {c.get('updated', 0):,} updated, "
         f"{c.get('unchanged', 0):,} unchanged, {c.get('rejected', 0):,} rejected"
         + (f" ({verb} not stored)" if summary.dry_run else "")
+        + (
+            f"; {c['kept_with_warnings']:,} kept with warnings (values left out)"
+            if c.get("kept_with_warnings")
+            else ""
+        )
         + f" in {summary.seconds:.1f} s.",
         highlight=False,
     )
@@ -72,19 +74,34 @@ def _print_summary(summary: Summary, shown: int = 20) -> None:
         console.print(f"Resumed after row {summary.resumed_at_row:,} of an interrupted run.")
     for warning in summary.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
+    if summary.value_warnings:
+        _problems(
+            f"Kept with warnings ({summary.value_warnings_total:,} values left out)",
+            summary.value_warnings,
+            shown,
+        )
+        if summary.value_warnings_total > shown:
+            console.print(
+                f"… all warnings: closedloop imports rejects {summary.batch_id} --warnings "
+                "-o warnings.csv"
+            )
     if summary.rejects:
-        table = Table(title=f"Rejects ({summary.rejects_total:,})")
-        for col in ("line", "field", "value", "reason"):
-            table.add_column(col, overflow="fold")
-        for r in summary.rejects[:shown]:
-            table.add_row(*(Text(str(r[k] if r[k] is not None else "")) for k in r))
-        console.print(table)
+        _problems(f"Rejects ({summary.rejects_total:,})", summary.rejects, shown)
         if summary.rejects_total > shown:
             console.print(
                 f"… all rejects: closedloop imports rejects {summary.batch_id} -o rejects.csv"
             )
     if summary.error:
         err_console.print(Text(f"error: {summary.error}", style="red"))
+
+
+def _problems(title: str, found: list[dict[str, Any]], shown: int) -> None:
+    table = Table(title=title)
+    for col in ("line", "field", "value", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in found[:shown]:
+        table.add_row(*(Text(str(r[k] if r[k] is not None else "")) for k in r))
+    console.print(table)
 
 
 def import_file(
@@ -263,7 +280,7 @@ def export(
     ),
 ) -> None:
     """Export a table (or the persons list) to CSV, Excel or Parquet, or a person's full data
-    as JSON (right of access): ``closedloop export person 42 person-42.json``.
+    as JSON (right of access), e.g. closedloop export person 42 person-42.json.
 
     Text cells that a spreadsheet would run as formulas get a leading apostrophe.
     """
@@ -349,38 +366,36 @@ def show_import(
             {"line": r.line_no, "field": r.field, "value": r.value, "reason": r.reason}
             for r in batches.rejects(session, batch_id, limit=rejects)
         ]
+        data["value_warnings_total"] = batches.reject_count(session, batch_id, severity="warning")
+        data["value_warnings"] = [
+            {"line": r.line_no, "field": r.field, "value": r.value, "reason": r.reason}
+            for r in batches.rejects(session, batch_id, limit=rejects, severity="warning")
+        ]
     if json_output:
         print_json(data)
         return
-    console.print(
-        Text(
-            json.dumps(
-                {k: v for k, v in data.items() if k != "rejects"},
-                default=str,
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-    )
-    for r in data["rejects"]:
-        console.print(
-            Text(f"  line {r['line']} {r['field'] or ''}: {r['reason']} ({r['value']!r})")
-        )
+    print_batch(data)
 
 
 @imports_app.command("rejects")
 def import_rejects(
     batch_id: int = typer.Argument(...),
     output: Path | None = typer.Option(None, "-o", "--output", help="CSV file (default: stdout)."),
+    warnings: bool = typer.Option(
+        False, "--warnings", help="The warnings instead: values left out of kept rows."
+    ),
 ) -> None:
-    """Every reject of a batch as CSV: line, field, value, reason."""
+    """Every reject of a batch as CSV: line, field, value, reason (with --warnings: every
+    value left out of a row that was kept)."""
+    severity = "warning" if warnings else "error"
     with session_scope() as session:
-        data = batches.rejects_csv(session, batch_id)
+        data = batches.rejects_csv(session, batch_id, severity=severity)
     if output is None:
         sys.stdout.write(data)
     else:
         output.write_text(data, "utf-8-sig")
-        console.print(f"Rejects of batch {batch_id} written to {output}.")
+        what = "Warnings" if warnings else "Rejects"
+        console.print(f"{what} of batch {batch_id} written to {output}.")
 
 
 @imports_app.command("rollback")
@@ -389,24 +404,66 @@ def rollback(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_output: bool = JsonOption,
 ) -> None:
-    """Undo a whole batch: restore the values it changed, remove what it created."""
+    """Undo a whole batch: restore the values it changed, remove what it created.
+
+    Persons it created who have history since (orders from elsewhere, communications,
+    responses, merges, later consents or changes) are kept, as a person delete would keep
+    them. Asks for confirmation with what will go and what stays, unless --yes (or
+    --json)."""
     if not yes and not json_output:
+        try:
+            with session_scope() as session:
+                plan = batches.rollback_preview(session, batch_id)
+        except DomainError as exc:
+            raise _fail(exc) from exc
+        console.print(_plan_text(batch_id, plan), highlight=False)
         typer.confirm(f"Roll back import batch {batch_id}?", abort=True)
     try:
         done: dict[str, Any] = batches.rollback_batch(get_engine(), batch_id, user="cli")
     except DomainError as exc:
         raise _fail(exc) from exc
+    at = done.pop("rolled_back_at")
     with session_scope() as session:
         audit(session, None, "rollback", "import_batch", batch_id, channel="cli", detail=done)
     if json_output:
-        print_json({"batch_id": batch_id, "status": "rolled_back", **done})
-    else:
-        console.print(
-            f"Batch {batch_id} rolled back: {done['removed']:,} records removed, "
-            f"{done['restored']:,} restored"
-            + (f", {done['kept']:,} values kept (changed again since)" if done["kept"] else "")
-            + "."
+        print_json(
+            {"batch_id": batch_id, "status": "rolled_back", "rolled_back_at": at.isoformat(),
+             **done}
+        )  # fmt: skip
+        return
+    console.print(
+        f"Batch {batch_id} rolled back: {done['removed']:,} records removed "
+        f"({done.get('persons_removed', 0):,} persons, {done.get('orders_removed', 0):,} "
+        f"orders, {done['consents_removed']:,} consents), {done['restored']:,} restored"
+        + (f", {done['kept']:,} values kept (changed again since)" if done["kept"] else "")
+        + (
+            f"; {done['persons_kept']:,} persons kept because of their history"
+            f" ({_because(done['kept_because'])})"
+            if done["persons_kept"]
+            else ""
         )
+        + ".",
+        highlight=False,
+    )
+
+
+def _because(reasons: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} with {label}" for label, n in reasons.items())
+
+
+def _plan_text(batch_id: int, plan: dict[str, Any]) -> str:
+    """What a rollback will do, said before asking."""
+    text = (
+        f"Rolling back batch {batch_id} removes {plan['persons_removed']:,} persons, "
+        f"{plan['orders_removed']:,} orders and {plan['consents_removed']:,} consents, and "
+        f"restores {plan['values_restored']:,} changed records."
+    )
+    if plan["persons_kept"]:
+        text += (
+            f" {plan['persons_kept']:,} persons are kept because of their history "
+            f"({_because(plan['kept_because'])})."
+        )
+    return text
 
 
 @imports_app.command("mappings")

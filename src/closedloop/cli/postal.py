@@ -8,9 +8,9 @@ import typer
 from rich.table import Table
 
 from closedloop.cli._common import JsonOption, console, err_console, print_json
-from closedloop.quality.postal.build import SourceMissingError, build_reference
-from closedloop.quality.postal.check import check_address
-from closedloop.quality.postal.reference import NOT_INSTALLED, get_reference, reference_path
+from closedloop.postal.build import SourceMissingError, build_reference
+from closedloop.postal.check import check_address
+from closedloop.postal.reference import NOT_INSTALLED, get_reference, reference_path
 from closedloop.vocab import AddressStatus
 
 postal_app = typer.Typer(
@@ -32,7 +32,7 @@ def build(
     npm_dir: Path | None = typer.Option(
         None,
         "--npm-dir",
-        help="Folder the install step ran `npm install --prefix` in "
+        help="Folder the install step ran npm install --prefix in "
         "(default: $CLOSEDLOOP_POSTAL_NPM_DIR, then .cache/postal-npm).",
     ),
 ) -> None:

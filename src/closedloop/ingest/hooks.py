@@ -9,19 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from closedloop.hookspecs import hookimpl
+from closedloop.ingest.service.jobkind import KIND
 from closedloop.jobs.service import JobContext
-
-KIND = "ingest.run"
 
 
 def run_job(ctx: JobContext) -> dict[str, Any] | None:
-    """Run :func:`closedloop.ingest.background.run_job`."""
-    from closedloop.ingest import background
+    """Run :func:`closedloop.ingest.service.background.run_job`."""
+    from closedloop.ingest.service import background
 
     return background.run_job(ctx)
 
 
 @hookimpl
 def job_handlers() -> dict[str, Any]:
-    """``ingest.run``: import an uploaded file (:mod:`closedloop.ingest.background`)."""
+    """``ingest.run``: import an uploaded file (:mod:`closedloop.ingest.service.background`)."""
     return {KIND: run_job}

@@ -87,7 +87,11 @@ class MappingProfile(Base):
 
 
 class ImportReject(Base):
-    """One refused value of one row: line number, field, value and reason."""
+    """One refused value of one row: line number, field, value and reason.
+
+    ``severity`` is ``error`` (the row was refused) or ``warning`` (the value was left out
+    of a row that was kept).
+    """
 
     __tablename__ = "import_rejects"
     __table_args__ = (Index("ix_import_rejects_batch_line", "batch_id", "line_no"),)
@@ -99,6 +103,7 @@ class ImportReject(Base):
     field: Mapped[str | None] = mapped_column(String(100))
     value: Mapped[str | None] = mapped_column(String(500))
     reason: Mapped[str] = mapped_column(String(500))
+    severity: Mapped[str] = mapped_column(String(8), default="error", server_default="error")
 
 
 class ImportChange(Base):
@@ -128,7 +133,7 @@ class ValueSource(Base):
     """Where a value came from: the source system and batch that last set ``field``.
 
     A value with no row here comes from the record's own ``source_system`` and
-    ``import_batch_id`` (the batch that created it); see :func:`closedloop.ingest.lineage`.
+    ``import_batch_id`` (the batch that created it); see :func:`closedloop.ingest.service.lineage`.
     """
 
     __tablename__ = "value_sources"

@@ -1,1 +1,2 @@
-"""Data quality: checks, postal reference, duplicate identification and merging."""
+"""Data quality: checks, duplicate identification and merging (the postal reference is
+:mod:`closedloop.postal`)."""

@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from closedloop.errors import ValidationFailed
+from closedloop.jobs.guards import one_at_a_time
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import enqueue
+from closedloop.quality.said import INDEXED, PHASE_DONE, PHASE_TEXT, RUN_DONE
 
 if TYPE_CHECKING:
     from closedloop.jobs.service import JobContext
 
 INDEX_KIND = "dedupe.index"
-RUN_KIND = "dedupe.run"
+RUN_KIND = one_at_a_time("dedupe.run")
 #: Share of the job each phase of ``dedupe.run`` ends at (for the progress bar).
 _PHASES = {"read": 0.1, "dedupe": 0.6, "index": 0.7, "store": 0.85, "merge": 0.95}
 _RUN_OPTIONS = ("threshold", "review_threshold", "merge")
@@ -77,7 +79,7 @@ def index_handler(ctx: JobContext) -> dict[str, Any]:
         )
 
     def progress(done: int, total: int) -> None:
-        ctx.progress(done / total if total else 1.0, f"{done // 2:,} of {total // 2:,} person(s)")
+        ctx.progress(done / total if total else 1.0, INDEXED(done=done // 2, total=total // 2))
 
     result = index_imported(ctx.factory, raw, progress=progress)
     result["batch_id"] = ctx.payload.get("batch_id")
@@ -85,7 +87,8 @@ def index_handler(ctx: JobContext) -> dict[str, Any]:
 
 
 def run_handler(ctx: JobContext) -> dict[str, Any]:
-    """``dedupe.run``: the batch deduplication in one transaction, its report as result.
+    """``dedupe.run``: the batch deduplication, its report as result (the stored pairs and
+    the merges are committed as they are done, so a failure later keeps them).
 
     On SQLite progress is written only while the run reads and scores: once it writes, it
     holds the store's single write lock, and a progress update would have to wait for it.
@@ -103,11 +106,14 @@ def run_handler(ctx: JobContext) -> dict[str, Any]:
             return
         share = done / total if total else 0.0
         fraction = start[phase] + (_PHASES[phase] - start[phase]) * share
-        ctx.progress(fraction, f"{phase}: {done:,} of {total:,}" if total else phase)
+        text = PHASE_TEXT[phase]
+        ctx.progress(fraction, PHASE_DONE(phase=text, done=done, total=total) if total else text)
 
     with unit_of_work(ctx.factory) as session:
-        report = run_dedupe(session, job_id=ctx.job_id, progress=progress, **options)
-    ctx.progress(1.0, f"{report.merges} merge(s), {report.pending} pair(s) to review")
+        report = run_dedupe(
+            session, job_id=ctx.job_id, progress=progress, checkpoint=session.commit, **options
+        )
+    ctx.progress(1.0, RUN_DONE(merges=report.merges, pending=report.pending))
     return asdict(report)
 
 

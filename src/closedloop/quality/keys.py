@@ -22,22 +22,14 @@ from sqlalchemy import BindParameter, Select, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from closedloop.quality.dedupe import prepare as pp
+from closedloop.quality.dedupe.blocking import BLOCKING_KEYS
 from closedloop.quality.models import PersonMatchKey, PersonMatchRecord
 from closedloop.quality.store import Record, records_for
 
-#: key kind → prepared columns (all must be present). Kinds mirror the batch blocking keys.
-KEY_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("email", ("email",)),
-    ("phone", ("phone",)),
-    ("name_pair", ("name_pair_phon",)),
-    ("given_dob", ("given_phon", "dob")),
-    ("family_dob", ("family_phon", "dob")),
-    ("postcode_year", ("postcode", "dob_year")),
-    ("house", ("street_number", "street_phon")),
-    ("postcode_street", ("postcode", "street_phon")),
-    ("dob_locality", ("dob", "locality")),
-    ("given_postcode", ("given", "postcode")),
-    ("email_user", ("email_user", "family_phon")),
+#: key kind → prepared columns (all must be present): the batch engine's blocking keys, so
+#: the check at entry finds what a batch run would compare (identifiers: ``id:<column>``).
+KEY_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (key.name, key.columns) for key in BLOCKING_KEYS
 )
 MAX_KEY = 200
 
@@ -97,10 +89,17 @@ def prepare_one(record: Record) -> Prepared:
         out[target] = value
         out[f"{target}_sorted"] = "".join(sorted(value)) if value is not None else None
     gp, fp = out["given_phon"], out["family_phon"]
-    out["name_pair_phon"] = f"{min(gp, fp)} {max(gp, fp)}" if gp and fp else None
+    out["name_pair_phon"] = _pair(gp, fp)
+    out["initials_pair"] = _pair(given[0] if given else None, family[0] if family else None)
     out["family_prefix"] = family[:3] if family else None
     out["street_prefix"] = street[:6] if street else None
+    out["address_pair"] = _pair(street, out["line2"])
     return out
+
+
+def _pair(a: str | None, b: str | None) -> str | None:
+    """Both values in alphabetical order (as ``prepare._name_pair``), or None."""
+    return f"{min(a, b)} {max(a, b)}" if a and b else None
 
 
 def keys_of(prepared: Prepared) -> list[tuple[str, str]]:

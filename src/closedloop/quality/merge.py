@@ -122,6 +122,24 @@ def _move_contact_points(session: Session, golden_id: int, source_id: int) -> No
 
 
 def _move_identity_rows(session: Session, golden_id: int, source_id: int) -> None:
+    # An identifier both records hold (the shared national id that linked them) stays once;
+    # the snapshot keeps the source's row for the unmerge.
+    held = {
+        (scheme, value)
+        for scheme, value in session.execute(
+            select(Identifier.scheme, Identifier.value).where(Identifier.person_id == golden_id)
+        )
+    }
+    same = [
+        row_id
+        for row_id, scheme, value in session.execute(
+            select(Identifier.id, Identifier.scheme, Identifier.value).where(
+                Identifier.person_id == source_id
+            )
+        )
+        if (scheme, value) in held
+    ]
+    snapshot.delete_rows(session, _table(Identifier), same)
     session.execute(
         update(Identifier).where(Identifier.person_id == source_id).values(person_id=golden_id)
     )
@@ -179,11 +197,15 @@ def merge_persons(
     merged_by: str | None = None,
     candidate_id: int | None = None,
     policy: Policy | None = None,
+    refresh_index: bool = True,
 ) -> MergeEvent:
     """Merge ``source_id`` into ``golden_id`` and return the merge event.
 
     Refused when the two are one record, either is already merged, someone decided they are
     not the same person, or a domain objects (a running campaign: see ``campaigns.hooks``).
+    ``refresh_index=False`` leaves the golden record's online keys to the caller (a batch
+    refreshes many at once with :func:`closedloop.quality.keys.refresh_keys`); they must be
+    fresh before the golden record's next merge, whose event keeps them for the unmerge.
     """
     if golden_id == source_id:
         raise Refused(f"Person {golden_id} cannot be merged with itself.")
@@ -250,7 +272,8 @@ def merge_persons(
     session.flush()
     session.expire_all()
     delete_keys(session, [source_id])
-    refresh_keys(session, [golden_id])
+    if refresh_index:
+        refresh_keys(session, [golden_id])
     golden = session.get(Person, golden_id)
     assert golden is not None
     event.moved = moved

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
@@ -18,38 +18,6 @@ if TYPE_CHECKING:  # pandas and Splink's settings are loaded by the batch paths 
 
     from closedloop.quality.dedupe.model import DedupeModel
 
-#: Values kept per term-frequency column; rarer values share the smallest kept frequency.
-TF_LIMIT = 20_000
-
-
-def tf_columns(settings: dict[str, Any]) -> list[str]:
-    """Columns whose exact agreement is adjusted by how common the value is."""
-    cols = {
-        str(lv["tf_adjustment_column"])
-        for c in settings["comparisons"]
-        for lv in c["comparison_levels"]
-        if lv.get("tf_adjustment_column")
-    }
-    return sorted(cols)
-
-
-def term_frequencies(prepared: pd.DataFrame, columns: list[str]) -> dict[str, Any]:
-    """Per column: the most common values' shares of non-empty values, and the share to use
-    for a value not listed (one occurrence, or the smallest listed share when cut)."""
-    out: dict[str, Any] = {}
-    for column in columns:
-        if column not in prepared.columns:
-            continue
-        counts = prepared[column].dropna().value_counts()
-        total = int(counts.sum())
-        if not total:
-            continue
-        kept = counts.head(TF_LIMIT)
-        shares = (kept / total).astype(float)
-        default = float(shares.iloc[-1]) if len(counts) > TF_LIMIT else 1.0 / total
-        out[column] = {"values": {str(k): float(v) for k, v in shares.items()}, "default": default}
-    return out
-
 
 def save_model(
     session: Session,
@@ -61,9 +29,7 @@ def save_model(
     job_id: int | None = None,
 ) -> DedupeModelRecord:
     """Store a trained model as the new active version."""
-    doc = model.to_json()
-    if prepared is not None:
-        doc["term_frequencies"] = term_frequencies(prepared, tf_columns(model.settings))
+    doc = model.to_json(prepared)
     version = int(session.scalar(select(func.max(DedupeModelRecord.version))) or 0) + 1
     session.execute(update(DedupeModelRecord).values(is_active=False))
     record = DedupeModelRecord(

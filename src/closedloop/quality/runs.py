@@ -8,6 +8,7 @@ clusters of pairs at or above the threshold → store clusters with stable ids.
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -22,11 +23,12 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from closedloop.contacts.models import Person
 from closedloop.db.base import utcnow
 from closedloop.db.uow import unit_of_work
-from closedloop.errors import DomainError, ValidationFailed
+from closedloop.errors import DomainError, ValidationFailed, failure_message
 from closedloop.jobs.models import Job
 from closedloop.quality.candidates import upsert
 from closedloop.quality.dedupe.batch import BatchResult, cluster_pairs, level_label, run_batch
-from closedloop.quality.keys import write_keys
+from closedloop.quality.dedupe.rules import RULE_STEP
+from closedloop.quality.keys import refresh_keys, write_keys
 from closedloop.quality.merge import merge_persons, pair_key
 from closedloop.quality.model_store import save_model
 from closedloop.quality.models import (
@@ -36,10 +38,13 @@ from closedloop.quality.models import (
     PersonMatchKey,
     PersonMatchRecord,
 )
+from closedloop.quality.said import RUN_DONE
 from closedloop.quality.settings import get_dedupe_settings
 from closedloop.quality.store import read_persons_frame
 from closedloop.quality.survivorship import Policy
 from closedloop.vocab import JobStatus
+
+log = logging.getLogger(__name__)
 
 #: ``progress(phase, done, total)``; total 0 when unknown.
 Progress = Callable[[str, int, int], None]
@@ -60,6 +65,12 @@ class RunReport:
     clusters: int = 0
     clusters_kept: int = 0
     household_pairs: int = 0
+    #: pairs a deterministic rule links (a shared identifier), merged whatever the model says
+    rule_pairs: int = 0
+    #: identifier values too common to link anyone ("national_id=000000000" → records)
+    placeholders: dict[str, int] = field(default_factory=dict)
+    #: the training guard's findings (a degenerate training is not used)
+    training_warnings: list[str] = field(default_factory=list)
     match_keys: int = 0
     threshold: float = 0.0
     review_threshold: float = 0.0
@@ -68,8 +79,12 @@ class RunReport:
 
 
 def explanation(result: BatchResult, row: Any) -> list[dict[str, Any]]:
-    """A predicted pair's waterfall (prior, then each comparison) from its row."""
-    steps = [{"comparison": "prior", "level": "", "weight": result.prior_weight}]
+    """A predicted pair's waterfall from its row: the deterministic rule that links it, if
+    any (no bits: it decides), the prior, then each comparison."""
+    steps: list[dict[str, Any]] = []
+    if getattr(row, "rule", None) is not None:
+        steps.append({"comparison": RULE_STEP, "level": row.rule, "weight": 0.0})
+    steps.append({"comparison": "prior", "level": "", "weight": result.prior_weight})
     for comparison in result.model.settings["comparisons"]:
         name = comparison["output_column_name"]
         gamma = int(getattr(row, f"gamma_{name}"))
@@ -114,6 +129,7 @@ def _merge_clusters(
     report: RunReport,
     merged_by: str,
     progress: Progress,
+    checkpoint: Callable[[], None],
 ) -> None:
     ids = sorted(set(strong.unique_id_l) | set(strong.unique_id_r))
     clusters, _refused = cluster_pairs(ids, strong, result.records)
@@ -123,15 +139,22 @@ def _merge_clusters(
     multi = [sorted(g) for g in groups.values() if len(g) > 1]
     policy = Policy.from_settings()
     in_cluster = {pid: i for i, g in enumerate(multi) for pid in g}
+    stale: list[int] = []  # golden records whose online keys are refreshed together
+
+    def save() -> None:
+        refresh_keys(session, stale)
+        stale.clear()
+        checkpoint()
+
     for done, group in enumerate(multi, 1):
         people = [session.get(Person, pid) for pid in group]
         alive = [p for p in people if p is not None and p.merged_into_id is None]
         if len(alive) < 2:
             continue
         golden = min(alive, key=lambda p: (policy.trust(p.source_system), p.id))
-        for person in alive:
-            if person.id == golden.id:
-                continue
+        others = [p for p in alive if p.id != golden.id]
+        stale.append(golden.id)
+        for position, person in enumerate(others, 1):
             cand = candidate_ids.get(pair_key(golden.id, person.id))
             try:
                 with session.begin_nested():
@@ -143,6 +166,8 @@ def _merge_clusters(
                         merged_by=merged_by,
                         candidate_id=cand,
                         policy=policy,
+                        # the keys a next merge's event keeps must be fresh; the last waits
+                        refresh_index=position < len(others),
                     )
             except DomainError as exc:
                 report.merges_refused.append(exc.detail)
@@ -160,7 +185,9 @@ def _merge_clusters(
                     row.decided_at = utcnow()
                     report.auto_merged_pairs += 1
         if done % 100 == 0:
+            save()
             progress("merge", done, len(multi))
+    save()
     progress("merge", len(multi), len(multi))
 
 
@@ -229,35 +256,34 @@ def _groups(
     result: BatchResult,
     edges: pd.DataFrame,
 ) -> list[set[int]]:
-    """Clusters of the run's accepted pairs, each with every record merged into it."""
-    ids = sorted(set(edges.unique_id_l) | set(edges.unique_id_r))
-    clusters, _ = cluster_pairs(ids, edges, result.records) if ids else (None, None)
-    sources = session.execute(
+    """The clusters to store: each merged family (a golden record with every record ever
+    merged into it) is one group from the start, and the run's kept pairs join groups under
+    the engine's cluster guard. A partition: every person is in at most one cluster, however
+    the pairs overlap (FEBRL-like chains, or pairs with records merged since)."""
+    merged = session.execute(
         select(Person.id, Person.merged_into_id).where(Person.merged_into_id.is_not(None))
     ).all()
-    parent = {int(a): int(b) for a, b in sources if b is not None}
+    parent = {int(a): int(b) for a, b in merged if b is not None}
 
     def root(pid: int) -> int:
-        seen = set()
+        seen: set[int] = set()
         while pid in parent and pid not in seen:
             seen.add(pid)
             pid = parent[pid]
         return pid
 
-    by_root: dict[int, set[int]] = defaultdict(set)
-    if clusters is not None:
-        label: dict[str, int] = {}
-        for uid, cid in zip(clusters.unique_id, clusters.cluster_id, strict=True):
-            anchor = label.setdefault(cid, root(int(uid)))
-            by_root[anchor].add(int(uid))
-        # Records merged meanwhile point at their golden record: fold groups together.
+    families: dict[int, list[str]] = defaultdict(list)
     for pid in parent:
-        by_root[root(pid)].add(pid)
-    merged: dict[int, set[int]] = {}
-    for anchor, members in by_root.items():
-        key = root(anchor)
-        merged.setdefault(key, set()).update(members | {key})
-    return [g for g in merged.values() if len(g) > 1]
+        families[root(pid)].append(str(pid))
+    joined = [[str(head), *members] for head, members in families.items()]
+    ids = sorted(set(edges.unique_id_l) | set(edges.unique_id_r) | {i for g in joined for i in g})
+    if not ids:
+        return []
+    clusters, _ = cluster_pairs(ids, edges, result.records, joined=joined)
+    groups: dict[str, set[int]] = defaultdict(set)
+    for uid, cid in zip(clusters.unique_id, clusters.cluster_id, strict=True):
+        groups[cid].add(int(uid))
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def run_dedupe(
@@ -269,8 +295,14 @@ def run_dedupe(
     merged_by: str = "dedupe",
     job_id: int | None = None,
     progress: Progress | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> RunReport:
-    """Deduplicate the whole base (see the module text); returns what was done."""
+    """Deduplicate the whole base (see the module text); returns what was done.
+
+    ``checkpoint`` is called once the model and pairs are stored and every hundred merged
+    clusters: a caller that commits there keeps the merges already decided when a later
+    step fails (the next run then starts from them)."""
+    save_point = checkpoint or (lambda: None)
     settings = get_dedupe_settings()
     upper = settings.threshold if threshold is None else threshold
     lower = settings.review_threshold if review_threshold is None else review_threshold
@@ -301,6 +333,7 @@ def run_dedupe(
         job_id=job_id,
     )
     report.model_version = record.version
+    report.training_warnings = list(result.model.training.warnings)
 
     t = time.perf_counter()
     assert result.prepared is not None
@@ -352,13 +385,18 @@ def run_dedupe(
     ).all():
         candidate_ids[(int(l_id), int(r_id))] = int(row_id)
     report.pairs = len(pairs)
+    report.rule_pairs = int(pairs["rule"].notna().sum()) if len(pairs) else 0
+    report.placeholders = dict(result.placeholders)
     report.seconds["store"] = time.perf_counter() - t
+    save_point()
 
     accepted = pairs[pd.Series(keep, index=pairs.index, dtype=bool)] if len(pairs) else pairs
     t = time.perf_counter()
     if merge and len(accepted):
         strong = accepted[accepted.match_probability >= upper]
-        _merge_clusters(session, result, strong, candidate_ids, report, merged_by, report_progress)
+        _merge_clusters(
+            session, result, strong, candidate_ids, report, merged_by, report_progress, save_point
+        )
         session.flush()
     report.seconds["merge"] = time.perf_counter() - t
 
@@ -381,8 +419,9 @@ def run_dedupe_job(
     **options: Any,
 ) -> RunReport:
     """Run :func:`run_dedupe` as a durable job: a ``jobs`` row (kind ``dedupe.run``) is
-    committed first, the results and the job's end are committed together, and a failure is
-    written to the job before it is raised again."""
+    committed first; the stored pairs and the merges are committed as they are done (a
+    failure keeps them), the clusters and the job's end together; a failure is written to the
+    job before it is raised again."""
     with unit_of_work(factory) as session:
         job = Job(
             kind=JOB_KIND,
@@ -398,19 +437,23 @@ def run_dedupe_job(
         job_id = job.id
     try:
         with unit_of_work(factory) as session:
-            report = run_dedupe(session, job_id=job_id, progress=progress, **options)
+            report = run_dedupe(
+                session, job_id=job_id, progress=progress, checkpoint=session.commit, **options
+            )
             done = session.get(Job, job_id)
             assert done is not None
             done.status, done.progress = JobStatus.DONE.value, 1.0
             done.result, done.finished_at = asdict(report), utcnow()
-            done.message = f"{report.merges} merge(s), {report.pending} pair(s) to review"
+            done.message = RUN_DONE(merges=report.merges, pending=report.pending)
         return report
     except BaseException as exc:
+        if not isinstance(exc, DomainError):
+            log.exception("Duplicate search %s failed", job_id)
         with unit_of_work(factory) as session:
             failed = session.get(Job, job_id)
             if failed is not None:
                 failed.status, failed.finished_at = JobStatus.FAILED.value, utcnow()
-                failed.error = str(exc)[:4000] or type(exc).__name__
+                failed.error = failure_message(exc)
         raise
 
 

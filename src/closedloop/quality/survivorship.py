@@ -20,35 +20,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from closedloop.contacts.fields import PERSON_FIELD_NAMES, PERSON_FIELDS
 from closedloop.contacts.models import Person
 from closedloop.db.base import as_utc
 from closedloop.errors import ValidationFailed
 from closedloop.quality.settings import get_dedupe_settings
 from closedloop.vocab import LifecycleStatus
 
-FIELDS: tuple[str, ...] = (
-    "salutation",
-    "given_name",
-    "family_name",
-    "gender",
-    "birth_date",
-    "language",
-    "lifecycle_status",
-    "preferred_channel",
-    "preferred_time",
-)
+FIELDS: tuple[str, ...] = PERSON_FIELD_NAMES
 RULES = ("most_recent", "most_trusted", "most_complete", "most_advanced")
-DEFAULT_RULES: dict[str, str] = {
-    "salutation": "most_trusted",
-    "given_name": "most_complete",
-    "family_name": "most_complete",
-    "gender": "most_trusted",
-    "birth_date": "most_trusted",
-    "language": "most_recent",
-    "lifecycle_status": "most_advanced",
-    "preferred_channel": "most_recent",
-    "preferred_time": "most_recent",
-}
+DEFAULT_RULES: dict[str, str] = {f.name: f.survives for f in PERSON_FIELDS}
 _LIFECYCLE_RANK = {
     LifecycleStatus.CUSTOMER.value: 0,
     LifecycleStatus.WON_BACK.value: 1,

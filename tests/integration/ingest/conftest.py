@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from closedloop.ingest.context import Options
-from closedloop.ingest.mapping import MappingRequest
-from closedloop.ingest.runner import Summary, run_import
+from closedloop.ingest.map.mapping import MappingRequest
+from closedloop.ingest.service.runner import Summary, run_import
+from closedloop.ingest.validate.context import Options
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ import pytest
 from openpyxl import Workbook
 
 from closedloop.errors import ValidationFailed
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.runner import Summary
 
 Load = Callable[..., Summary]
 Rows = Callable[..., list[tuple[Any, ...]]]
@@ -261,9 +261,13 @@ def test_numbers_too_large_for_their_column_are_rejected_on_every_store(
         "Huge,100000000000000,\nMany,,3000000000\n"
     )
     summary = load(write("org.csv", organisations), kind="organisations")
-    assert summary.counts["new"] == 1
-    assert [(r["line"], r["field"]) for r in summary.rejects] == [
+    # the organisations are kept without the values too large (warnings, issue 12)
+    assert summary.counts["new"] == 3 and summary.counts["kept_with_warnings"] == 2
+    assert [(r["line"], r["field"]) for r in summary.value_warnings] == [
         (3, "annual_revenue"),
         (4, "employee_count"),
     ]
-    assert "at most 2,147,483,647" in summary.rejects[1]["reason"]
+    assert "at most 2,147,483,647" in summary.value_warnings[1]["reason"]
+    assert rows("SELECT annual_revenue, employee_count FROM organisations WHERE name = 'Huge'") == [
+        (None, None)
+    ]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, inspect
 
-from closedloop.ingest import indexes
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.runner import Summary
+from closedloop.ingest.write import indexes
 
 Load = Callable[..., Summary]
 Rows = Callable[..., list[tuple[Any, ...]]]

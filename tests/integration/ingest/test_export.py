@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from closedloop.errors import NotFound, ValidationFailed
 from closedloop.exports.person import person_document
 from closedloop.exports.tables import export_table
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.runner import Summary
 
 Load = Callable[..., Summary]
 Write = Callable[..., Path]

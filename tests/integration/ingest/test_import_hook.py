@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closedloop.hookspecs import hookimpl, pm
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.runner import Summary
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import enqueue
 

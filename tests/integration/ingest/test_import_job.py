@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from closedloop.ingest import uploads
-from closedloop.ingest.background import import_job, queue_import
-from closedloop.ingest.context import Options
+from closedloop.ingest.service import uploads
+from closedloop.ingest.service.background import import_job, queue_import
+from closedloop.ingest.validate.context import Options
 from closedloop.jobs.service import requeue_stale, run_pending
 from closedloop.settings import get_settings
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.errors import Refused, ValidationFailed
-from closedloop.ingest.batches import rollback_batch
-from closedloop.ingest.lineage import value_origins
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.batches import rollback_batch
+from closedloop.ingest.service.lineage import value_origins
+from closedloop.ingest.service.runner import Summary
 
 Load = Callable[..., Summary]
 Rows = Callable[..., list[tuple[Any, ...]]]
@@ -115,19 +115,28 @@ def test_changed_row_updates_only_changed_fields_with_lineage(
     assert origins["fields"]["birth_date"][0]["batch_id"] == second.batch_id
 
 
-def test_rows_are_validated_and_rejects_reported(write: Write, load: Load, rows: Rows) -> None:
+def test_rows_are_validated_and_faults_reported(write: Write, load: Load, rows: Rows) -> None:
     content = (
         HEADER + "R1;Jean;Dupont;31/02/2024;jean@gmial.com;06 12 34 56 78;;75011;Paris;FR\n"
         "R2;Ana;Pop;1985-07-12;ana@gmail.com;12345;;;;RO\n"
         "R3;Ok;Row;1990-01-01;ok@example.org;;;;;FR\n"
+        "R4;;;;jean@gmial.com;12345;;;;FR\n"
     )
     summary = load(write("bad.csv", content))
-    assert summary.counts["new"] == 1 and summary.counts["rejected"] == 2
-    reasons = {(r["line"], r["field"]): r for r in summary.rejects}
+    # faulty values are left out of kept rows; a row left naming nobody is rejected
+    assert summary.counts["new"] == 3 and summary.counts["rejected"] == 1
+    assert summary.counts["kept_with_warnings"] == 2
+    reasons = {(r["line"], r["field"]): r for r in summary.value_warnings}
     assert "February 2024 has 29 days" in reasons[(2, "birth_date")]["reason"]
     assert "did you mean jean@gmail.com" in reasons[(2, "email")]["reason"]
     assert reasons[(3, "phone")]["value"] == "12345"
-    assert rows("SELECT external_id FROM persons") == [("R3",)]
+    assert {(r["line"], r["field"]) for r in summary.rejects} == {
+        (5, "email"),
+        (5, "phone"),
+        (5, "family_name"),
+    }
+    assert rows("SELECT external_id FROM persons ORDER BY 1") == [("R1",), ("R2",), ("R3",)]
+    assert rows("SELECT birth_date FROM persons WHERE external_id = 'R1'") == [(None,)]
 
 
 def test_dry_run_counts_without_writing(write: Write, load: Load, rows: Rows) -> None:
@@ -163,13 +172,15 @@ def test_rollback_restores_updates_and_removes_creations(
     assert again.counts["updated"] == 1
 
 
-def test_rollback_refused_when_later_imports_changed_the_records(
-    write: Write, load: Load, engine: Any
+def test_rollback_keeps_the_persons_later_imports_changed(
+    write: Write, load: Load, rows: Rows, engine: Any
 ) -> None:
     first = load(write("p.csv", FIRST))
     load(write("p2.csv", FIRST.replace("Hans", "Hannes")))
-    with pytest.raises(Refused, match="changed since"):
-        rollback_batch(engine, first.batch_id)
+    done = rollback_batch(engine, first.batch_id)
+    assert done["persons_kept"] == 1 and done["persons_removed"] == 2
+    assert done["kept_because"] == {"changes since the import": 1}
+    assert rows("SELECT external_id, given_name FROM persons") == [("C3", "Hannes")]
 
 
 def test_unmapped_columns_stop_the_import(write: Write, load: Load, rows: Rows) -> None:
@@ -211,16 +222,32 @@ def test_choice_attributes_get_choices_and_labels_match(
     assert codes == {"books", "hiking", "randonnee"}
     assert rows("SELECT COUNT(*) FROM attribute_values") == [(4,)]
     # Without --as-attribute the existing attribute is closed: an unknown choice is refused.
+    # The person is kept without it (a warning).
     closed = load(write("h2.csv", "external_id,family_name,Hobbies\nH4,D,Chess\n"))
-    assert closed.counts["rejected"] == 1
-    assert "unknown choice 'Chess'" in closed.rejects[0]["reason"]
+    assert closed.counts["kept_with_warnings"] == 1 and closed.counts["rejected"] == 0
+    assert "unknown choice 'Chess'" in closed.value_warnings[0]["reason"]
 
 
-def test_identifier_of_another_person_rejects_the_row(write: Write, load: Load) -> None:
+def test_shared_identifiers_are_stored_for_identity_resolution(
+    write: Write, load: Load, rows: Rows
+) -> None:
+    # Another file and another source, then twice in one file: every row is kept.
     load(write("a.csv", "external_id,family_name,VAT\nX1,A,FR1\n"), as_identifier=["VAT"])
-    summary = load(write("b.csv", "external_id,family_name,VAT\nX2,B,FR1\n"), as_identifier=["VAT"])
-    assert summary.counts["rejected"] == 1
-    assert "already belongs to person" in summary.rejects[0]["reason"]
+    other = load(write("b.csv", "external_id,family_name,VAT\nX2,B,FR1\n"), as_identifier=["VAT"])
+    same = load(
+        write("c.csv", "external_id,family_name,VAT\nY1,C,FR2\nY2,C,FR2\n"),
+        as_identifier=["VAT"],
+        source="shop",
+    )
+    assert other.counts.get("rejected", 0) == same.counts.get("rejected", 0) == 0
+    assert rows(
+        "SELECT p.external_id, i.value FROM identifiers i JOIN persons p ON p.id = i.person_id "
+        "ORDER BY p.external_id"
+    ) == [("X1", "FR1"), ("X2", "FR1"), ("Y1", "FR2"), ("Y2", "FR2")]
+    # Importing the same file again changes nothing.
+    again = load(write("a.csv", "external_id,family_name,VAT\nX1,A,FR1\n"), as_identifier=["VAT"])
+    assert again.counts.get("new", 0) == 0
+    assert rows("SELECT COUNT(*) FROM identifiers") == [(4,)]
 
 
 def test_full_names_are_split_and_mapping_profiles_saved(

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from closedloop.errors import Refused
-from closedloop.ingest.batches import rollback_batch
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.batches import rollback_batch
+from closedloop.ingest.service.runner import Summary
 
 Load = Callable[..., Summary]
 Rows = Callable[..., list[tuple[Any, ...]]]
@@ -72,13 +71,14 @@ def test_products_orders_lines_idempotent_and_rolled_back(
     assert changed.counts["updated"] == 1
     rollback_batch(engine, changed.batch_id)
     assert float(rows("SELECT quantity FROM order_lines WHERE line_no = 1")[0][0]) == 2
-    with pytest.raises(Refused, match="point at what it created"):
-        rollback_batch(engine, people.batch_id)  # its persons have orders
+    # A person with orders from another batch has history: kept, as a delete would keep them
+    done = rollback_batch(engine, people.batch_id)
+    assert done["persons_kept"] == 1 and done["persons_removed"] == 1
+    assert done["kept_because"] == {"orders from another import or the API": 1}
+    assert rows("SELECT external_id FROM persons") == [("C1",)]
     rollback_batch(engine, line_batch.batch_id)
     rollback_batch(engine, o.batch_id)
     assert rows("SELECT COUNT(*) FROM orders") == [(0,)]
-    rollback_batch(engine, people.batch_id)
-    assert rows("SELECT COUNT(*) FROM persons") == [(0,)]
 
 
 def test_relationships(

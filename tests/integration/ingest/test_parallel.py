@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.runner import Summary
 
 Load = Callable[..., Summary]
 Rows = Callable[..., list[tuple[Any, ...]]]
@@ -43,13 +43,17 @@ def test_workers_give_the_same_result(write: Write, load: Load, rows: Rows) -> N
     alone = load(path, source="one", workers=0, chunk_size=100, as_attribute=["Hobby:choice"])
     parallel = load(path, source="two", workers=2, chunk_size=100, as_attribute=["Hobby:choice"])
     assert alone.counts == parallel.counts
-    assert alone.counts["new"] == 1176 and alone.counts["duplicates"] == 1
+    assert alone.counts["new"] == 1200 and alone.counts["duplicates"] == 1
+    assert alone.counts["kept_with_warnings"] == 24  # kept without their mistyped email
     assert [(r["line"], r["field"], r["reason"]) for r in alone.rejects] == [
         (r["line"], r["field"], r["reason"]) for r in parallel.rejects
     ]
+    assert [(r["line"], r["field"], r["reason"]) for r in alone.value_warnings] == [
+        (r["line"], r["field"], r["reason"]) for r in parallel.value_warnings
+    ]
     assert _state(rows, "one") == _state(rows, "two")
     again = load(path, source="two", workers=2, chunk_size=100, as_attribute=["Hobby:choice"])
-    assert again.counts["unchanged"] == 1176 and again.counts["duplicates"] == 1
+    assert again.counts["unchanged"] == 1200 and again.counts["duplicates"] == 1
     changed = write("changed.csv", _content(1200).replace("GIVEN3,", "Changed,"))
     updated = load(changed, source="two", workers=2, chunk_size=100, as_attribute=["Hobby:choice"])
     assert updated.counts["updated"] > 0 and updated.counts["new"] == 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from closedloop.ingest.runner import Summary
+from closedloop.ingest.service.runner import Summary
 
 Load = Callable[..., Summary]
 Rows = Callable[..., list[tuple[Any, ...]]]

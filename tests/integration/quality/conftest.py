@@ -121,6 +121,9 @@ def pair(factory: sessionmaker[Session]) -> dict[str, int]:
         s.add_all(
             [
                 Identifier(person_id=source, scheme="loyalty", value="L-77"),
+                # One national id on both records (the import keeps shared identifiers).
+                Identifier(person_id=golden, scheme="national_id", value="171037512"),
+                Identifier(person_id=source, scheme="national_id", value="171037512"),
                 Relationship(person_id=source, kind="referred_by", related_person_id=golden),
                 Relationship(person_id=other, kind="family", related_person_id=source),
             ]
@@ -142,8 +145,8 @@ def pair(factory: sessionmaker[Session]) -> dict[str, int]:
         grant(s, source, Channel.SMS, Purpose.NEWSLETTER, ConsentState.GRANTED, "2024-02-01")
         s.add(Suppression(person_id=source, channel="letter", reason="bounced"))
         product = Product(sku="BK-1", name="Book", unit_price=Decimal("10.00"))
-        campaign = Campaign(code="SPRING", name="Spring", status="finished")
-        other_campaign = Campaign(code="AUTUMN", name="Autumn", status="finished")
+        campaign = Campaign(code="SPRING", name="Spring", status="completed")
+        other_campaign = Campaign(code="AUTUMN", name="Autumn", status="completed")
         s.add_all([product, campaign, other_campaign])
         s.flush()
         cell = Cell(campaign_id=campaign.id, code="A", name="Test")

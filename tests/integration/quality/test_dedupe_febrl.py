@@ -77,13 +77,21 @@ def test_febrl3_reaches_the_issue_targets(
 
 
 def test_each_pair_is_explained_comparison_by_comparison(febrl3_result: BatchResult) -> None:
-    row = febrl3_result.pairs.iloc[0]
+    pairs = febrl3_result.pairs
+    # A pair without a shared national id: the model alone decides it.
+    row = pairs[pairs.rule.isna()].iloc[0]
     steps = febrl3_result.explain(row.unique_id_l, row.unique_id_r)
     assert steps[0][0] == "prior"
     names = [s[0] for s in steps[1:]]
     assert {"given", "family", "dob", "id_national", "street", "place"} <= set(names)
     assert sum(s[2] for s in steps) == pytest.approx(row.match_weight, abs=1e-6)
     assert all(label for name, label, _ in steps[1:])
+    # A pair that shares it: the rule comes first and decides; the model's steps follow.
+    ruled = pairs[pairs.rule.notna()].iloc[0]
+    steps = febrl3_result.explain(ruled.unique_id_l, ruled.unique_id_r)
+    assert steps[0] == ("rule", "same national_id", 0.0) and steps[1][0] == "prior"
+    assert ruled.match_probability == 1.0
+    assert sum(s[2] for s in steps) == pytest.approx(ruled.match_weight, abs=1e-6)
 
 
 def test_trained_model_is_saved_versioned_and_reused(

@@ -117,8 +117,11 @@ def test_bad_input_only_emails_empty_rows_and_a_family_sharing_one_email(
                                "locality": "Berlin", "country": "DE"}])  # fmt: skip
         for i in range(30):
             person(s, emails=[{"address": f"only{i}@example.com"}])
+        # Empty rows: every entry point refuses them now, but a base loaded before that rule
+        # (or by hand) may hold some, and the search must not trip over them.
         for _ in range(5):
-            person(s)
+            s.add(Person())
+        s.flush()
         # the father once more, from another system, with a typo
         person(s, given_name="Hans", family_name="Muller", birth_date="1971-03-14",
                emails=[{"address": "familie.mueller@web.de"}], source_system="pos")  # fmt: skip

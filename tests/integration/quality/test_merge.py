@@ -57,6 +57,11 @@ def test_merge_then_unmerge_restores_every_row_exactly(
                  "ORDER BY id")  # fmt: skip
     assert [e[0] for e in emails] == ["jean.dupont@example.com", "jp@example.org"]
     assert sum(bool(e[1]) for e in emails) == 1
+    # identifiers: the source's loyalty card moves over; the shared national id stays once
+    idents = sql(f"SELECT scheme, value FROM identifiers WHERE person_id = {golden} "
+                 "ORDER BY scheme")  # fmt: skip
+    assert idents == [("loyalty", "L-77"), ("national_id", "171037512")]
+    assert sql(f"SELECT count(*) FROM identifiers WHERE person_id = {source}") == [(0,)]
     # relationships: the self-reference and the duplicate household membership are dropped
     rels = sql("SELECT person_id, kind, related_person_id FROM relationships ORDER BY id")
     assert (golden, "referred_by", golden) not in rels

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from closedloop.errors import ValidationFailed
-from closedloop.ingest.fields import get_kind
-from closedloop.ingest.mapping import MappingRequest, resolve, suggest
-from closedloop.ingest.readers import open_table
-from closedloop.ingest.readers.delimited import detect_delimiter, detect_encoding
+from closedloop.ingest.map.fields import get_kind
+from closedloop.ingest.map.mapping import MappingRequest, resolve, suggest
+from closedloop.ingest.read import RowProblem, open_table
+from closedloop.ingest.read.delimited import detect_delimiter, detect_encoding
 
 PERSONS = get_kind("persons")
 
@@ -141,3 +141,15 @@ def test_every_format_reads_the_same_rows(tmp_path: Path) -> None:
         table = open_table(tmp_path / name)
         assert table.headers == ["given_name", "postal_code"], name
         assert [v for _, v in table.rows(0)] == [["Ana", "010011"], ["王伟", None]], name
+
+
+def test_a_record_the_reader_cannot_read_comes_as_a_problem_not_as_cells(tmp_path: Path) -> None:
+    path = tmp_path / "p.ndjson"
+    lines = [json.dumps({"id": str(n), "name": "Ann"}) for n in range(1000)]
+    lines += ['{"id": "x", "name": ', '{"id": "y", "zip": "75001"}']
+    path.write_text("\n".join(lines), "utf-8")
+    rows = list(open_table(path).rows(0))
+    assert rows[0] == (1, ["0", "Ann"])
+    malformed, unknown = rows[1000][1], rows[1001][1]
+    assert isinstance(malformed, RowProblem) and "malformed JSON" in malformed.reason
+    assert isinstance(unknown, RowProblem) and unknown.field == "zip"

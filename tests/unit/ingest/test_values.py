@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from closedloop.contacts.normalize import normalize_email, normalize_phone, phone_line_type
-from closedloop.ingest.emails import check_email
-from closedloop.ingest.names import case_name, split_full_name
-from closedloop.ingest.phones import parse_phone
-from closedloop.ingest.safe import spreadsheet_safe
-from closedloop.ingest.values import (
+from closedloop.ingest.service.safe import spreadsheet_safe
+from closedloop.ingest.validate.emails import check_email
+from closedloop.ingest.validate.names import case_name, split_full_name
+from closedloop.ingest.validate.phones import parse_phone
+from closedloop.ingest.validate.values import (
     parse_amount,
     parse_birth_date,
     parse_bool,
@@ -286,16 +286,17 @@ def test_countries_languages_genders_booleans() -> None:
 
 
 def test_formula_injection_is_neutralised() -> None:
-    for value in ("=1+1", "+33 6", "-2", "@SUM(A1)", "\tx", "\rx"):
+    for value in ("=1+1", "+33 6", "-2", "@SUM(A1)", "\tx", "\rx", "+1+2", "-2+3", "+1\n", "+"):
         assert spreadsheet_safe(value) == "'" + value
     assert spreadsheet_safe("Dupont") == "Dupont"
+    assert spreadsheet_safe("+33557159639") == "+33557159639"  # a phone, not a formula
     assert spreadsheet_safe(-2) == -2
 
 
 @given(st.text(alphabet=st.sampled_from(["P", "1", " ", "\t", "\u00a0", "\u2003", "é", "\x1f"])))
 def test_the_quick_key_test_agrees_with_clean_text(text: str) -> None:
     from closedloop.contacts.normalize import clean_text
-    from closedloop.ingest.party import _clean
+    from closedloop.ingest.write.persons.importer import _clean
 
     if _clean(text):
         assert clean_text(text) == text

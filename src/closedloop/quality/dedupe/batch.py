@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from closedloop.quality.dedupe.blocking import BlockingKey
 from closedloop.quality.dedupe.conflict import (
     dob_compatible as _dob_compatible,
 )
@@ -26,15 +28,18 @@ from closedloop.quality.dedupe.conflict import (
 )
 from closedloop.quality.dedupe.model import (
     DEFAULT_MAX_BLOCK_SIZE,
-    BlockingKey,
     DedupeModel,
     Settings,
     blocking_keys_for,
     default_settings,
+    identifier_columns_of,
+    prior_problems,
     quiet_splink,
     train,
 )
 from closedloop.quality.dedupe.prepare import prepare_persons
+from closedloop.quality.dedupe.prior import predict_with_prior
+from closedloop.quality.dedupe.rules import RULE_STEP, apply_rules, identifier_links
 
 
 @dataclass
@@ -77,6 +82,8 @@ class BatchResult:
     #: values of linked records (for re-clustering a subset of the pairs).
     prepared: pd.DataFrame | None = None
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: identifier values too common to link anyone (see :mod:`.rules`) → records holding them
+    placeholders: dict[str, int] = field(default_factory=dict)
 
     @property
     def households(self) -> pd.DataFrame:
@@ -92,7 +99,10 @@ class BatchResult:
         if not mask.any():
             raise KeyError(f"pair ({id_l}, {id_r}) is not among the predicted pairs")
         row = pairs[mask].iloc[0]
-        steps: list[tuple[str, str, float]] = [("prior", "", self.prior_weight)]
+        steps: list[tuple[str, str, float]] = []
+        if row.get("rule") is not None:
+            steps.append((RULE_STEP, str(row["rule"]), 0.0))
+        steps.append(("prior", "", self.prior_weight))
         for comparison in self.model.settings["comparisons"]:
             name = comparison["output_column_name"]
             gamma = int(row[f"gamma_{name}"])
@@ -103,7 +113,8 @@ class BatchResult:
 def level_label(comparison: dict[str, Any], gamma: int) -> str:
     """The label of the level a pair fell into (Splink numbers levels from the top, -1 null)."""
     if gamma == -1:
-        return "missing"
+        nulls = [lv for lv in comparison["comparison_levels"] if lv.get("is_null_level")]
+        return str(nulls[0].get("label_for_charts") or "missing") if nulls else "missing"
     levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
     index = len(levels) - 1 - gamma
     return str(levels[index].get("label_for_charts", index)) if 0 <= index < len(levels) else ""
@@ -147,14 +158,21 @@ def cluster_pairs(
     edges: pd.DataFrame,
     records: dict[str, dict[str, Any]],
     strong_weight: float = STRONG_WEIGHT,
+    joined: Sequence[Sequence[str]] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Connected components over the edges, strongest first, refusing a join that would put
     together two records that (a) conflict (:func:`identity_conflict`), or (b) have clearly
     different birth dates without being linked directly, or (c) join two groups through
     links weaker than ``strong_weight`` bits that tie at most half of their cross pairs.
     (b) and (c) stop a sparse or mistyped record from chaining namesakes into one cluster.
+
+    ``joined``: groups of records already known to be one person (merged); each starts as
+    one group, and a record without an entry in ``records`` (merged away before this run)
+    is judged through the others. Every record ends in exactly one cluster.
     Returns (clusters, refused edges)."""
-    linked = sorted(set(edges.unique_id_l) | set(edges.unique_id_r))
+    linked = sorted(
+        set(edges.unique_id_l) | set(edges.unique_id_r) | {i for group in joined for i in group}
+    )
     parent: dict[str, str] = {i: i for i in linked}
     members: dict[str, list[str]] = {i: [i] for i in linked}
     direct = {
@@ -168,8 +186,17 @@ def cluster_pairs(
             x = parent[x]
         return x
 
+    for group in joined:
+        for other in group[1:]:
+            ra, rb = find(group[0]), find(other)
+            if ra != rb:
+                parent[rb] = ra
+                members[ra].extend(members.pop(rb))
+
     def apart(x: str, y: str) -> bool:
-        a, b = records[x], records[y]
+        a, b = records.get(x), records.get(y)
+        if a is None or b is None:
+            return False
         if identity_conflict(a, b):
             return True
         pair = (x, y) if x <= y else (y, x)
@@ -179,19 +206,24 @@ def cluster_pairs(
 
     refused: list[int] = []
     reasons: list[str] = []
-    ordered = edges.sort_values("match_weight", ascending=False, kind="stable")
-    for pos, left, right, weight in zip(
+    # Pairs a deterministic rule links come first and count as strong (they outrank the model).
+    ruled = edges["rule"].notna() if "rule" in edges.columns else pd.Series(False, edges.index)
+    ordered = edges.assign(_ruled=ruled).sort_values(
+        ["_ruled", "match_weight"], ascending=False, kind="stable"
+    )
+    for pos, left, right, weight, by_rule in zip(
         ordered.index,
         ordered.unique_id_l,
         ordered.unique_id_r,
         ordered.match_weight,
+        ordered._ruled,
         strict=True,
     ):
         ra, rb = find(left), find(right)
         if ra == rb:
             continue
         small, large = (ra, rb) if len(members[ra]) <= len(members[rb]) else (rb, ra)
-        if weight < strong_weight:
+        if weight < strong_weight and not by_rule:
             links = sum(
                 ((x, y) if x <= y else (y, x)) in direct
                 for x in members[small]
@@ -296,10 +328,15 @@ def run_batch(
     for i, stat in enumerate(stats):
         stat.pairs = per_rule.get(i, 0)
     with quiet_splink():
-        predictions = linker.inference.predict(
-            threshold_match_probability=model.threshold, warning_mode="never"
-        )
-    pairs = _pairs_frame(predictions.as_pandas_dataframe(), model)
+        if must_train and model.training.u_pairs:  # trained (not a base too small to)
+            raw = _predict_estimating_prior(linker, model, len(prepared))
+        else:
+            raw = linker.inference.predict(
+                threshold_match_probability=model.threshold, warning_mode="never"
+            ).as_pandas_dataframe()
+    pairs = _pairs_frame(raw, model)
+    links = identifier_links(prepared, identifier_columns_of(prepared), model.max_block_size)
+    pairs = apply_rules(pairs, links, lambda missing: score_pairs(model, prepared, missing))
     seconds["predict"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -323,7 +360,22 @@ def run_batch(
         blocked_pairs=blocked_ids,
         prepared=prepared,
         records=records,
+        placeholders=links.placeholders,
     )
+
+
+def _predict_estimating_prior(linker: Any, model: DedupeModel, n_records: int) -> pd.DataFrame:
+    """Predict with the prior estimated from the blocked pairs (:mod:`.prior`); the model's
+    settings and training report take the estimate, the guard judges it."""
+    training = model.training
+    raw, estimate = predict_with_prior(
+        linker, n_records, model.threshold, training.prior_from_rules
+    )
+    model.settings["probability_two_random_records_match"] = estimate.prior
+    training.probability_two_random_records_match = estimate.prior
+    bound = "rules" if estimate.bounded == "floor" and estimate.from_rules else estimate.bounded
+    training.warnings.extend(prior_problems(estimate.prior, n_records, bounded=bound))
+    return raw
 
 
 def _pairs_frame(raw: pd.DataFrame, model: DedupeModel) -> pd.DataFrame:
@@ -349,6 +401,35 @@ def _pairs_frame(raw: pd.DataFrame, model: DedupeModel) -> pd.DataFrame:
         out[f"gamma_{name}"] = raw[f"gamma_{name}"].astype(int)
         out[f"mw_{name}"] = bits
     return out.reset_index(drop=True)
+
+
+def score_pairs(
+    model: DedupeModel, prepared: pd.DataFrame, pairs: list[tuple[str, str]]
+) -> pd.DataFrame:
+    """Rows like a prediction's for pairs the prediction left out (below the threshold),
+    scored with the same model by the online scorer, which gives Splink's levels and weights
+    (``tests/integration/quality/test_online_model.py`` holds it to that)."""
+    from closedloop.quality.online_model import OnlineModel, probability
+
+    online = OnlineModel.from_document(model.to_json(prepared))
+    ids = {i for pair in pairs for i in pair}
+    records = {r["unique_id"]: r for r in prepared[prepared.unique_id.isin(ids)].to_dict("records")}
+    names = [c["output_column_name"] for c in model.settings["comparisons"]]
+    rows: list[dict[str, Any]] = []
+    for left, right in pairs:
+        scored = online.gammas(records[left], records[right])
+        weight = online.prior_weight + sum(bits for _, bits in scored)
+        row: dict[str, Any] = {
+            "unique_id_l": left,
+            "unique_id_r": right,
+            "match_weight": weight,
+            "match_probability": probability(weight),
+            "blocked_by": "rule",
+        }
+        for name, (gamma, bits) in zip(names, scored, strict=True):
+            row[f"gamma_{name}"], row[f"mw_{name}"] = gamma, bits
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _records(prepared: pd.DataFrame) -> dict[str, dict[str, Any]]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from closedloop.quality.dedupe.blocking import BLOCKING_KEYS, BlockingKey
 from closedloop.quality.dedupe.prepare import present_columns
 
 MODEL_FORMAT = "closedloop-dedupe"
@@ -37,38 +38,6 @@ DEFAULT_THRESHOLD = 0.9  # match probability at or above which a pair is a dupli
 log = logging.getLogger(__name__)
 
 Settings = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class BlockingKey:
-    """One blocking rule: records that agree on every column are compared."""
-
-    name: str
-    columns: tuple[str, ...]
-    why: str = ""
-
-
-# Each key is cheap and bounded; together they find a duplicate whatever two fields were
-# mistyped. Order matters only for reporting (a pair is credited to the first key).
-BLOCKING_KEYS: tuple[BlockingKey, ...] = (
-    BlockingKey("email", ("email",), "a shared address"),
-    BlockingKey("phone", ("phone",), "a shared number"),
-    BlockingKey("name_pair", ("name_pair_phon",), "both names by sound, in either order"),
-    BlockingKey("given_dob", ("given_phon", "dob"), "family name changed or mistyped"),
-    BlockingKey("family_dob", ("family_phon", "dob"), "given name changed or mistyped"),
-    BlockingKey("family3_dob", ("family_prefix", "dob"), "family name mistyped late"),
-    BlockingKey("postcode_year", ("postcode", "dob_year"), "names changed, same place"),
-    BlockingKey("house", ("street_number", "street_phon"), "same house, anything else"),
-    BlockingKey("dob_number", ("dob", "street_number"), "street mistyped"),
-    BlockingKey("postcode_street", ("postcode", "street_phon"), "house number missing"),
-    BlockingKey("locality_street", ("locality", "street_phon"), "postcode mistyped"),
-    BlockingKey("street6_postcode", ("street_prefix", "postcode"), "street mistyped late"),
-    BlockingKey("street6_locality", ("street_prefix", "locality"), "street and postcode"),
-    BlockingKey("dob_locality", ("dob", "locality"), "names and street changed"),
-    BlockingKey("given_postcode", ("given", "postcode"), "family name and dob changed"),
-    BlockingKey("given_locality", ("given", "locality"), "family name, dob, postcode"),
-    BlockingKey("email_user", ("email_user", "family_phon"), "same user at another domain"),
-)
 
 
 def identifier_keys(identifiers: list[str]) -> list[BlockingKey]:
@@ -146,10 +115,15 @@ def _dl(col: str, at: int) -> str:
     )
 
 
+#: Jaro-Winkler from which a value counts as the other field's (names or address lines
+#: swapped, one of them mistyped).
+SWAP_JW = 0.88
+
+
 def given_name_comparison() -> dict[str, Any]:
     """Exact (frequency-adjusted), nickname group, close spelling, swapped with the family
     name, same sound, initial against a full name."""
-    swapped = f'("given_l" = "family_r" OR {_jw("given", "family", 0.92)})'
+    swapped = f'("given_l" = "family_r" OR {_jw("given", "family", SWAP_JW)})'
     initial = (
         '"given_initial_l" = "given_initial_r" AND (length("given_l") = 1 OR length("given_r") = 1)'
     )
@@ -173,7 +147,7 @@ def given_name_comparison() -> dict[str, Any]:
 def family_name_comparison() -> dict[str, Any]:
     """Exact (frequency-adjusted), close spelling, one name within the other (double-barrelled),
     swapped with the given name, same sound."""
-    swapped = f'("family_l" = "given_r" OR {_jw("family", "given", 0.92)})'
+    swapped = f'("family_l" = "given_r" OR {_jw("family", "given", SWAP_JW)})'
     contained = (
         'length("family_l") >= 3 AND length("family_r") >= 3 AND '
         '(contains("family_l", "family_r") OR contains("family_r", "family_l"))'
@@ -223,18 +197,28 @@ def birth_date_comparison() -> dict[str, Any]:
     }
 
 
+#: Identifiers people type (a national id), where a near value is a typing error. Numbers a
+#: system hands out (customer, loyalty card) are sequential: a household signing up together
+#: gets neighbouring numbers, so for them only the exact value is evidence.
+TYPED_IDENTIFIERS = frozenset({"id_national"})
+
+
 def identifier_comparison(column: str) -> dict[str, Any]:
-    """An identifier (national id, customer number): exact, one or two typing errors."""
-    return {
-        "output_column_name": column,
-        "comparison_description": f"identifier {column}",
-        "comparison_levels": [
-            _null(column),
-            _level(_eq(column), "exact", 0.85, 0.00001),
+    """An identifier: exact; for a typed one (:data:`TYPED_IDENTIFIERS`) also one or two
+    typing errors."""
+    levels = [_null(column), _level(_eq(column), "exact", 0.85, 0.00001)]
+    if column in TYPED_IDENTIFIERS:
+        levels += [
             _level(_dl(column, 1), "one character off", 0.08, 0.0001),
             _level(_dl(column, 2), "two characters off", 0.04, 0.002),
             _else(0.03, 0.99789),
-        ],
+        ]
+    else:
+        levels.append(_else(0.15, 0.99999))
+    return {
+        "output_column_name": column,
+        "comparison_description": f"identifier {column}",
+        "comparison_levels": levels,
     }
 
 
@@ -343,6 +327,18 @@ def street_comparison() -> dict[str, Any]:
                 0.0001,
             ),
             _level(street_eq, "same street name, other place", 0.01, 0.002),
+            _level(
+                f"{_jw('street', 'line2', SWAP_JW)} AND {_jw('line2', 'street', SWAP_JW)}",
+                "address lines swapped",
+                0.02,
+                0.000005,
+            ),
+            _level(
+                f"({_jw('street', 'line2', SWAP_JW)} OR {_jw('line2', 'street', SWAP_JW)})",
+                "street in the other's second line",
+                0.01,
+                0.0001,
+            ),
             _level(_jw("street", "street", 0.80), "street jaro-winkler >= 0.8", 0.02, 0.03),
             _else(0.06, 0.96769),
         ],
@@ -355,15 +351,16 @@ def address_comparisons(present: set[str]) -> list[dict[str, Any]]:
     if "street" in present:
         out.append(street_comparison())
     if "line2" in present:
-        out.append(
-            _text_comparison(
-                "line2",
-                "address line 2",
-                (0.8, 0.1, 0.05, 0.05),
-                (0.001, 0.001, 0.01, 0.988),
-                False,
-            )
+        line2 = _text_comparison(
+            "line2", "address line 2", (0.8, 0.1, 0.05, 0.05), (0.001, 0.001, 0.01, 0.988), False
         )
+        if "street" in present:
+            # Lines swapped are the street comparison's evidence: counted there, not twice.
+            swapped = f"{_jw('line2', 'street', SWAP_JW)} OR {_jw('street', 'line2', SWAP_JW)}"
+            null = line2["comparison_levels"][0]
+            null["sql_condition"] = f"{null['sql_condition']} OR {swapped}"
+            null["label_for_charts"] = "missing, or swapped with the street (counted there)"
+        out.append(line2)
     if "locality" in present or "postcode" in present:
         out.append(place_comparison())
     return out
@@ -420,10 +417,17 @@ def default_settings(prepared: pd.DataFrame, keys: list[BlockingKey] | None = No
 class TrainingReport:
     """What the unsupervised training did, for the model file and the run log."""
 
+    #: the final prior (estimated from the blocked pairs when the run trains, see :mod:`.prior`)
     probability_two_random_records_match: float | None = None
+    #: the deterministic rules' estimate it started from
+    prior_from_rules: float | None = None
     u_pairs: float = 0.0
     em_sessions: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: what the guard found wrong with the trained model (see :func:`training_problems`)
+    warnings: list[str] = field(default_factory=list)
+    #: true when the trained m and u were thrown away for the declared priors
+    rejected: bool = False
 
 
 def _deterministic_rules(prepared: pd.DataFrame) -> list[str]:
@@ -438,14 +442,35 @@ def _deterministic_rules(prepared: pd.DataFrame) -> list[str]:
     return rules
 
 
-# Blocking rules for EM: each leaves the comparisons it does not use free to be estimated,
-# and together they estimate every comparison at least once.
-_EM_RULES: tuple[tuple[str, ...], ...] = (
-    ("dob",),
-    ("given_phon", "family_phon"),
-    ("postcode", "street_number"),
-    ("email",),
+# Blocking rules for EM, most trusted first, with the comparisons each one uses (and so
+# cannot estimate). A session is run only when it estimates a comparison no earlier session
+# did: the address and the email blocks hold households (one family name, one house or one
+# mailbox, other given names and birth dates), and EM trained there learns that "another
+# given name" is common among duplicates, so they serve only where names or birth dates are
+# missing from the base.
+_EM_RULES: tuple[tuple[tuple[str, ...], frozenset[str]], ...] = (
+    (("dob",), frozenset({"dob"})),
+    # Namesakes share a block of names; the same names in one postcode are rarely strangers.
+    (("given_phon", "family_phon", "postcode"), frozenset({"given", "family", "place"})),
+    (("given_phon", "family_phon"), frozenset({"given", "family"})),
+    (("email",), frozenset({"email"})),
+    (("postcode", "street_number"), frozenset({"street", "line2", "place"})),
 )
+
+
+def em_sessions(present: set[str], comparisons: list[str]) -> list[tuple[str, ...]]:
+    """The EM blocking rules (column tuples) to run: in order of trust, each one that
+    estimates a comparison none before it did."""
+    chosen: list[tuple[str, ...]] = []
+    trained: set[str] = set()
+    for columns, used in _EM_RULES:
+        if not set(columns) <= present:
+            continue
+        gains = {c for c in comparisons if c not in used} - trained
+        if gains:
+            chosen.append(columns)
+            trained |= gains
+    return chosen
 
 
 @contextmanager
@@ -500,9 +525,14 @@ def _train(
     if rules:
         try:
             linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
-            report.probability_two_random_records_match = float(
-                linker._settings_obj._probability_two_random_records_match
-            )
+            found = float(linker._settings_obj._probability_two_random_records_match)
+            if found > 0:
+                report.prior_from_rules = report.probability_two_random_records_match = found
+            else:  # no pair: keep the declared prior (the estimate from blocked pairs follows)
+                report.skipped.append("probability two random records match: no rule pair")
+                linker._settings_obj._probability_two_random_records_match = settings[
+                    "probability_two_random_records_match"
+                ]
         except Exception as exc:  # Splink raises plain Exceptions for degenerate data
             report.skipped.append(f"probability two random records match: {exc}")
     # Pairs for u: a million is enough for the levels that matter (the rare "swapped" ones
@@ -511,9 +541,8 @@ def _train(
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     report.u_pairs = max_pairs
     present = set(present_columns(prepared))
-    for columns in _EM_RULES:
-        if not set(columns) <= present:
-            continue
+    names = [str(c["output_column_name"]) for c in settings["comparisons"]]
+    for columns in em_sessions(present, names):
         rule = " AND ".join(f'l."{c}" = r."{c}"' for c in columns)
         good = linker.misc.save_model_to_json()
         try:
@@ -524,11 +553,120 @@ def _train(
         except Exception as exc:  # EM on too few pairs or diverging: keep what we had
             report.skipped.append(f"EM on {rule}: {exc}")
             linker = make_linker(good)
+    trained = linker.misc.save_model_to_json()
+    flat, warnings = flat_comparisons(trained)
+    report.warnings.extend(warnings)
+    if flat and len(flat) == len(trained["comparisons"]):
+        # Nothing tells duplicates apart: keep the declared priors rather than this model.
+        report.rejected = True
+        linker = make_linker(settings)
     return linker, report
+
+
+#: A level whose m and u differ by less than this many bits tells nothing.
+FLAT_BITS = 1.0
+
+
+def training_problems(settings: Settings, n_records: int) -> tuple[list[str], list[str]]:
+    """The guard on a trained model: (comparisons whose every level has m ≈ u, warnings).
+
+    See :func:`flat_comparisons` and :func:`prior_problems`.
+    """
+    flat, warnings = flat_comparisons(settings)
+    prior = float(settings.get("probability_two_random_records_match") or 0.0)
+    return flat, warnings + prior_problems(prior, n_records)
+
+
+def flat_comparisons(settings: Settings) -> tuple[list[str], list[str]]:
+    """Comparisons whose every level has m ≈ u, and the warning naming them.
+
+    A comparison whose levels all weigh less than :data:`FLAT_BITS` either way was not
+    identified by the training (EM converged to "duplicates look like any pair"); when that is
+    true of every comparison the training is degenerate.
+    """
+    flat: list[str] = []
+    for comparison in settings["comparisons"]:
+        bits = []
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if level.get("is_null_level") or not isinstance(m, float | int) or not m or not u:
+                continue
+            bits.append(abs(math.log2(float(m) / float(u))))
+        if bits and max(bits) < FLAT_BITS:
+            flat.append(str(comparison["output_column_name"]))
+    warnings = []
+    if flat:
+        every = len(flat) == len(settings["comparisons"])
+        if every:
+            warnings.append(
+                "degenerate training: m ≈ u for every level of every comparison; "
+                "the declared priors are used instead"
+            )
+        else:
+            warnings.append(f"m ≈ u for every level of {', '.join(flat)}: they barely count")
+    return flat, warnings
+
+
+def prior_problems(prior: float, n_records: int, *, bounded: str | None = None) -> list[str]:
+    """Warnings on the final prior. ``bounded`` is None for a prior not estimated from the
+    blocked pairs (one implying fewer than one duplicate pair per thousand records is
+    reported: almost nothing will be found); else the bound the estimate hit, if any:
+    "ceiling" (the model calls too many blocked pairs duplicates) or "rules" (it calls fewer
+    duplicates than the deterministic rules find). A small estimate is no fault: the base
+    holds few duplicates (a second run, after the merges)."""
+    expected = prior * n_records * (n_records - 1) / 2
+    if bounded == "ceiling":
+        return [
+            f"the prior ({prior:.2e}) was capped at {expected:,.0f} duplicate pairs among "
+            f"{n_records:,} records: the model finds too many blocked pairs alike"
+        ]
+    if bounded == "rules":
+        return [
+            f"the model scores fewer pairs as duplicates than the deterministic rules find "
+            f"({expected:,.0f}); the prior is kept at the rules' count: its m and u may be wrong"
+        ]
+    if bounded is None and n_records >= 1000 and expected < n_records / 1000:
+        return [
+            f"the prior ({prior:.2e}) implies {expected:.1f} duplicate pairs among "
+            f"{n_records:,} records: almost no pair will be found"
+        ]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------
 # The model file
+
+#: Values kept per term-frequency column; rarer values share the smallest kept frequency.
+TF_LIMIT = 20_000
+
+
+def tf_columns(settings: dict[str, Any]) -> list[str]:
+    """Columns whose exact agreement is adjusted by how common the value is."""
+    cols = {
+        str(lv["tf_adjustment_column"])
+        for c in settings["comparisons"]
+        for lv in c["comparison_levels"]
+        if lv.get("tf_adjustment_column")
+    }
+    return sorted(cols)
+
+
+def term_frequencies(prepared: pd.DataFrame, columns: list[str]) -> dict[str, Any]:
+    """Per column: the most common values' shares of non-empty values, and the share to use
+    for a value not listed (one occurrence, or the smallest listed share when cut)."""
+    out: dict[str, Any] = {}
+    for column in columns:
+        if column not in prepared.columns:
+            continue
+        counts = prepared[column].dropna().value_counts()
+        total = int(counts.sum())
+        if not total:
+            continue
+        kept = counts.head(TF_LIMIT)
+        shares = (kept / total).astype(float)
+        default = float(shares.iloc[-1]) if len(counts) > TF_LIMIT else 1.0 / total
+        out[column] = {"values": {str(k): float(v) for k, v in shares.items()}, "default": default}
+    return out
 
 
 @dataclass
@@ -543,8 +681,15 @@ class DedupeModel:
     trained_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     training: TrainingReport = field(default_factory=TrainingReport)
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON document of the model, with its format and version."""
+    def to_json(self, prepared: pd.DataFrame | None = None) -> dict[str, Any]:
+        """The JSON document of the model, with its format and version; given the prepared
+        frame it was trained on, also the term frequencies the online scorer needs."""
+        doc = self._document()
+        if prepared is not None:
+            doc["term_frequencies"] = term_frequencies(prepared, tf_columns(self.settings))
+        return doc
+
+    def _document(self) -> dict[str, Any]:
         return {
             "format": MODEL_FORMAT,
             "version": MODEL_VERSION,
@@ -559,9 +704,12 @@ class DedupeModel:
                 "probability_two_random_records_match": (
                     self.training.probability_two_random_records_match
                 ),
+                "prior_from_rules": self.training.prior_from_rules,
                 "u_pairs": self.training.u_pairs,
                 "em_sessions": self.training.em_sessions,
                 "skipped": self.training.skipped,
+                "warnings": self.training.warnings,
+                "rejected": self.training.rejected,
             },
             "splink_settings": self.settings,
         }
@@ -592,9 +740,12 @@ class DedupeModel:
                 probability_two_random_records_match=training.get(
                     "probability_two_random_records_match"
                 ),
+                prior_from_rules=training.get("prior_from_rules"),
                 u_pairs=float(training.get("u_pairs", 0.0)),
                 em_sessions=list(training.get("em_sessions", [])),
                 skipped=list(training.get("skipped", [])),
+                warnings=list(training.get("warnings", [])),
+                rejected=bool(training.get("rejected", False)),
             ),
         )
 

@@ -81,8 +81,10 @@ PREPARED_COLUMNS: tuple[str, ...] = (
     "gender",
     # blocking helpers
     "name_pair_phon",
+    "initials_pair",
     "family_prefix",
     "street_prefix",
+    "address_pair",
 )
 
 _MISSING = {"", "nan", "none", "null", "n/a", "na", "-", "--", "?", "unknown", "nat", "<na>"}
@@ -619,8 +621,10 @@ def prepare_persons(df: pd.DataFrame) -> pd.DataFrame:
         out[target] = _map_unique(df[source], identifier_key)
         out[f"{target}_sorted"] = _map_unique(out[target], lambda v: _sorted_chars(_str(v)))
     out["name_pair_phon"] = _name_pair(out["given_phon"], out["family_phon"])
+    out["initials_pair"] = _name_pair(out["given_initial"], out["family"].str[:1])
     out["family_prefix"] = out["family"].str[:3].astype(object)
     out["street_prefix"] = out["street"].str[:6].astype(object)
+    out["address_pair"] = _name_pair(out["street"], out["line2"])
     return out.reset_index(drop=True).astype(object).where(lambda f: f.notna(), None)
 
 
@@ -634,7 +638,8 @@ def _sorted_chars(value: str | None) -> str | None:
 
 
 def _name_pair(given: pd.Series, family: pd.Series) -> pd.Series:
-    """Both name sounds in alphabetical order, so a swapped given/family pair keeps its key."""
+    """Both values in alphabetical order, so a swapped pair (given and family name, the two
+    address lines) keeps its key; missing unless both are present."""
 
     both = given.notna() & family.notna()
     g = given.fillna("").astype(str)
