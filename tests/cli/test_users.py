@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -126,3 +127,25 @@ def test_token_is_printed_once_and_works(client: TestClient) -> None:
     unknown = runner.invoke(app, ["users", "token", "nobody"])
     assert unknown.exit_code == 1
     assert "does not exist" in unknown.output
+
+
+def test_role_deactivation_and_sign_out_from_the_command_line(
+    client: TestClient, make_user: Callable[..., str], factory: sessionmaker[Session]
+) -> None:
+    from tests.web.conftest import login
+
+    make_user("root", "admin")
+    make_user("lou", "agent")
+    assert login(client, "lou").status_code == 303
+    assert client.get("/persons").status_code == 200
+    result = runner.invoke(app, ["users", "sign-out", "lou"])
+    assert result.exit_code == 0 and "Ended 1 session(s)" in result.output
+    assert client.get("/persons", follow_redirects=False).status_code == 303
+    assert runner.invoke(app, ["users", "role", "lou", "analyst"]).exit_code == 0
+    assert runner.invoke(app, ["users", "deactivate", "lou"]).exit_code == 0
+    with factory() as s:
+        lou = service.get_user(s, "lou")
+        assert lou.role == "analyst" and not lou.is_active
+    refused = runner.invoke(app, ["users", "deactivate", "root"])
+    assert refused.exit_code != 0 and "last active admin" in refused.output
+    assert runner.invoke(app, ["users", "activate", "lou"]).exit_code == 0

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.db.uow import unit_of_work
+from closedloop.errors import Conflict
 from closedloop.users import service as users_service
-from closedloop.users.models import AuditEvent, User
+from closedloop.users.models import AuditEvent, User, WebSession
+from closedloop.vocab import Role
 from closedloop.web import SESSION_COOKIE
 
 
@@ -195,3 +201,75 @@ def test_repeated_failed_logins_are_throttled_then_allowed_again(
         for event in s.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed")):
             event.at = event.at - users_service.LOGIN_WINDOW
     assert web.login(client, "olga").status_code == 303
+
+
+def test_a_cookie_copied_before_logout_opens_nothing_after(
+    client: TestClient, logged_in: Callable[..., TestClient], web: SimpleNamespace
+) -> None:
+    logged_in("admin")
+    copied = client.cookies.get(SESSION_COOKIE)
+    assert copied and client.get("/persons").status_code == 200
+    client.post("/logout", data={"csrf_token": web.page_token(client, "/")})
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, copied)  # an attacker replays the old cookie
+    response = client.get("/persons", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_the_cookie_is_an_opaque_key_whose_hash_only_is_stored(
+    client: TestClient, logged_in: Callable[..., TestClient], factory: sessionmaker[Session]
+) -> None:
+    logged_in("admin")
+    value = client.cookies.get(SESSION_COOKIE)
+    assert value and len(value) == 43 and "." not in value
+    decoded = base64.urlsafe_b64decode(value + "=")
+    assert b"csrf" not in decoded and b"uid" not in decoded and b"{" not in decoded[:1]
+    with factory() as s:
+        rows = s.scalars(select(WebSession).where(WebSession.user_id.is_not(None))).all()
+        assert [r.key_hash for r in rows] == [hashlib.sha256(value.encode()).hexdigest()]
+        assert value not in str([(r.key_hash, r.data) for r in rows])
+
+
+@pytest.mark.parametrize("change", ["role", "deactivate", "everywhere"])
+def test_role_change_deactivation_and_sign_out_everywhere_end_every_session(
+    app: FastAPI,
+    make_user: Callable[..., str],
+    factory: sessionmaker[Session],
+    web: SimpleNamespace,
+    change: str,
+) -> None:
+    make_user("root", "admin")  # so that the last admin is never the one changed
+    make_user("mia", "admin")
+    browsers = [TestClient(app), TestClient(app)]
+    for browser in browsers:
+        assert web.login(browser, "mia").status_code == 303
+        assert browser.get("/webhooks").status_code == 200
+    with unit_of_work(factory) as s:
+        if change == "role":
+            users_service.set_role(s, "mia", Role.AGENT)
+        elif change == "deactivate":
+            users_service.set_active(s, "mia", False)
+        else:
+            assert users_service.sign_out_everywhere(s, "mia") == 2
+    for browser in browsers:
+        response = browser.get("/webhooks", follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated(
+    make_user: Callable[..., str], factory: sessionmaker[Session]
+) -> None:
+    make_user("only", "admin")
+    with unit_of_work(factory) as s, pytest.raises(Conflict, match="last active admin"):
+        users_service.set_role(s, "only", Role.AGENT)
+    with unit_of_work(factory) as s, pytest.raises(Conflict, match="last active admin"):
+        users_service.set_active(s, "only", False)
+
+
+def test_an_expired_session_is_anonymous(
+    client: TestClient, logged_in: Callable[..., TestClient], factory: sessionmaker[Session]
+) -> None:
+    logged_in("admin")
+    with unit_of_work(factory) as s:
+        s.execute(update(WebSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert client.get("/persons", follow_redirects=False).status_code == 303

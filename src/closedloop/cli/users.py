@@ -20,7 +20,8 @@ PASSWORD_ENV = "CLOSEDLOOP_NEW_PASSWORD"  # noqa: S105 (the variable name, not a
 
 users_app = typer.Typer(
     name="users",
-    help="Staff users: create them, list them, set passwords, issue API tokens.",
+    help="Staff users: create them, list them, set passwords and roles, issue API tokens, sign "
+    "them out.",
     no_args_is_help=True,
 )
 
@@ -158,6 +159,49 @@ def revoke_tokens(
     with session_scope() as session:
         count = service.revoke_api_tokens(session, username, name)
     console.print(f"Revoked {count} token(s) of [bold]{username}[/bold].")
+
+
+@users_app.command("role")
+def set_role(
+    username: str = typer.Argument(..., help="The user whose role changes."),
+    role: Role = typer.Argument(..., help="The new role."),
+) -> None:
+    """Give a user another role; their web sessions end at once (tokens follow the role)."""
+    with session_scope() as session:
+        user = service.set_role(session, username, role)
+        service.audit(session, None, "user_role", "user", user.id, channel="cli",
+                      detail={"username": username, "to": role.value})  # fmt: skip
+    console.print(f"[bold]{username}[/bold] is now {role.value}; their sessions were ended.")
+
+
+@users_app.command("deactivate")
+def deactivate(
+    username: str = typer.Argument(..., help="The user who may no longer log in."),
+) -> None:
+    """Stop a user from logging in or using tokens; their web sessions end at once."""
+    with session_scope() as session:
+        user = service.set_active(session, username, False)
+        service.audit(session, None, "user_deactivate", "user", user.id, channel="cli")
+    console.print(f"[bold]{username}[/bold] was deactivated and signed out.")
+
+
+@users_app.command("activate")
+def activate(username: str = typer.Argument(..., help="The user who may log in again.")) -> None:
+    """Let a deactivated user log in again."""
+    with session_scope() as session:
+        user = service.set_active(session, username, True)
+        service.audit(session, None, "user_activate", "user", user.id, channel="cli")
+    console.print(f"[bold]{username}[/bold] can log in again.")
+
+
+@users_app.command("sign-out")
+def sign_out(username: str = typer.Argument(..., help="The user to sign out.")) -> None:
+    """End every web session of a user, everywhere (their API tokens stay valid)."""
+    with session_scope() as session:
+        count = service.sign_out_everywhere(session, username)
+        user_id = service.get_user(session, username).id
+        service.audit(session, None, "user_sign_out", "user", user_id, channel="cli")
+    console.print(f"Ended {count} session(s) of [bold]{username}[/bold].")
 
 
 def register(app: typer.Typer) -> None:

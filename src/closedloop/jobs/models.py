@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from closedloop.db.base import Base, created_at, int_pk
@@ -17,9 +17,22 @@ class Job(Base):
     """A unit of background work (scoring run, import, campaign wave, dedupe)."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_run_after", "status", "run_after"),)
+    __table_args__ = (
+        Index("ix_jobs_status_run_after", "status", "run_after"),
+        # One queued or running job per kind that declares itself one at a time
+        # (closedloop.jobs.guards): the store refuses a second even when two requests race.
+        Index(
+            "ux_jobs_one_active",
+            "kind",
+            unique=True,
+            sqlite_where=text("exclusive AND status IN ('queued', 'running')"),
+            postgresql_where=text("exclusive AND status IN ('queued', 'running')"),
+        ),
+    )
     id: Mapped[int_pk]
     kind: Mapped[str] = mapped_column(String(64))
+    #: set for the kinds declared one at a time (closedloop.jobs.guards.one_at_a_time)
+    exclusive: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)

@@ -6,6 +6,7 @@ schedule fires once and moves on to its next time in the future.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.jobs.models import JobSchedule
 from closedloop.jobs.service import enqueue
 
+log = logging.getLogger(__name__)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _EVERY = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 
@@ -129,17 +131,28 @@ def fire_due(engine: Engine, now: datetime | None = None) -> list[int]:
             schedule = session.get(JobSchedule, schedule_id)
             if schedule is None:
                 continue
-            job = enqueue(
-                session, schedule.kind, schedule.payload, created_by=f"schedule:{schedule.name}"
-            )
+            job_id: int | None = None
+            try:
+                job_id = enqueue(
+                    session,
+                    schedule.kind,
+                    schedule.payload,
+                    created_by=f"schedule:{schedule.name}",
+                ).id
+            except Conflict as exc:  # a heavy kind still busy: this run is skipped
+                log.info("Schedule %s skipped a run: %s", schedule.name, exc.detail)
+            values: dict[str, Any] = {"next_run_at": nxt}
+            if job_id is not None:
+                values["last_job_id"] = job_id
             moved = session.execute(
                 update(JobSchedule)
                 .where(JobSchedule.id == schedule_id, JobSchedule.next_run_at == old)
-                .values(next_run_at=nxt, last_job_id=job.id)
+                .values(**values)
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 session.rollback()  # another worker fired it first
                 continue
-            queued.append(job.id)
+            if job_id is not None:
+                queued.append(job_id)
     return queued

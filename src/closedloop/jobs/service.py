@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,16 +22,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.db.base import utcnow
 from closedloop.db.uow import session_factory, unit_of_work
-from closedloop.errors import Conflict, DomainError, NotFound
+from closedloop.errors import Conflict, DomainError, NotFound, failure_message
 from closedloop.hookspecs import pm
+from closedloop.i18n import N_, Said
+from closedloop.jobs import guards
 from closedloop.jobs.models import Job
+from closedloop.jobs.progress import Reporter
 from closedloop.vocab import JobStatus
 
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 DONE, FAILED, CANCELLED = JobStatus.DONE.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value
-HEARTBEAT_SECONDS = 15.0
 
 
 class Retry(Exception):
@@ -53,6 +54,8 @@ class JobContext:
     payload: dict[str, Any]
     attempts: int
     factory: sessionmaker[Session] = field(repr=False)
+    #: writes progress and heartbeat apart from the job's work (:mod:`closedloop.jobs.progress`)
+    reporter: Reporter = field(repr=False)
     #: clear the payload once the job is done (:meth:`forget_payload`)
     forget: bool = False
 
@@ -62,13 +65,9 @@ class JobContext:
         self.forget = True
 
     def progress(self, fraction: float, message: str | None = None) -> None:
-        """Record progress (0–1) and an optional message in a short transaction of its own."""
-        values: dict[str, Any] = {"progress": min(1.0, max(0.0, fraction))}
-        values["heartbeat_at"] = utcnow()
-        if message is not None:
-            values["message"] = message[:500]
-        with unit_of_work(self.factory) as session:
-            session.execute(update(Job).where(Job.id == self.job_id).values(**values))
+        """Record progress (0–1) and an optional message. Returns at once and never fails:
+        the figure is written apart, even while the job holds the database's write lock."""
+        self.reporter.report(fraction, message)
 
 
 Handler = Callable[[JobContext], "dict[str, Any] | None"]
@@ -92,7 +91,9 @@ def enqueue(
     max_attempts: int = 3,
 ) -> Job:
     """Queue a job of ``kind``; it runs once the caller's transaction commits (and not before
-    ``run_after``). Returns the flushed row, so its ``id`` can be shown or polled."""
+    ``run_after``). Returns the flushed row, so its ``id`` can be shown or polled.
+    A kind declared one at a time is refused (Conflict) while one of it is queued or running
+    (:mod:`closedloop.jobs.guards`)."""
     job = Job(
         kind=kind,
         status=QUEUED,
@@ -103,8 +104,7 @@ def enqueue(
         attempts=0,
         progress=0.0,
     )
-    session.add(job)
-    session.flush()
+    guards.add_guarded(session, job)
     return job
 
 
@@ -143,9 +143,10 @@ def requeue(session: Session, job_id: int) -> Job:
     job = get_job(session, job_id)
     if job.status not in (FAILED, CANCELLED):
         raise Conflict(f"Job {job_id} is {job.status}; only a failed or cancelled job can rerun.")
+    guards.check_free(session, job.kind, other_than=job.id)
     job.status, job.attempts, job.run_after = QUEUED, 0, None
     job.error = job.finished_at = job.locked_by = None
-    session.flush()
+    guards.add_guarded(session, job, other_than=job.id)
     return job
 
 
@@ -199,15 +200,22 @@ def backoff_seconds(attempt: int) -> float:
 def execute(engine: Engine, job: Job, registry: dict[str, Handler] | None = None) -> str:
     """Run a claimed job's handler and record the outcome; returns the job's new status.
 
-    A heartbeat thread keeps ``heartbeat_at`` fresh while the handler runs, so a job whose
-    worker died can be told apart from a long one (:func:`requeue_stale`).
+    A reporter thread keeps ``heartbeat_at`` fresh while the handler runs, so a job whose
+    worker died can be told apart from a long one (:func:`requeue_stale`), and writes the
+    handler's progress; the last figure it could not write goes with the outcome.
     """
     registry = registry if registry is not None else handlers()
     factory = session_factory(engine)
-    ctx = JobContext(engine, job.id, job.kind, dict(job.payload or {}), job.attempts, factory)
-    stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(factory, job.id, stop), daemon=True)
-    beat.start()
+    reporter = Reporter(factory, job.id).start()
+    ctx = JobContext(
+        engine=engine,
+        job_id=job.id,
+        kind=job.kind,
+        payload=dict(job.payload or {}),
+        attempts=job.attempts,
+        factory=factory,
+        reporter=reporter,
+    )
     values: dict[str, Any]
     try:
         result = registry[job.kind](ctx)
@@ -219,11 +227,14 @@ def execute(engine: Engine, job: Job, registry: dict[str, Handler] | None = None
     except DomainError as exc:
         values = {"status": FAILED, "error": exc.detail}
     except Exception as exc:
+        # The traceback and the exception's text (SQL, parameters) go to the server log only;
+        # the job keeps what failed and what to do (it is shown on pages and by the API).
         log.exception("Job %s (%s) failed", job.id, job.kind)
-        values = _again(job, f"{type(exc).__name__}: {exc}", backoff_seconds(job.attempts))
+        values = _again(job, failure_message(exc), backoff_seconds(job.attempts))
     finally:
-        stop.set()
-        beat.join()
+        last = reporter.stop()
+    if last is not None:  # the latest message stays; the outcome's own values win
+        values = {**last.values(), **values}
     if values["status"] in (DONE, FAILED):
         values["finished_at"] = utcnow()
     values["error"] = (values.get("error") or None) and str(values["error"])[:4000]
@@ -237,23 +248,18 @@ def execute(engine: Engine, job: Job, registry: dict[str, Handler] | None = None
     return str(values["status"])
 
 
+#: Why a job failed for good, with its attempts (a page writes it in the reader's language).
+GAVE_UP = Said(N_("%(reason)s (after %(attempts)s attempt(s))"))
+
+
 def _again(job: Job, reason: str, delay: float) -> dict[str, Any]:
     """Queue ``job`` again after ``delay`` unless its attempts are spent."""
     if job.attempts >= job.max_attempts:
-        return {"status": FAILED, "error": f"{reason} (after {job.attempts} attempt(s))"}
+        return {"status": FAILED, "error": GAVE_UP(reason=reason, attempts=job.attempts)}
     return {"status": QUEUED, "error": reason, "run_after": utcnow() + timedelta(seconds=delay)}
 
 
-def _heartbeat(factory: sessionmaker[Session], job_id: int, stop: threading.Event) -> None:
-    while not stop.wait(HEARTBEAT_SECONDS):
-        try:
-            with unit_of_work(factory) as session:
-                session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
-        except Exception:  # a busy database skips one beat; the next one will do
-            log.warning("Heartbeat of job %s skipped", job_id, exc_info=True)
-
-
-def _holder_alive(locked_by: str | None) -> bool:
+def holder_alive(locked_by: str | None) -> bool:
     """True when ``locked_by`` (``host:pid:…``) names a live process on this machine.
 
     On SQLite a long job can hold the only write lock for many minutes, so its own heartbeat
@@ -287,7 +293,7 @@ def requeue_stale(engine: Engine, *, stale_after: float = 300.0) -> int:
         ).all()
     touched = 0
     for job_id, holder, attempts, max_attempts in stale:
-        if _holder_alive(holder):
+        if holder_alive(holder):
             continue
         if attempts < max_attempts:
             values: dict[str, Any] = {"status": QUEUED, "run_after": None}

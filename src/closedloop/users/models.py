@@ -59,3 +59,37 @@ class AuditEvent(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     channel: Mapped[str | None] = mapped_column(String(16))
+
+
+class WebSession(Base):
+    """A signed-in (or anonymous) browser session, kept server-side and revocable.
+
+    The cookie carries only a random key; its SHA-256 is stored here, never the key. The
+    session's data (CSRF token, language, flash messages) lives in ``data``.
+    """
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int_pk]
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    created_at: Mapped[created_at]
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class RateLimitHit(Base):
+    """One counted request of a rate limit (bucket, hashed key); old hits are purged."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_bucket_key", "bucket", "key_hash", "at"),)
+    id: Mapped[int_pk]
+    bucket: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -15,13 +16,19 @@ from sqlalchemy.orm import Session
 
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from closedloop.users import sessions
 from closedloop.users.models import ApiToken, AuditEvent, User
 from closedloop.vocab import Role
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so both paths take the same time.
-_DUMMY_HASH = _hasher.hash("closedloop-dummy-password")
 MIN_PASSWORD_LENGTH = 10
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both paths take the same time (made
+    on first use, not at import: a hash costs a tenth of a second)."""
+    return _hasher.hash("closedloop-dummy-password")
 
 
 def hash_password(password: str) -> str:
@@ -66,7 +73,7 @@ def create_user(
 
 
 def set_password(session: Session, username: str, password: str) -> User:
-    """Replace a user's password."""
+    """Replace a user's password; every web session of theirs ends."""
     user = get_user(session, username)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
@@ -74,7 +81,46 @@ def set_password(session: Session, username: str, password: str) -> User:
             errors=[{"field": "password", "message": f"at least {MIN_PASSWORD_LENGTH} characters"}],
         )
     user.password_hash = hash_password(password)
+    sessions.revoke_user_sessions(session, user.id, "password changed")
     return user
+
+
+def set_role(session: Session, username: str, role: Role) -> User:
+    """Give a user another role; their web sessions end, so the new rights apply at once
+    (API tokens are checked against the role on every request)."""
+    user = get_user(session, username)
+    if user.role != role.value:
+        _keep_an_admin(session, user, "change the role of")
+        user.role = role.value
+        sessions.revoke_user_sessions(session, user.id, "role changed")
+    return user
+
+
+def set_active(session: Session, username: str, active: bool) -> User:
+    """Deactivate (no login, no token, sessions ended) or reactivate a user."""
+    user = get_user(session, username)
+    if not active:
+        _keep_an_admin(session, user, "deactivate")
+        sessions.revoke_user_sessions(session, user.id, "deactivated")
+    user.is_active = active
+    return user
+
+
+def sign_out_everywhere(session: Session, username: str) -> int:
+    """End every web session of a user (their API tokens stay: revoke those separately);
+    returns how many were live."""
+    return sessions.revoke_user_sessions(session, get_user(session, username).id, "signed out")
+
+
+def _keep_an_admin(session: Session, user: User, what: str) -> None:
+    """Refuse to take away the last active admin (nobody could manage users any more)."""
+    if user.role != Role.ADMIN.value or not user.is_active:
+        return
+    admins = session.scalars(
+        select(User.id).where(User.role == Role.ADMIN.value, User.is_active.is_(True))
+    ).all()
+    if len(admins) <= 1:
+        raise Conflict(f"Cannot {what} {user.username!r}: they are the last active admin.")
 
 
 def get_user(session: Session, username: str) -> User:
@@ -82,6 +128,14 @@ def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"User {username!r} does not exist.")
+    return user
+
+
+def get_user_by_id(session: Session, user_id: int) -> User:
+    """The user ``user_id``; NotFound otherwise."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
     return user
 
 
@@ -93,7 +147,7 @@ def list_users(session: Session) -> list[User]:
 def authenticate(session: Session, username: str, password: str) -> User:
     """The active user with these credentials. The error never says which part was wrong."""
     user = session.scalar(select(User).where(User.username == username.strip()))
-    hashed = user.password_hash if user is not None else _DUMMY_HASH
+    hashed = user.password_hash if user is not None else _dummy_hash()
     ok = False
     with contextlib.suppress(VerificationError, InvalidHashError):
         ok = _hasher.verify(hashed, password)
@@ -199,6 +253,26 @@ def audit(
             detail=detail,
         )
     )
+
+
+def list_api_tokens(session: Session, user_id: int | None = None) -> list[tuple[ApiToken, str]]:
+    """Every API token (of one user when given) with its owner's username, newest first;
+    revoked and expired tokens included (they stay listed for the audit trail)."""
+    stmt = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+    if user_id is not None:
+        stmt = stmt.where(ApiToken.user_id == user_id)
+    return [(t, name) for t, name in session.execute(stmt.order_by(ApiToken.id.desc())).all()]
+
+
+def revoke_api_token(session: Session, token_id: int) -> ApiToken:
+    """Revoke one token (revoking it twice is harmless); NotFound when it does not exist."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"API token {token_id} does not exist.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    session.flush()
+    return token
 
 
 def revoke_api_tokens(session: Session, username: str, name: str | None = None) -> int:

@@ -1,32 +1,43 @@
 """Session, login state, CSRF protection, permissions and security headers of the web pages.
 
-The session is a signed cookie (Starlette's ``SessionMiddleware``). It holds the user id, a
-fingerprint of the user's password hash (changing the password ends every session), the time
-of login (an absolute limit), the CSRF token, the chosen language and pending flash messages.
+The session is kept server-side (:mod:`closedloop.web.sessions`): the cookie carries only a
+random key. The session belongs to one user from login to logout (or until it expires, or is
+revoked when the user's password or role changes); it holds the CSRF token, the chosen
+language and pending flash messages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from closedloop.access import declare
 from closedloop.deps import DbSession
 from closedloop.i18n import N_
-from closedloop.settings import get_settings
 from closedloop.users.models import User
-from closedloop.users.permissions import Permission, allowed
+from closedloop.users.permissions import Audience, Permission, allowed
+from closedloop.web.sessions import state_of
 
-SESSION_USER = "uid"
-SESSION_FINGERPRINT = "pwf"
-SESSION_AUTH_AT = "auth_at"
+
+class BoundedIntConvertor(IntegerConvertor):
+    """``{name:int}`` in a page's path, bounded by what the store holds: at most 18 digits
+    (< 2**63), so ``/persons/9223372036854775808`` matches no route (404) instead of
+    overflowing the driver (500)."""
+
+    regex = "[0-9]{1,18}"
+
+
+# Replaces Starlette's "int" for every page path compiled after this import: the routers of
+# closedloop.web.routes import this module first, so current and future pages are bounded.
+register_url_convertor("int", BoundedIntConvertor())
+
 SESSION_CSRF = "csrf"
 SESSION_LOCALE = "locale"
 SESSION_FLASH = "flash"
@@ -46,6 +57,12 @@ def content_security_policy(frame_ancestors: str = "'none'", form_action: str = 
 
 #: Sent with every HTML page: no inline scripts or styles, no framing, no sniffing.
 CONTENT_SECURITY_POLICY = content_security_policy()
+#: The chart pages' policy: the site's, except that Plotly may position its layers with
+#: inline styles (it sets style attributes and adds its own style rules; without them its
+#: layers cover the page's buttons). Scripts stay 'self' only: no inline script, no eval.
+CHART_PAGE_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("X-Frame-Options", "DENY"),
@@ -116,11 +133,6 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def password_fingerprint(user: User) -> str:
-    """A short digest of the password hash: a new password invalidates older sessions."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
 def safe_next(value: str | None, default: str = "/") -> str:
     """``value`` when it is a path on this site, else ``default`` (no open redirects)."""
     if not value or not value.startswith("/") or value.startswith("//"):
@@ -145,6 +157,20 @@ def csrf_token(request: Request) -> str:
         token = secrets.token_urlsafe(32)
         request.session[SESSION_CSRF] = token
     return token
+
+
+class LazyCsrfToken:
+    """The session's CSRF token for a template, created only when the page prints it: a page
+    without a form (a public sign-up form, a preference page) stores no session."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self.request)
+
+    def __html__(self) -> str:  # a URL-safe random token: nothing to escape
+        return str(self)
 
 
 async def verify_csrf(request: Request) -> None:
@@ -178,12 +204,12 @@ async def verify_csrf(request: Request) -> None:
 
 
 def start_session(request: Request, user: User) -> None:
-    """Log ``user`` in with a fresh session: only the chosen language survives from before."""
+    """Log ``user`` in with a fresh session (a new key: the one seen before login is revoked);
+    only the chosen language survives from before."""
+    state = state_of(request)
     locale = request.session.get(SESSION_LOCALE)
     request.session.clear()
-    request.session[SESSION_USER] = user.id
-    request.session[SESSION_FINGERPRINT] = password_fingerprint(user)
-    request.session[SESSION_AUTH_AT] = int(time.time())
+    state.rotate, state.user_id = True, user.id
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
     # A language picked on the login page is the latest choice: it also becomes the account's.
     if isinstance(locale, str) and locale:
@@ -193,8 +219,10 @@ def start_session(request: Request, user: User) -> None:
 
 
 def end_session(request: Request) -> None:
-    """Forget everything in the session (logout)."""
+    """End the session (logout): its key is revoked, so a copy of the cookie opens nothing."""
+    state = state_of(request)
     request.session.clear()
+    state.end, state.user_id = True, None
 
 
 def _request_path(request: Request) -> str:
@@ -204,19 +232,11 @@ def _request_path(request: Request) -> str:
 
 def optional_user(request: Request, db: DbSession) -> User | None:
     """The logged-in user, or None (and the session is cleared when it is no longer valid)."""
-    uid = request.session.get(SESSION_USER)
-    if uid is None:
+    state = state_of(request)
+    if state.user_id is None or state.end:
         return None
-    user = db.get(User, uid) if isinstance(uid, int) else None
-    auth_at = request.session.get(SESSION_AUTH_AT)
-    max_age = get_settings().session_max_age_seconds
-    if (
-        user is None
-        or not user.is_active
-        or request.session.get(SESSION_FINGERPRINT) != password_fingerprint(user)
-        or not isinstance(auth_at, int)
-        or time.time() - auth_at > max_age
-    ):
+    user = db.get(User, state.user_id)
+    if user is None or not user.is_active:
         end_session(request)
         return None
     request.state.user = Viewer.of(user)
@@ -230,6 +250,9 @@ def current_user(user: Annotated[User | None, Depends(optional_user)], request: 
     return user
 
 
+declare(current_user, Audience.AUTHENTICATED)
+
+
 def requires(permission: Permission) -> Any:
     """A dependency giving the logged-in user when their role grants ``permission``, else 403."""
 
@@ -238,7 +261,7 @@ def requires(permission: Permission) -> Any:
             raise forbidden()
         return user
 
-    return Depends(dependency)
+    return Depends(declare(dependency, permission))
 
 
 class SecurityHeadersMiddleware:
