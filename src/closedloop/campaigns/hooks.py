@@ -24,13 +24,13 @@ from closedloop.vocab import CampaignStatus
 
 @hookimpl
 def person_merge_blockers(session: Session, golden_id: int, source_id: int) -> str | None:
-    """Refuse while either person is a member of a running campaign."""
+    """Refuse while either person is a member of a running (or paused) campaign."""
     rows = session.execute(
         select(CampaignMember.person_id, Campaign.code, Campaign.name)
         .join(Campaign, CampaignMember.campaign_id == Campaign.id)
         .where(
             CampaignMember.person_id.in_((golden_id, source_id)),
-            Campaign.status == CampaignStatus.RUNNING.value,
+            Campaign.status.in_((CampaignStatus.RUNNING.value, CampaignStatus.PAUSED.value)),
         )
         .order_by(Campaign.code)
     ).all()
@@ -43,7 +43,7 @@ def person_merge_blockers(session: Session, golden_id: int, source_id: int) -> s
     )
     return (
         f"{names}; merging now would change its audience and its measurement. Merge once the "
-        "campaign has finished"
+        "campaign has completed"
     )
 
 
@@ -127,3 +127,16 @@ def person_unmerged(session: Session, golden_id: int, source_id: int, event: Any
                 for d in moved["members_removed"]
             ],
         )
+
+
+@hookimpl
+def job_handlers() -> dict[str, Any]:
+    """``campaigns.send``: a wave's sender (:mod:`closedloop.campaigns.send_job`);
+    ``campaigns.ab_winner``: an A/B test's decision (:mod:`closedloop.campaigns.ab_test`);
+    ``campaigns.start_wave``: a scheduled wave started at its time
+    (:mod:`closedloop.campaigns.lifecycle`)."""
+    from closedloop.campaigns.ab_test import HANDLERS as AB_HANDLERS
+    from closedloop.campaigns.lifecycle import HANDLERS as START
+    from closedloop.campaigns.send_job import HANDLERS
+
+    return {**HANDLERS, **AB_HANDLERS, **START}

@@ -1,0 +1,315 @@
+"""Campaigns (M11): create, read, list and change a campaign with its waves and cells.
+
+What may change when is the state machine's business (:mod:`closedloop.campaigns.lifecycle`):
+this module writes what it is told to. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from closedloop.campaigns.coordination_models import CampaignTargeting
+from closedloop.campaigns.models import Campaign, Cell, Communication, MessageTemplate, Offer, Wave
+from closedloop.campaigns.schemas import (
+    CampaignCreate,
+    CampaignFields,
+    CampaignPublic,
+    CampaignUpdate,
+    CellIn,
+    CellPublic,
+    WaveIn,
+    WavePublic,
+)
+from closedloop.campaigns.targeting import TargetingOptions, set_targeting
+from closedloop.db.base import utcnow
+from closedloop.errors import Conflict, NotFound, ValidationFailed
+from closedloop.segments import Segment
+from closedloop.users.models import User
+from closedloop.vocab import CampaignStatus
+
+#: Fields of :class:`CampaignFields` resolved by name (offer code, owner username).
+_NAMED = {"offer", "owner"}
+
+
+def _offer_id(session: Session, code: str | None, field: str) -> int | None:
+    if code is None:
+        return None
+    found = session.scalar(select(Offer.id).where(Offer.code == code))
+    if found is None:
+        raise ValidationFailed(
+            f"No offer has the code {code!r}.",
+            errors=[{"field": field, "message": f"no offer with code {code!r}"}],
+        )
+    return found
+
+
+def _owner_id(session: Session, username: str | None) -> int | None:
+    if username is None:
+        return None
+    found = session.scalar(select(User.id).where(User.username == username))
+    if found is None:
+        raise ValidationFailed(
+            f"No user is called {username!r}.",
+            errors=[{"field": "owner", "message": f"no user called {username!r}"}],
+        )
+    return found
+
+
+def _check_segment(session: Session, segment_id: int | None, field: str) -> None:
+    if segment_id is not None and session.get(Segment, segment_id) is None:
+        raise ValidationFailed(
+            f"Segment {segment_id} does not exist.",
+            errors=[{"field": field, "message": f"no segment {segment_id}"}],
+        )
+
+
+def latest_template(session: Session, code: str, channel: str | None, field: str) -> int:
+    """The id of the latest version of template ``code``; ValidationFailed naming ``field``
+    when there is none or it is for another channel."""
+    found = session.execute(
+        select(MessageTemplate.id, MessageTemplate.channel)
+        .where(MessageTemplate.code == code)
+        .order_by(MessageTemplate.version.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        raise ValidationFailed(
+            f"No message template has the code {code!r}.",
+            errors=[{"field": field, "message": f"no template with code {code!r}"}],
+        )
+    if channel and found.channel != channel:
+        raise ValidationFailed(
+            f"Template {code!r} is for {found.channel}, not {channel}.",
+            errors=[{"field": field, "message": f"template for {found.channel}, not {channel}"}],
+        )
+    return int(found.id)
+
+
+def _set_fields(session: Session, campaign: Campaign, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if name == "offer":
+            campaign.offer_id = _offer_id(session, value, "offer")
+        elif name == "owner":
+            campaign.owner_id = _owner_id(session, value)
+        elif name == "segment_id":
+            if value is not None:
+                _check_segment(session, value, "segment_id")
+                session.flush()
+                set_targeting(session, campaign.id, TargetingOptions(segment_id=value))
+        else:
+            setattr(campaign, name, value.value if hasattr(value, "value") else value)
+    if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
+        raise ValidationFailed(
+            "The campaign ends before it starts.",
+            errors=[{"field": "ends_on", "message": "before starts_on"}],
+        )
+
+
+def replace_waves(session: Session, campaign: Campaign, waves: list[WaveIn]) -> None:
+    """Make ``waves`` the campaign's waves (the old ones are deleted: a draft has sent none)."""
+    session.execute(delete(Wave).where(Wave.campaign_id == campaign.id))
+    for w in waves:
+        session.add(
+            Wave(campaign_id=campaign.id, status=CampaignStatus.DRAFT.value, **w.model_dump())
+        )
+    session.flush()
+
+
+def replace_cells(session: Session, campaign: Campaign, cells: list[CellIn]) -> None:
+    """Make ``cells`` the campaign's marketing mix; every name is resolved first, so a bad
+    one changes nothing."""
+    rows = []
+    for i, c in enumerate(cells):
+        where = f"cells[{i}]"
+        channel = c.channel.value if c.channel else None
+        _check_segment(session, c.segment_id, f"{where}.segment_id")
+        rows.append(
+            Cell(
+                campaign_id=campaign.id,
+                code=c.code,
+                name=c.name,
+                is_control=c.is_control,
+                channel=channel,
+                offer_id=_offer_id(session, c.offer, f"{where}.offer"),
+                price=c.price,
+                template_id=latest_template(session, c.template, channel, f"{where}.template")
+                if c.template
+                else None,
+                segment_id=c.segment_id,
+                share=c.share,
+                unit_cost=c.unit_cost,
+            )
+        )
+    session.execute(delete(Cell).where(Cell.campaign_id == campaign.id))
+    session.flush()
+    session.add_all(rows)
+    session.flush()
+
+
+def create_campaign(
+    session: Session, data: CampaignCreate, *, created_by: str | None = None
+) -> Campaign:
+    """Create a draft campaign with its waves and cells; Conflict when the code is taken."""
+    if session.scalar(select(Campaign.id).where(Campaign.code == data.code)) is not None:
+        raise Conflict(f"A campaign with the code {data.code!r} already exists.")
+    campaign = Campaign(
+        code=data.code,
+        name=data.name,
+        version=1,
+        status=CampaignStatus.DRAFT.value,
+        created_by=created_by,
+        updated_at=utcnow(),
+    )
+    session.add(campaign)
+    session.flush()
+    _set_fields(session, campaign, data.model_dump(include=set(CampaignFields.model_fields)))
+    session.flush()
+    replace_waves(session, campaign, data.waves)
+    replace_cells(session, campaign, data.cells)
+    return campaign
+
+
+def apply_update(session: Session, campaign: Campaign, data: CampaignUpdate) -> None:
+    """Write the fields given in ``data`` to ``campaign`` (no state check: see lifecycle)."""
+    values = data.model_dump(exclude_unset=True, exclude={"waves", "cells"})
+    _set_fields(session, campaign, values)
+    if data.waves is not None:
+        replace_waves(session, campaign, data.waves)
+    if data.cells is not None:
+        replace_cells(session, campaign, data.cells)
+    campaign.updated_at = utcnow()
+    session.flush()
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    """The campaign (one version) ``campaign_id``; NotFound otherwise."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"Campaign {campaign_id} does not exist.")
+    return campaign
+
+
+def find_campaign(session: Session, ref: str) -> Campaign:
+    """A campaign by id, or by code (its latest version); NotFound otherwise."""
+    if ref.isdigit():
+        return get_campaign(session, int(ref))
+    found = session.scalar(
+        select(Campaign).where(Campaign.code == ref).order_by(Campaign.version.desc()).limit(1)
+    )
+    if found is None:
+        raise NotFound(f"No campaign has the code or id {ref!r}.")
+    return found
+
+
+def list_campaigns(
+    session: Session, *, status: CampaignStatus | None = None, limit: int = 100, offset: int = 0
+) -> list[Campaign]:
+    """Campaigns (every version), the latest start first, optionally of one status."""
+    query = select(Campaign)
+    if status is not None:
+        query = query.where(Campaign.status == status.value)
+    query = query.order_by(Campaign.starts_on.desc().nulls_last(), Campaign.id.desc())
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def wave_messages(session: Session, wave_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Each wave's send-ledger rows by status."""
+    out: dict[int, dict[str, int]] = {w: {} for w in wave_ids}
+    if wave_ids:
+        rows = session.execute(
+            select(Communication.wave_id, Communication.status, func.count())
+            .where(Communication.wave_id.in_(wave_ids))
+            .group_by(Communication.wave_id, Communication.status)
+        )
+        for wave_id, status, n in rows:
+            out[wave_id or 0][status] = n
+    return out
+
+
+def waves_of(session: Session, campaign_id: int) -> list[Wave]:
+    """The campaign's waves by date (undated last), then id."""
+    return list(
+        session.scalars(
+            select(Wave)
+            .where(Wave.campaign_id == campaign_id)
+            .order_by(Wave.scheduled_at.asc().nulls_last(), Wave.id)
+        )
+    )
+
+
+def cells_of(session: Session, campaign_id: int) -> list[Cell]:
+    """The campaign's cells by code."""
+    return list(
+        session.scalars(select(Cell).where(Cell.campaign_id == campaign_id).order_by(Cell.code))
+    )
+
+
+def describe(session: Session, campaign: Campaign) -> CampaignPublic:
+    """The campaign as shown to its users: names instead of ids, waves with their ledger."""
+    waves = waves_of(session, campaign.id)
+    messages = wave_messages(session, [w.id for w in waves])
+    cells = cells_of(session, campaign.id)
+    offer_ids = {c.offer_id for c in cells} | {campaign.offer_id}
+    offers: dict[int, str] = {
+        row.id: row.code
+        for row in session.execute(
+            select(Offer.id, Offer.code).where(Offer.id.in_(offer_ids - {None}))
+        )
+    }
+    template_ids = {c.template_id for c in cells if c.template_id}
+    templates = {
+        t.id: t
+        for t in session.scalars(
+            select(MessageTemplate).where(MessageTemplate.id.in_(template_ids))
+        )
+    }
+    owner = session.get(User, campaign.owner_id) if campaign.owner_id else None
+    targeting = session.get(CampaignTargeting, campaign.id)
+    return CampaignPublic(
+        id=campaign.id,
+        code=campaign.code,
+        version=campaign.version,
+        previous_id=campaign.previous_id,
+        name=campaign.name,
+        objective=campaign.objective,
+        status=campaign.status,
+        offer=offers.get(campaign.offer_id) if campaign.offer_id else None,
+        segment_id=targeting.segment_id if targeting else None,
+        budget=campaign.budget,
+        currency=campaign.currency,
+        cost_per_contact=campaign.cost_per_contact,
+        owner=owner.username if owner else None,
+        starts_on=campaign.starts_on,
+        ends_on=campaign.ends_on,
+        priority=campaign.priority,
+        purpose=campaign.purpose,
+        response_window_days=campaign.response_window_days,
+        created_by=campaign.created_by,
+        approved_by=campaign.approved_by,
+        approved_at=campaign.approved_at,
+        launched_at=campaign.launched_at,
+        waves=[
+            WavePublic.model_validate(w).model_copy(update={"messages": messages[w.id]})
+            for w in waves
+        ],
+        cells=[
+            CellPublic(
+                id=c.id,
+                code=c.code,
+                name=c.name,
+                is_control=c.is_control,
+                channel=c.channel,
+                offer=offers.get(c.offer_id) if c.offer_id else None,
+                price=c.price,
+                template=templates[c.template_id].code if c.template_id else None,
+                template_version=templates[c.template_id].version if c.template_id else None,
+                segment_id=c.segment_id,
+                share=c.share,
+                unit_cost=c.unit_cost,
+            )
+            for c in cells
+        ],
+    )
