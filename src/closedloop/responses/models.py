@@ -6,7 +6,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from closedloop.db.base import Base, BigId, created_at, int_pk, str_source
@@ -14,15 +25,24 @@ from closedloop.db.types import JsonDoc, Money
 
 
 class Response(Base):
-    """A reaction of a person, attributed to a campaign and message where known."""
+    """A reaction of a person, attributed to a campaign, wave, cell and message where known.
+
+    ``person_id`` is None only while the response waits for its communication (``ref`` names
+    it: ``c:<communication id>`` or the channel's reference); ``dedupe_key`` makes a repeated
+    open or click one row whose ``hits`` count; ``machine`` says why a reaction is a machine's
+    (a mail-privacy proxy, a link scanner, a HEAD request), not the person's.
+    """
 
     __tablename__ = "responses"
     __table_args__ = (
         Index("ix_responses_person_at", "person_id", "occurred_at"),
         Index("ix_responses_campaign_kind", "campaign_id", "kind"),
+        Index("ix_responses_cell_kind", "cell_id", "kind"),
     )
     id: Mapped[int_pk]
-    person_id: Mapped[int] = mapped_column(BigId, ForeignKey("persons.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("persons.id", ondelete="CASCADE")
+    )
     campaign_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("campaigns.id", ondelete="SET NULL")
     )
@@ -38,6 +58,13 @@ class Response(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     source_system: Mapped[str_source]
     created_at: Mapped[created_at]
+    wave_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("waves.id", ondelete="SET NULL"))
+    cell_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("cells.id", ondelete="SET NULL"))
+    hits: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    machine: Mapped[str | None] = mapped_column(String(32))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    ref: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class Survey(Base):
@@ -51,6 +78,8 @@ class Survey(Base):
         BigId, ForeignKey("campaigns.id", ondelete="SET NULL")
     )
     created_at: Mapped[created_at]
+    intro: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Question(Base):
@@ -65,6 +94,13 @@ class Question(Base):
     text: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
     choices: Mapped[list[str] | None] = mapped_column(JsonDoc)
+    code: Mapped[str | None] = mapped_column(String(64))
+    #: the bounds of a scale (NPS is 0–10)
+    min_value: Mapped[int | None] = mapped_column(Integer)
+    max_value: Mapped[int | None] = mapped_column(Integer)
+    required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the catalogue attribute an answer sets on the person's record
+    attribute_code: Mapped[str | None] = mapped_column(String(64))
 
 
 class Answer(Base):
@@ -79,7 +115,7 @@ class Answer(Base):
         BigId, ForeignKey("persons.id", ondelete="CASCADE"), index=True
     )
     response_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("responses.id", ondelete="SET NULL")
+        BigId, ForeignKey("responses.id", ondelete="SET NULL"), index=True
     )
     answer_text: Mapped[str | None] = mapped_column(String(2000))
     answer_number: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
