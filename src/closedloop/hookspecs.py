@@ -88,3 +88,23 @@ class EventSpecs:
 
 
 pm.add_hookspecs(EventSpecs)
+
+
+class ChannelSpecs:
+    """Hooks of the channels (issue 17): each way of reaching people is a plugin."""
+
+    @hookspec
+    def channel_types(self) -> dict[str, Any]:  # type: ignore[empty-body]
+        """Return ``{name: factory}``; ``factory()`` builds the channel from the settings
+        (an object with the :class:`closedloop.channels.base.Channel` protocol)."""
+
+    @hookspec
+    def message_recommendations(  # type: ignore[empty-body]
+        self, session: Any, person_ids: list[int], campaign_id: int | None, limit: int
+    ) -> dict[int, list[dict[str, Any]]] | None:
+        """Products to recommend in a message, per person (most relevant first): each a
+        JSON-able dict (``code``, ``name``, ``price``, ``url``…). None from a plugin that
+        does not recommend; the first answer wins."""
+
+
+pm.add_hookspecs(ChannelSpecs)

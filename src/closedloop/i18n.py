@@ -8,11 +8,13 @@ locale explicitly: nothing here reads settings or global state.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import dates as babel_dates
@@ -136,3 +138,69 @@ def format_percent(value: Number | None, locale: str) -> str:
     if value is None:
         return ""
     return str(babel_numbers.format_percent(value, locale=locale))
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_ENGLISH_COUNT = re.compile(r"-?\d{1,3}(,\d{3})*")
+
+
+class Said:
+    """A message that background work stores as text (a job's progress, why it failed) and
+    that pages show in the reader's language.
+
+    The store and the API keep the English sentence (``Said("%(done)s of %(total)s
+    persons")(done=1200, total=5000)`` stores ``1,200 of 5,000 persons``); a page finds the
+    message it came from (:func:`translate_stored`) and writes it again in its language with
+    its own number format. Declared once, at module level, with the message marked ``N_``
+    for extraction; every message declared is known to :func:`translate_stored`.
+    """
+
+    known: ClassVar[list[Said]] = []
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+        parts = _PLACEHOLDER.split(msgid)
+        # Literal text and named groups alternate: "a %(x)s b" → ["a ", "x", " b"].
+        self.pattern = re.compile(
+            "".join(
+                re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)"
+                for i, part in enumerate(parts)
+            )
+        )
+        Said.known.append(self)
+
+    def __call__(self, **values: object) -> str:
+        """The English text stored (numbers with English separators)."""
+        return self.msgid % {k: _english(v) for k, v in values.items()}
+
+
+def _english(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def translate_stored(text: str | None, locale: str) -> str:
+    """A stored message in ``locale``: a known :class:`Said` message or a marked constant
+    translated, numbers in the locale's format; any other text (a person's name in a domain
+    error, a message from an older version) is returned as it is."""
+    if not text:
+        return ""
+    translations = get_translations(locale)
+    translated = translations.gettext(text)
+    if translated != text:
+        return translated
+    for said in Said.known:
+        found = said.pattern.fullmatch(text)
+        if found is None:
+            continue
+        values = {
+            name: (
+                format_decimal(int(value.replace(",", "")), locale)
+                if _ENGLISH_COUNT.fullmatch(value)
+                else translations.gettext(value)
+            )
+            for name, value in found.groupdict().items()
+        }
+        return translations.gettext(said.msgid) % values
+    return text

@@ -70,6 +70,30 @@ class Settings(BaseSettings):
     signup_min_seconds: float = Field(
         default=3.0, description="A sign-up form sent sooner than this after display is a bot."
     )
+    job_rate_limit: int = Field(
+        default=20,
+        ge=1,
+        description="Jobs (imports, runs, retries, redeliveries) one user may start through "
+        "the API per `job_rate_window_seconds`; past it the API answers 429 with Retry-After.",
+    )
+    job_rate_window_seconds: int = Field(default=600, ge=1)
+    fresh_link_per_address: int = Field(
+        default=3,
+        ge=1,
+        description='"Send me a fresh link" mails to one address per hour (more are '
+        "silently dropped: the answer never tells whether an address is known).",
+    )
+    fresh_link_per_client: int = Field(
+        default=10,
+        ge=1,
+        description='"Send me a fresh link" requests one client (IP address) may make per '
+        "hour; past it the page answers 429.",
+    )
+    campaign_approval_by_other: bool = Field(
+        default=False,
+        description="A campaign must be approved by a marketer other than its author "
+        "(four-eyes rule).",
+    )
     job_retention_days: int = Field(
         default=30,
         ge=0,

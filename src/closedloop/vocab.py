@@ -87,6 +87,7 @@ class ConsentMethod(StrEnum):
     AGENT = "agent"
     PAPER = "paper"
     UNSUBSCRIBE_LINK = "unsubscribe_link"
+    SMS_STOP = "sms_stop"
 
 
 class SuppressionReason(StrEnum):
@@ -105,21 +106,29 @@ class Role(StrEnum):
 
 
 class CampaignStatus(StrEnum):
+    """States of a campaign and of its waves (see closedloop.campaigns.lifecycle)."""
+
     DRAFT = "draft"
+    APPROVED = "approved"
     SCHEDULED = "scheduled"
     RUNNING = "running"
     PAUSED = "paused"
-    FINISHED = "finished"
+    COMPLETED = "completed"
     CANCELLED = "cancelled"
+    #: the old name of COMPLETED (an alias: migration 0019 renamed the stored value)
+    FINISHED = "completed"
 
 
 class CommunicationStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
     BOUNCED = "bounced"
     SUPPRESSED = "suppressed"
+    SKIPPED = "skipped"
+    UNCONFIRMED = "unconfirmed"
 
 
 class ResponseKind(StrEnum):
@@ -133,6 +142,18 @@ class ResponseKind(StrEnum):
     PURCHASE = "purchase"
     SURVEY = "survey"
     ATTENDANCE = "attendance"
+    RSVP = "rsvp"
+    DELIVERY = "delivery"
+
+
+#: The reactions that count as a person's response to a campaign (evaluation, segment rules):
+#: an open is not one (mail clients and privacy proxies open by themselves), nor a bounce or
+#: an unsubscribe; reactions flagged as a machine's (``responses.machine``) never count.
+RESPONDING_KINDS: frozenset[str] = frozenset(
+    k.value
+    for k in ResponseKind
+    if k not in (ResponseKind.OPEN, ResponseKind.BOUNCE, ResponseKind.UNSUBSCRIBE)
+)
 
 
 class TaskStatus(StrEnum):

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from closedloop.ingest import uploads
+from closedloop.ingest.service import uploads
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import run_pending
 
@@ -52,15 +52,17 @@ def test_import_read_rejects_and_rollback(
 ) -> None:
     job = _imported(client, admin, engine, _upload(client, admin))
     body = job["summary"]
-    assert body["counts"]["new"] == 1 and body["counts"]["rejected"] == 1
-    assert body["rejects"][0]["field"] == "email"
+    assert body["counts"]["new"] == 2 and body["counts"]["rejected"] == 0
+    assert body["counts"]["kept_with_warnings"] == 1
+    assert body["value_warnings"][0]["field"] == "email"
     batch = body["batch_id"]
-    assert job["batch_id"] == batch and job["counts"]["new"] == 1
+    assert job["batch_id"] == batch and job["counts"]["new"] == 2
     again = _imported(client, admin, engine, _upload(client, admin))["summary"]
-    assert again["counts"]["unchanged"] == 1
+    assert again["counts"]["unchanged"] == 2
     got = client.get(f"{IMPORTS}/{batch}", headers=admin).json()
-    assert got["status"] == "done" and got["rejects_total"] == 1
-    csv = client.get(f"{IMPORTS}/{batch}/rejects.csv", headers=admin)
+    assert got["status"] == "done" and got["rejects_total"] == 0
+    assert got["value_warnings_total"] == 1
+    csv = client.get(f"{IMPORTS}/{batch}/warnings.csv", headers=admin)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "gmial" in csv.content.decode("utf-8-sig")
     assert [b["id"] for b in client.get(IMPORTS, headers=admin).json()][-1] == batch

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from closedloop.contacts.models import Email, Person
 from closedloop.db.base import utcnow
 from closedloop.db.uow import unit_of_work
+from closedloop.ingest.models import ImportReject
 from closedloop.interfaces.models import IdempotencyKey, InterfaceEvent
 from closedloop.interfaces.settings import get_interfaces_settings
 from closedloop.jobs import service as jobs
@@ -80,9 +81,20 @@ def test_single_person_created_then_unchanged_then_updated(
 def test_single_invalid_person_is_a_422_problem_naming_the_field(
     client: TestClient, admin: dict[str, str], session: Session
 ) -> None:
+    # A mistyped email is left out of a person kept for her name (a warning)…
+    kept = client.post(
+        f"{SYNC}/persons?source=erp",
+        json={"external_id": "C-1", "family_name": "Pop", "email": "ana@gmial.com"},
+        headers=admin,
+    )
+    assert kept.status_code == 201, kept.text
+    warning = kept.json()["items"][0]["warnings"][0]
+    assert warning["field"] == "email" and "gmail.com" in warning["reason"]
+    assert kept.json()["counts"]["kept_with_warnings"] == 1
+    # …but refuses an item that names nobody without it.
     response = client.post(
         f"{SYNC}/persons?source=erp",
-        json={"external_id": "C-2", "family_name": "Pop", "email": "ana@gmial.com"},
+        json={"external_id": "C-2", "email": "ana@gmial.com"},
         headers=admin,
     )
     assert response.status_code == 422
@@ -90,7 +102,7 @@ def test_single_invalid_person_is_a_422_problem_naming_the_field(
     problem = response.json()
     assert problem["errors"][0]["field"] == "email"
     assert "gmail.com" in problem["errors"][0]["message"]
-    assert _persons(session) == []
+    assert [p.external_id for p in _persons(session)] == ["C-1"]
 
 
 def test_batch_with_mixed_items_stores_the_valid_ones_only(
@@ -117,7 +129,7 @@ def test_batch_with_mixed_items_stores_the_valid_ones_only(
     statuses = [r["status"] for r in body["items"]]
     assert statuses == [
         "created",
-        "rejected",
+        "created",
         "rejected",
         "rejected",
         "rejected",
@@ -125,17 +137,26 @@ def test_batch_with_mixed_items_stores_the_valid_ones_only(
         "rejected",
         "created",
     ]
+    # the impossible birth date is left out, the person kept (issue 12)
+    warned = body["items"][1]["warnings"][0]
+    assert warned["field"] == "birth_date" and warned["index"] == 1
     errors = {r["index"]: r["errors"][0] for r in body["items"] if r["status"] == "rejected"}
-    assert errors[1]["field"] == "birth_date" and errors[1]["index"] == 1
     assert errors[2]["field"] == "email" and "string, number or boolean" in errors[2]["reason"]
     assert errors[3]["field"] == "external_id"
     assert errors[4]["field"] == "external_id" and "item 0" in errors[4]["reason"]
     assert "JSON object" in errors[5]["reason"]
     assert errors[6]["field"] == "colour" and "unknown field" in errors[6]["reason"]
-    assert body["counts"] == {"rows": 8, "new": 2, "updated": 0, "unchanged": 0, "rejected": 6}
-    assert [p.external_id for p in _persons(session)] == ["A1", "A7"]
-    # nothing of a rejected item was written: no email of "bad@example.com"
-    assert session.scalar(select(func.count()).select_from(Email)) == 1
+    assert body["counts"] == {
+        "rows": 8,
+        "new": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 5,
+        "kept_with_warnings": 1,
+    }
+    assert [p.external_id for p in _persons(session)] == ["A1", "A2", "A7"]
+    # nothing of a rejected item was written: no email of "nested"
+    assert session.scalar(select(func.count()).select_from(Email)) == 2
 
 
 def test_orders_with_lines_and_unknown_references(
@@ -388,3 +409,17 @@ def test_numbers_too_large_for_the_store_are_rejected_on_every_store(
     assert "too large" in body["items"][0]["errors"][0]["reason"]
     stored = session.scalars(select(InterfaceEvent)).one()
     assert stored.external_id == "E2" and stored.detail is None
+
+
+def test_a_refused_order_with_nul_bytes_is_reported_not_a_server_error(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    """Found by schemathesis on PostgreSQL: a NUL in a refused value reached the rejects table
+    (PostgreSQL refuses NUL in text) and gave a 500."""
+    order = {"external_id": "O\x00", "ordered_at": "", "lines": [{"sku\x00": "a\x00b"}]}
+    response = client.post(f"{SYNC}/orders?source=shop", json={"items": [order]}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json()["items"][0]["status"] == "rejected"
+    with engine.connect() as conn:
+        stored = conn.execute(select(ImportReject.value, ImportReject.reason)).all()
+    assert stored and all("\x00" not in (v or "") + r for v, r in stored)

@@ -18,6 +18,9 @@ from closedloop.interfaces import outbox
 from closedloop.interfaces.settings import get_interfaces_settings
 from closedloop.jobs.service import run_pending
 
+#: The receivers run on 127.0.0.1, an internal address webhooks refuse by default.
+pytestmark = pytest.mark.usefixtures("allow_private_webhooks")
+
 HOOKS = "/api/v1/webhooks"
 
 
@@ -113,7 +116,9 @@ def test_delivery_log_detail_and_redeliver(
     assert delivery["endpoint_id"] == eid and delivery["event_type"] == "person.created"
     detail = client.get(f"{HOOKS}/deliveries/{delivery['id']}", headers=admin).json()
     assert [a["status_code"] for a in detail["attempt_log"]] == [500, 502]
-    assert detail["attempt_log"][0]["response_excerpt"] == "no"
+    # The receiver is on 127.0.0.1: the log keeps the answer's size, never its body.
+    assert detail["attempt_log"][0]["response_excerpt"] is None
+    assert detail["attempt_log"][0]["response_size"] == len("no")
     assert detail["body"]["data"]["external_id"] == "W1"
     again = client.post(f"{HOOKS}/deliveries/{delivery['id']}/redeliver", headers=admin)
     assert again.status_code == 202 and again.json()["status"] == "pending"

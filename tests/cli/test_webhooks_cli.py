@@ -21,6 +21,9 @@ from closedloop.interfaces.settings import get_interfaces_settings
 from closedloop.interfaces.sync import sync_persons
 from closedloop.jobs.service import run_pending
 
+#: The receivers run on 127.0.0.1, an internal address webhooks refuse by default.
+pytestmark = pytest.mark.usefixtures("allow_private_webhooks")
+
 runner = CliRunner()
 
 

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
-from closedloop.asgi import create_app
 from closedloop.consent import service as consent_service
 from closedloop.contacts import service as contacts_service
 from closedloop.contacts.schemas import PersonCreate
@@ -51,28 +46,6 @@ SECTIONS = (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture()
-def server(engine: object) -> Iterator[str]:
-    """The real ASGI app served by uvicorn on a free local port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(), log_level="warning", lifespan="off")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
 
 
 @pytest.fixture()

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from html import unescape
 from types import SimpleNamespace
 from typing import Any
 
@@ -62,10 +63,33 @@ def login(
     return response
 
 
+_INPUT = re.compile(r'<input id="f-[^"]+" name="([^"]+)" type="[^"]+" value="([^"]*)"')
+
+
+def edit_form(client: TestClient, pid: int) -> dict[str, str]:
+    """The person's edit form as the browser would send it back unchanged: every field, the
+    chosen option of each list, the version and the CSRF token."""
+    page = client.get(f"/persons/{pid}/edit").text
+    data = {name: unescape(value) for name, value in _INPUT.findall(page)}
+    for name in ("gender", "lifecycle_status", "preferred_channel"):
+        block = re.search(rf'name="{name}".*?</select>', page, re.S)
+        assert block, f"no {name} list in the edit form"
+        chosen = re.search(r'<option value="([^"]*)" selected', block.group(0))
+        data[name] = chosen.group(1) if chosen else ""
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version is not None, "no version in the edit form"
+    data["version"] = version.group(1)
+    data["csrf_token"] = csrf_from(page)
+    return data
+
+
 @pytest.fixture()
 def web() -> SimpleNamespace:
-    """The helpers above for the tests: ``web.login``, ``web.page_token``, ``web.csrf_from``."""
-    return SimpleNamespace(login=login, page_token=page_token, csrf_from=csrf_from)
+    """The helpers above for the tests: ``web.login``, ``web.page_token``, ``web.csrf_from``,
+    ``web.edit_form``."""
+    return SimpleNamespace(
+        login=login, page_token=page_token, csrf_from=csrf_from, edit_form=edit_form
+    )
 
 
 @pytest.fixture()

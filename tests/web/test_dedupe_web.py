@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from types import SimpleNamespace
 
+import plotly
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +21,7 @@ from closedloop.db.uow import unit_of_work
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import run_pending
 from closedloop.quality.models import DuplicateCandidate
+from closedloop.web.routes.vendor import PLOTLY_URL, plotly_path
 
 
 def _pairs(factory: sessionmaker[Session]) -> list[int]:
@@ -53,8 +55,16 @@ def test_queue_pair_page_and_decisions_with_csrf(
     data = re.search(r'id="waterfall"[^>]*data-figure="([^"]*)"', page.text)
     assert data is not None
     figure = json.loads(html.unescape(data.group(1)))
-    assert figure["data"][0]["type"] == "waterfall" and figure["data"][0]["x"][0] == "prior"
-    assert 'src="/vendor/plotly.min.js"' in page.text and 'data-key="n"' in page.text
+    assert (
+        figure["data"][0]["type"] == "waterfall"
+        and figure["data"][0]["x"][0] == "Starting odds (prior)"
+    )
+    assert f'src="{PLOTLY_URL}"' in page.text and 'data-key="n"' in page.text
+    # Plotly's layers are positioned by its inline styles: allowed here, scripts stay 'self'.
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "style-src 'self' 'unsafe-inline'" in csp
+    # The decisions come before the chart, outside its box.
+    assert page.text.index('id="decision-form"') < page.text.index('id="waterfall"')
     # no CSRF token: refused, nothing changed
     refused = client.post(f"/duplicates/{first}/decide", data={"decision": "accept"})
     assert refused.status_code == 403
@@ -76,13 +86,32 @@ def test_queue_pair_page_and_decisions_with_csrf(
     assert 'id="merges-panel"' in card.text and "Unmerge" in card.text
     merges = client.get(f"/persons/{merged.merged_into_id}/merges")
     assert "Unmerge" in merges.text
+    link = re.search(r'href="(/merges/(\d+)/unmerge)[^"]*"', merges.text)
+    assert link is not None
+    unmerge_path = link.group(1)
+    # Unmerging asks first: a post without the confirmation changes nothing.
     token = web.csrf_from(merges.text)
-    form = re.search(r'action="(/merges/\d+/unmerge)"', merges.text)
-    assert form is not None
-    undone = client.post(form.group(1), data={"csrf_token": token}, follow_redirects=True)
-    assert undone.status_code == 200 and "undone" in undone.text
+    asked = client.post(unmerge_path, data={"csrf_token": token}, follow_redirects=False)
+    assert asked.status_code == 303 and asked.headers["location"] == unmerge_path
+    with unit_of_work(factory) as s:
+        assert s.get(Person, merged.id).merged_into_id is not None  # type: ignore[union-attr]
+    confirm = client.get(unmerge_path)
+    assert confirm.status_code == 200 and "Undo this merge?" in confirm.text
+    assert "stays in the duplicate review" in confirm.text
+    undone = client.post(
+        unmerge_path,
+        data={"csrf_token": web.csrf_from(confirm.text), "confirm": "1"},
+        follow_redirects=False,
+    )
+    # The pair opens again, kept apart, with its history and the decisions.
+    assert undone.status_code == 303 and undone.headers["location"] == f"/duplicates/{second}"
+    pair = client.get(f"/duplicates/{second}").text
+    assert "The merge was undone." in pair and "then undone on" in pair
+    assert "Kept apart (may be proposed again)" in pair and 'data-key="a"' in pair
     with unit_of_work(factory) as s:
         assert s.get(Person, merged.id).merged_into_id is None  # type: ignore[union-attr]
+    rejected = client.get("/duplicates", params={"status": "rejected"}).text
+    assert f'href="/duplicates/{second}"' in rejected and "undone" in rejected
 
 
 def test_analyst_sees_the_queue_but_cannot_decide(
@@ -98,30 +127,25 @@ def test_analyst_sees_the_queue_but_cannot_decide(
     assert response.status_code == 403
 
 
-def test_plotly_is_served_from_the_python_package(logged_in: Callable[..., TestClient]) -> None:
-    client = logged_in("agent")
-    response = client.get("/vendor/plotly.min.js")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/javascript")
-    assert "plotly" in response.text[:2000].lower()
+def test_plotly_is_served_once_from_the_python_package_long_cached_and_compressed(
+    client: TestClient,
+) -> None:
+    """One address for every chart page, named after the version: cached for a year,
+    gzip-compressed for browsers that accept it, the same bytes as the package's file."""
+    assert f"/vendor/plotly-{plotly.__version__}.min.js" == PLOTLY_URL
+    packed = client.get(PLOTLY_URL, headers={"Accept-Encoding": "gzip"})
+    assert packed.status_code == 200  # public: no login needed for a library
+    assert packed.headers["content-type"].startswith("text/javascript")
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "immutable" in packed.headers["cache-control"]
+    assert "max-age=31536000" in packed.headers["cache-control"]
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert int(packed.headers["content-length"]) < plotly_path().stat().st_size / 2
+    assert packed.content == plotly_path().read_bytes()  # httpx decoded it
+    plain = client.get(PLOTLY_URL, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and "plotly" in plain.text[:2000].lower()
+    assert client.get("/vendor/plotly-0.0.1.min.js").status_code == 404
     assert client.get("/static/dedupe.js").status_code == 200
-
-
-def _edit_form(web: SimpleNamespace, client: TestClient, pid: int) -> dict[str, str]:
-    """The edit form's fields as the browser would send them unchanged."""
-    page = client.get(f"/persons/{pid}/edit").text
-    inputs = r'<input id="f-[^"]+" name="([^"]+)" type="[^"]+" value="([^"]*)"'
-    data = {name: html.unescape(value) for name, value in re.findall(inputs, page)}
-    for name in ("gender", "lifecycle_status", "preferred_channel"):
-        block = re.search(rf'name="{name}".*?</select>', page, re.S)
-        assert block
-        chosen = re.search(r'<option value="([^"]*)" selected', block.group(0))
-        data[name] = chosen.group(1) if chosen else ""
-    version = re.search(r'name="version" value="(\d+)"', page)
-    assert version is not None
-    data["version"] = version.group(1)
-    data["csrf_token"] = web.csrf_from(page)
-    return data
 
 
 def test_an_edit_that_makes_a_duplicate_warns_with_links(
@@ -136,7 +160,7 @@ def test_an_edit_that_makes_a_duplicate_warns_with_links(
     client = logged_in("agent")
     card = client.get(f"/persons/{other}")
     assert 'id="possible-duplicates"' not in card.text  # a namesake born 21 years apart
-    data = _edit_form(web, client, other)
+    data = web.edit_form(client, other)
     data.update(birth_date="1971-03-14", email="jean.dupont@example.com")
     saved = client.post(f"/persons/{other}/edit", data=data, follow_redirects=True)
     assert saved.status_code == 200
@@ -183,8 +207,8 @@ def test_the_run_button_queues_a_job_and_the_page_follows_it(
     done = client.get("/duplicates?status=auto_merged")
     assert "http-equiv" not in done.text
     status = re.search(r'id="dedupe-run-status">(.*?)</p>', done.text, re.S)
-    assert status is not None and "done" in status.group(1)
-    assert "merge(s)" in status.group(1)
+    assert status is not None and "is finished" in status.group(1)
+    assert re.search(r"\d+ merges, \d+ pairs to review", status.group(1))
     with unit_of_work(factory) as s:
         ran = s.get(Job, job.id)
         assert ran is not None and ran.status == "done" and ran.result is not None

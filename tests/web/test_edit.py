@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from html import unescape
 from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
@@ -18,21 +17,6 @@ from closedloop.db.uow import unit_of_work
 from closedloop.users.models import AuditEvent
 
 
-def _form(web: SimpleNamespace, client: TestClient, pid: int) -> dict[str, str]:
-    """The edit form's fields as the browser would send them unchanged."""
-    html = client.get(f"/persons/{pid}/edit").text
-    inputs = r'<input id="f-[^"]+" name="([^"]+)" type="[^"]+" value="([^"]*)"'
-    data = {name: unescape(value) for name, value in re.findall(inputs, html)}
-    for name in ("gender", "lifecycle_status", "preferred_channel"):
-        block = re.search(rf'name="{name}".*?</select>', html, re.S)
-        assert block
-        chosen = re.search(r'<option value="([^"]*)" selected', block.group(0))
-        data[name] = chosen.group(1) if chosen else ""
-    data["version"] = re.search(r'name="version" value="(\d+)"', html).group(1)  # type: ignore[union-attr]
-    data["csrf_token"] = web.csrf_from(html)
-    return data
-
-
 def test_edit_saves_and_is_audited(
     client: TestClient,
     logged_in: Callable[..., TestClient],
@@ -44,7 +28,7 @@ def test_edit_saves_and_is_audited(
     pid = people["Dupont"]
     with factory() as s:
         phone_id = contacts_service.get_person(s, pid).phones[0].id
-    data = _form(web, client, pid)
+    data = web.edit_form(client, pid)
     assert data["given_name"] == "Jean" and data["version"] == "1"
     assert data["lifecycle_status"] == "customer"
     data.update(
@@ -86,7 +70,7 @@ def test_chinese_names_round_trip(
 ) -> None:
     logged_in("agent")
     pid = people["王"]
-    data = _form(web, client, pid)
+    data = web.edit_form(client, pid)
     data.update(given_name="小明", family_name="欧阳")
     assert client.post(f"/persons/{pid}/edit", data=data).status_code == 200
     with factory() as s:
@@ -104,7 +88,7 @@ def test_errors_are_shown_next_to_each_field_and_nothing_is_saved(
 ) -> None:
     logged_in("agent")
     pid = people["Dupont"]
-    data = _form(web, client, pid)
+    data = web.edit_form(client, pid)
     data.update(
         given_name="Jacques",
         email="not-an-email",
@@ -146,7 +130,7 @@ def test_service_validation_error_keeps_nothing(
     with unit_of_work(factory) as s:
         s.add(Email(person_id=pid, address="old@@legacy", address_key="old@@legacy"))
     logged_in("agent")
-    data = _form(web, client, pid)
+    data = web.edit_form(client, pid)
     data.update(given_name="Jacques", email="jacques@example.org")
     response = client.post(f"/persons/{pid}/edit", data=data)
     assert response.status_code == 422
@@ -167,7 +151,7 @@ def test_stale_version_shows_a_conflict_and_loses_nothing(
 ) -> None:
     logged_in("agent")
     pid = people["Dupont"]
-    data = _form(web, client, pid)
+    data = web.edit_form(client, pid)
     # Meanwhile a colleague changes the person.
     with unit_of_work(factory) as s:
         contacts_service.update_person(
@@ -204,6 +188,6 @@ def test_missing_version_is_a_bad_request(
 ) -> None:
     logged_in("agent")
     pid = people["Dupont"]
-    data = _form(web, client, pid)
+    data = web.edit_form(client, pid)
     del data["version"]
     assert client.post(f"/persons/{pid}/edit", data=data).status_code == 400

@@ -258,3 +258,21 @@ def test_pages_show_times_in_the_configured_zone(
         assert shown in client.get("/jobs").text  # an unknown zone falls back to UTC
     get_settings.cache_clear()
     environment.cache_clear()
+
+
+def test_stored_job_messages_are_translated_where_shown() -> None:
+    """Background work stores English; a page finds the message and writes it in its
+    language with its numbers, a marked constant too; anything else is left as it is."""
+    from closedloop.errors import failure_message
+    from closedloop.quality.said import PHASE_DONE, PHASE_TEXT
+
+    stored = PHASE_DONE(phase=PHASE_TEXT["store"], done=12345, total=20000)
+    assert stored == "storing pairs: 12,345 of 20,000"
+    fr = i18n.translate_stored(stored, "fr").replace("\u202f", " ").replace("\xa0", " ")
+    assert fr == ("enregistrement des paires : 12 345 sur 20 000")
+    assert i18n.translate_stored(stored, "en") == stored
+    assert i18n.translate_stored(failure_message(MemoryError()), "fr").startswith(
+        "Le serveur a manqué de mémoire"
+    )
+    assert i18n.translate_stored("Person 42 does not exist.", "fr") == "Person 42 does not exist."
+    assert i18n.translate_stored(None, "fr") == ""

@@ -75,14 +75,36 @@ def test_upload_confirm_import_and_roll_back(
     batch_url = finished.headers["location"]
     assert client.get(job_url + ".json").json()["batch_id"] == int(batch_url.rsplit("/", 1)[1])
     summary = client.get(batch_url).text
+    # Ana is kept without her mistyped email: a warning, not a reject (issue 12)
     assert "did you mean ana@gmail.com" in summary
-    assert "Download all rejects (CSV)" in summary
-    csv = client.get(batch_url + "/rejects.csv")
+    assert "Rows kept with warnings" in summary
+    assert "Download all warnings (CSV)" in summary
+    assert "No row was rejected." in summary
+    csv = client.get(batch_url + "/warnings.csv")
     assert "gmial" in csv.content.decode("utf-8-sig")
+    assert "gmial" not in client.get(batch_url + "/rejects.csv").content.decode("utf-8-sig")
     listing = client.get("/imports").text
     assert "web-clients" in listing  # the saved mapping is offered
+    # Rolling back is a mass delete: not the marketer's to do (no button, 403), an admin's.
+    assert "Roll back this import" not in summary
+    refused = client.post(batch_url + "/rollback", data={"csrf_token": web.csrf_from(summary)})
+    assert refused.status_code == 403
+    assert client.get(batch_url + "/rollback").status_code == 403
+    client.post("/logout", data={"csrf_token": web.csrf_from(summary)})
+    logged_in("admin")
+    summary = client.get(batch_url).text
+    assert f'href="{batch_url}/rollback"' in summary  # a link to the confirmation, not a form
+    confirm = client.get(batch_url + "/rollback")
+    assert confirm.status_code == 200
+    plan = re.search(r'id="rollback-plan">(.*?)\n</div>', confirm.text, re.S)
+    assert plan is not None
+    tiles = re.findall(r"<strong>(\d+)</strong> ([^<]+)</div>", plan.group(1))
+    assert ("2", "persons will be deleted") in tiles
+    assert ("0", "persons are kept because of their history") in tiles
     rolled = client.post(
-        batch_url + "/rollback", data={"csrf_token": web.csrf_from(summary)}, follow_redirects=True
+        batch_url + "/rollback",
+        data={"csrf_token": web.csrf_from(confirm.text)},
+        follow_redirects=True,
     )
     assert "The import was rolled back." in rolled.text
 

@@ -25,6 +25,7 @@ from closedloop.scoring import service
 from closedloop.scoring.models import PersonScore, ReportSnapshot
 from closedloop.scoring.schemas import ScoreParams
 from closedloop.transactions.models import Order, OrderLine, Product, ProductCategory
+from closedloop.web.routes.vendor import PLOTLY_URL
 
 AS_OF = date(2026, 11, 22)
 FIGURE = re.compile(r'data-figure="([^"]*)"')
@@ -157,7 +158,7 @@ def test_value_page_draws_every_chart(
     assert "script-src 'self';" in csp and "style-src 'self' 'unsafe-inline'" in csp
     assert "unsafe-inline" not in client.get("/reports").headers["content-security-policy"]
     html = page.text
-    assert '<script src="/reports/plotly.min.js" defer></script>' in html
+    assert f'<script src="{PLOTLY_URL}" defer></script>' in html
     figures = [json.loads(unescape(raw)) for raw in FIGURE.findall(html)]
     assert len(figures) == 5
     kinds = sorted(trace["type"] for f in figures for trace in f["data"])
@@ -166,6 +167,12 @@ def test_value_page_draws_every_chart(
     assert sum(map(sum, heat["data"][0]["z"])) == 150
     for name in ("Champions", "Lifecycle stages", "Value tiers", "Tier"):
         assert name in html
+    # The CLV is named for its horizon, and every figure is explained on the page.
+    assert "Lifetime value" not in html and "Value, next 12 months (discounted)" in html
+    explained = html[html.index('id="value-explained"') :]
+    for figure in ("Revenue last year", "Expected next year", "Change", "P(alive)"):
+        assert f"<dt>{figure}</dt>" in explained
+    assert "discounted at 10.0 % a year" in explained
     assert client.get("/reports/value?run=999").status_code == 404
 
 
@@ -180,9 +187,7 @@ def test_demand_page_and_plotly_bundle(
     names = {trace.get("name") for f in figures for trace in f["data"]}
     assert {"Books", "Music"} <= names
     assert "Categories ranked by change" in page.text
-    bundle = client.get("/reports/plotly.min.js")
-    assert bundle.status_code == 200 and "javascript" in bundle.headers["content-type"]
-    assert len(bundle.content) > 1_000_000
+    assert f'<script src="{PLOTLY_URL}" defer></script>' in page.text
     assert client.get("/static/reports.js").status_code == 200
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from closedloop.web import rendering
+from closedloop.web.security import CONTENT_SECURITY_POLICY
 
 PAGES = ["/login", "/", "/persons", "/persons/{pid}", "/persons/{pid}/edit", "/persons/999999"]
 
@@ -60,10 +61,15 @@ def test_static_files_are_served(client: TestClient) -> None:
     assert js.headers["x-content-type-options"] == "nosniff"
 
 
-def test_api_documentation_keeps_its_own_scripts(client: TestClient) -> None:
+def test_api_documentation_runs_under_the_sites_policy(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
-    assert "content-security-policy" not in docs.headers
+    assert docs.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    scripts = re.findall(r"<script[^>]*>", docs.text)
+    assert scripts and all(re.search(r'src="/docs/', tag) for tag in scripts)
+    assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', docs.text))
+    for path in re.findall(r'(?:src|href)="([^"]*)"', docs.text):
+        assert client.get(path).status_code == 200, path
 
 
 def test_pages_are_utf8(

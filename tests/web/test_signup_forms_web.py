@@ -7,11 +7,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.consent.models import SignupForm
+from closedloop.settings import get_settings
 
 
 def _data(token: str, **over: Any) -> dict[str, Any]:
@@ -47,7 +49,10 @@ def test_marketer_creates_edits_and_gets_the_embed_snippet(
     snippet = re.search(r'<textarea id="embed"[^>]*>([^<]+)</textarea>', page.text)
     assert snippet
     iframe = html.unescape(snippet.group(1))
-    assert iframe.startswith('<iframe src="http://127.0.0.1:8000/signup/club"')
+    # Without CLOSEDLOOP_PUBLIC_BASE_URL, the address the page was asked at (not port 8000).
+    assert iframe.startswith('<iframe src="http://testserver/signup/club"')
+    listed = client.get("/signup-forms", headers={"Host": "demo.example:8123"}).text
+    assert "http://demo.example:8123/signup/club" in listed and ":8000" not in listed
     assert 'title="Le club &lt;des> lecteurs"' in iframe
     with factory() as s:
         form = s.scalars(select(SignupForm)).one()
@@ -91,3 +96,18 @@ def test_roles_and_csrf(logged_in: Callable[..., TestClient], web: Any) -> None:
     assert "Sign-up forms" not in client.get("/").text
     client = logged_in("admin", username="boss")
     assert client.post("/signup-forms/new", data=_data("wrong")).status_code == 403
+
+
+def test_the_public_link_follows_the_configured_public_address(
+    logged_in: Callable[..., TestClient], web: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = logged_in("marketer")
+    token = web.page_token(client, "/signup-forms/new")
+    client.post("/signup-forms/new", data=_data(token), follow_redirects=False)
+    monkeypatch.setenv("CLOSEDLOOP_PUBLIC_BASE_URL", "https://shop.example")
+    get_settings.cache_clear()
+    try:
+        assert "https://shop.example/signup/club" in client.get("/signup-forms").text
+    finally:
+        monkeypatch.delenv("CLOSEDLOOP_PUBLIC_BASE_URL")
+        get_settings.cache_clear()

@@ -23,6 +23,9 @@ from closedloop.jobs.service import run_pending
 
 from .conftest import csrf_from
 
+#: The receivers run on 127.0.0.1, an internal address webhooks refuse by default.
+pytestmark = pytest.mark.usefixtures("allow_private_webhooks")
+
 
 @pytest.fixture()
 def receiver_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:

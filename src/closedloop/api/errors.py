@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from closedloop.errors import AuthenticationFailed, DomainError
+from closedloop.errors import AuthenticationFailed, DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,12 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "Idempotency key in use",
         "A request with this Idempotency-Key is still being processed; retry later.",
     ),
+    "too-many-requests": (
+        429,
+        "Too many requests",
+        "A rate limit was reached; the `Retry-After` header says in how many seconds to try "
+        "again (limits: docs/security.md).",
+    ),
     "internal-error": (500, "Internal server error", "An unexpected error; it has been logged."),
 }
 
@@ -233,9 +239,11 @@ async def _fallback(request: Request, exc: Exception, default: Handler | None) -
 
 async def _domain_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    headers = (
-        {"WWW-Authenticate": WWW_AUTHENTICATE} if isinstance(exc, AuthenticationFailed) else None
-    )
+    headers: dict[str, str] | None = None
+    if isinstance(exc, AuthenticationFailed):
+        headers = {"WWW-Authenticate": WWW_AUTHENTICATE}
+    elif isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         request,
         slug=slug_of(exc),
@@ -383,19 +391,53 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _problem_media_type(schema: dict[str, Any]) -> None:
-    """Declare error responses as application/problem+json in the OpenAPI document."""
-    ref = "#/components/schemas/Problem"
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            for status, response in operation.get("responses", {}).items():
-                content = response.get("content", {})
-                plain = content.get("application/json", {})
-                if (
-                    str(status).startswith(("4", "5"))
-                    and plain.get("schema", {}).get("$ref") == ref
-                ):
-                    content[PROBLEM_JSON] = content.pop("application/json")
+def _problem(status: int) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/Problem"}
+    title = next((t for st, t, _ in PROBLEM_TYPES.values() if st == status), None)
+    return {
+        "description": title or HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": ref}},
+    }
+
+
+def document_problems(schema: dict[str, Any], app: FastAPI) -> None:
+    """Make the document say what the API does on errors: every error response is an
+    ``application/problem+json`` Problem (FastAPI's own 422 schema is replaced), and each
+    operation lists the errors it can give — 500 always, 401/403 from its declared access,
+    404 for a path with an id, 422 when it takes input, 400/415 when it takes a JSON body."""
+    from closedloop.access import route_table
+    from closedloop.users.permissions import Audience
+
+    access = {(r.method.lower(), r.path): r.access for r in route_table(app) if r.api}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            needed = {500}
+            declared = access.get((method, path))
+            if declared is not None and declared != Audience.PUBLIC:
+                needed.add(401)
+            if isinstance(declared, frozenset):
+                needed.add(403)
+            if "{" in path:
+                needed.add(404)
+            if operation.get("parameters") or operation.get("requestBody"):
+                needed.add(422)
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                needed |= {400, 415}
+            for status in needed:
+                responses.setdefault(str(status), _problem(status))
+            for status, response in list(responses.items()):
+                if not str(status).startswith(("4", "5")):
+                    continue
+                content = response.get("content") or {}
+                if PROBLEM_JSON not in content or "application/json" in content:
+                    responses[status] = {
+                        **_problem(int(status)),
+                        **{k: v for k, v in response.items() if k not in ("content",)},
+                    }
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
 
 
 def install(app: FastAPI) -> None:
@@ -412,7 +454,7 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = build_openapi()
-        _problem_media_type(schema)
+        document_problems(schema, app)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from closedloop.contacts.schemas import PersonPublic
-from closedloop.db.base import as_utc
+from closedloop.db.types import UtcDatetime as DbUtcDatetime
 from closedloop.reports.card import PersonCard
 
-#: Times leave the API in UTC with an explicit offset ("…Z"), whatever the store returns
-#: (SQLite gives naive datetimes back; PostgreSQL answers in the session's time zone).
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+#: Times leave the API in UTC with an explicit offset ("…Z"); ``tests/security`` checks that
+#: every response model uses it.
+UtcDatetime = DbUtcDatetime
 
 
 class PersonOut(PersonPublic):
@@ -31,12 +31,13 @@ class PersonPage(BaseModel):
     """One page of persons, ordered by family name, given name and id."""
 
     items: list[PersonOut]
-    total: int = Field(
-        description="How many persons match, counted up to `total_cap`; when `total_capped` "
-        "is true there are at least that many."
+    total: int = Field(description="How many persons match, exactly.")
+    total_capped: bool = Field(
+        False, description="Always false: `total` is exact (kept for clients of version 1)."
     )
-    total_capped: bool = Field(description="True when the count stopped at the cap.")
-    total_cap: int = Field(description="The highest total the count reports.")
+    total_cap: int | None = Field(
+        None, description="Always null: the count has no cap (kept for clients of version 1)."
+    )
     limit: int
     offset: int
 

@@ -11,24 +11,55 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from sqlalchemy.orm import Session
 
 from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.db.uow import unit_of_work
 from closedloop.errors import DomainError
 
-console = Console()
-err_console = Console(stderr=True)
+#: The width of output sent to a pipe or a file: wide enough that no table is cut.
+PIPE_WIDTH = 10_000
+
+
+class CliConsole(Console):
+    """A Rich console as wide as the terminal it writes to; when it writes to a pipe or a file
+    (``closedloop persons list | grep …``, ``> list.txt``) tables keep every column whole
+    instead of being cut to 80 characters. ``COLUMNS`` still sets a width when given, read
+    when printing (not frozen when the module is imported)."""
+
+    def __init__(self, *, width: int | None = None, **kwargs: Any) -> None:
+        super().__init__(width=width, **kwargs)
+        self._width = width
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPE_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = CliConsole()
+err_console = CliConsole(stderr=True)
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A unit of work on the configured store; domain errors exit with a clear message."""
+def session_scope(*, whole_schema: bool = True) -> Iterator[Session]:
+    """A unit of work on the configured store; domain errors exit with a clear message.
+
+    ``whole_schema=False``: only the models the command imported are loaded (see
+    :func:`closedloop.bootstrap.get_engine`), for read commands that must answer fast.
+    """
     try:
-        with unit_of_work(get_session_factory(get_engine())) as session:
+        engine = get_engine(whole_schema=whole_schema)
+        with unit_of_work(get_session_factory(engine)) as session:
             yield session
     except DomainError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from closedloop.bootstrap import get_engine, get_session_factory
+from closedloop.channels.catcher import MailCatcher
 from closedloop.cli._common import console
 from closedloop.consent import forms
 from closedloop.contacts.models import Person
 from closedloop.db.uow import unit_of_work
 from closedloop.migrations import upgrade
+from closedloop.settings import get_settings
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.vocab import Channel, Purpose, Role
@@ -26,13 +30,26 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="Address to serve on."),
     port: int = typer.Option(8000, help="Port to serve on."),
     serve: bool = typer.Option(True, help="Start the web app once the base is ready."),
+    mail_catcher: bool = typer.Option(
+        True,
+        "--mail-catcher/--no-mail-catcher",
+        help="Catch the demo's emails in the app (admin menu, Outbox) instead of sending them "
+        "to the configured SMTP server.",
+    ),
+    mail_port: int = typer.Option(
+        0, "--mail-port", min=0, max=65535, help="Port of the mail catcher (0: any free port)."
+    ),
 ) -> None:
     """Create the database, fill it with a demo base, add a demo admin and serve the web app.
 
-    Safe to run again: an existing base and existing users are kept.
+    Safe to run again: an existing base and existing users are kept. The emails the demo
+    sends (sign-up confirmations…) are caught by an SMTP server of its own and shown to
+    admins on the Outbox page, so sign-up, confirmation and preference centre can be
+    followed in the browser.
     """
     from closedloop.cli.seed import run_seed
     from closedloop.cli.serve import run_server
+    from closedloop.demo.launchable import ensure_launchable_campaign
 
     engine = get_engine()
     upgrade(engine)
@@ -54,12 +71,45 @@ def demo(
     url = f"http://{host}:{port}"
     with unit_of_work(factory) as session:
         form_slug = _demo_signup_form(session)
+        ready = ensure_launchable_campaign(session)
     console.print(f"\nclosedloop is ready at [bold]{url}[/bold] — log in with {login}.")
     if form_slug:
         console.print(f"A public sign-up form to try: [bold]{url}/signup/{form_slug}[/bold]")
+    if ready:
+        console.print(f"A campaign ready to launch: [bold]{url}/campaigns[/bold] ({ready}).")
+    if not serve:
+        console.print("")
+        return
+    if "CLOSEDLOOP_PUBLIC_BASE_URL" not in os.environ:  # links in emails lead to this demo
+        os.environ["CLOSEDLOOP_PUBLIC_BASE_URL"] = url
+        get_settings.cache_clear()
+    catcher = _start_mail_catcher(engine, mail_port) if mail_catcher else None
+    if catcher is not None:
+        console.print(
+            f"Emails are caught, not sent: read them at [bold]{url}/outbox[/bold] "
+            f"(SMTP on {catcher.host}:{catcher.port})."
+        )
     console.print("")
-    if serve:
+    try:
         run_server(host=host, port=port)
+    finally:
+        if catcher is not None:
+            catcher.stop()
+
+
+def _start_mail_catcher(engine: Engine, port: int) -> MailCatcher:
+    """Start the catcher and point this process's SMTP settings at it (the web app and its
+    worker thread read them)."""
+    catcher = MailCatcher(engine, port=port).start()
+    os.environ["CLOSEDLOOP_SMTP_HOST"] = catcher.host
+    os.environ["CLOSEDLOOP_SMTP_PORT"] = str(catcher.port)
+    for name in ("USERNAME", "PASSWORD"):
+        os.environ["CLOSEDLOOP_SMTP_" + name] = ""
+    os.environ["CLOSEDLOOP_SMTP_STARTTLS"] = "false"
+    # the catcher delivers nothing: the demo base's campaigns may be sent to it
+    os.environ["CLOSEDLOOP_DELIVERY_IS_TEST_SINK"] = "true"
+    get_settings.cache_clear()
+    return catcher
 
 
 def _demo_signup_form(session: Session) -> str | None:

@@ -20,9 +20,7 @@ from closedloop.cli._common import (
     session_scope,
 )
 from closedloop.errors import DomainError
-from closedloop.reports import demand as demand_report
-from closedloop.reports import value as value_report
-from closedloop.scoring import queries, service
+from closedloop.scoring import queries
 from closedloop.scoring.lifecycle import LifecycleRules
 from closedloop.scoring.models import CurrencyRate, ScoreRun
 from closedloop.scoring.schemas import ScoreParams, ScoreRunPublic
@@ -79,6 +77,12 @@ def score(
     fit_sample: int = typer.Option(
         250_000, "--fit-sample", min=1000, help="Fit the models on at most this many buyers."
     ),
+    currency: str | None = typer.Option(
+        None,
+        "--currency",
+        help="Base currency of the amounts (three letters, e.g. USD); orders in other "
+        "currencies are converted with the stored rates. Default: CLOSEDLOOP_DEFAULT_CURRENCY.",
+    ),
     update_lifecycle: bool = typer.Option(
         False,
         "--update-lifecycle",
@@ -89,7 +93,8 @@ def score(
     """Score every person from their orders and store the results as a new run.
 
     Computes recency, frequency and monetary value over the window, RFM codes and segments,
-    fits BG/NBD and Pareto/NBD (choosing by a holdout check), P(alive), expected purchases in
+    fits BG/NBD, MBG/NBD and Pareto/NBD (choosing by a holdout check scaled to the history),
+    P(alive) (never from BG/NBD, which calls every one-time buyer alive), expected purchases in
     30/90/365 days, Gamma-Gamma expected spend, CLV over the horizon, value tiers and
     lifecycle stages. Earlier runs are kept: each person's value over time is their history.
     """
@@ -102,6 +107,7 @@ def score(
             tier_shares=_shares(tiers),
             holdout_days=holdout_days,
             fit_sample=fit_sample,
+            base_currency=currency,
             lifecycle=LifecycleRules(),
             update_lifecycle=update_lifecycle,
         )
@@ -113,6 +119,8 @@ def score(
 
     def progress(step: str, fraction: float) -> None:
         bar.update(task, completed=fraction, description=step.capitalize())
+
+    from closedloop.scoring import service  # pandas, scipy: loaded for this command only
 
     try:
         with bar:
@@ -197,7 +205,9 @@ def set_rate(
     rate: float = typer.Argument(..., help="Value of one unit in the base currency."),
     base: str | None = typer.Option(None, "--base", help="Base currency (default: settings)."),
 ) -> None:
-    """Store the rate that converts ``CURRENCY`` into the base currency."""
+    """Store the rate that converts CURRENCY into the base currency."""
+    from closedloop.scoring import service
+
     with session_scope() as session:
         service.set_rate(session, currency, rate, base=base)
     console.print(f"{currency.upper()} → rate {rate} stored.")
@@ -228,6 +238,8 @@ def value(
     json_output: bool = JsonOption,
 ) -> None:
     """Customer value of a run: RFM grid, segments, tiers, stages, CLV distribution."""
+    from closedloop.reports import value as value_report
+
     with session_scope() as session:
         report = value_report.value_report(session, run_id)
     if json_output:
@@ -245,6 +257,8 @@ def demand(
     json_output: bool = JsonOption,
 ) -> None:
     """Demand per category and month with trend, seasonality, forecast and change."""
+    from closedloop.reports import demand as demand_report  # Ibis, scipy
+
     try:
         report = demand_report.demand_report(get_engine(), horizon=months)
     except DomainError as exc:

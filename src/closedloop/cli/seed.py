@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 
 from closedloop.bootstrap import get_engine
 from closedloop.cli._common import JsonOption, console, err_console, print_json
-from closedloop.demo import seed_demo
 from closedloop.errors import DomainError
 from closedloop.migrations import upgrade
 
@@ -38,6 +37,8 @@ def run_seed(
     transient: bool = False,
 ) -> dict[str, Any]:
     """Seed the demo base with a progress bar on stderr; domain errors exit with a message."""
+    from closedloop.demo import seed_demo  # numpy, Faker: loaded when a base is generated
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

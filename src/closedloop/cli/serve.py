@@ -46,7 +46,7 @@ def serve(
         True,
         "--worker/--no-worker",
         help="Run background jobs in this process too (use --no-worker when separate "
-        "`closedloop worker` processes run them).",
+        "closedloop worker processes run them).",
     ),
 ) -> None:
     """Serve the web pages and the JSON API (/api/v1, documentation at /docs)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy.orm import Session
 
@@ -41,14 +41,27 @@ def preference_token(person_id: int) -> str:
     return make_token(TokenPurpose.PREFERENCES, {"p": person_id})
 
 
+class PreferenceLinks(NamedTuple):
+    """A person's preference centre and one-click unsubscribe address, on one token."""
+
+    preferences: str
+    unsubscribe: str
+
+
+def preference_links(person_id: int) -> PreferenceLinks:
+    """Both links of a person, signing one token (a campaign email carries both)."""
+    page = public_url("/preferences/" + preference_token(person_id))
+    return PreferenceLinks(page, page + "/unsubscribe")
+
+
 def preference_url(person_id: int) -> str:
     """The person's preference centre; every marketing email should carry it."""
-    return public_url("/preferences/" + preference_token(person_id))
+    return preference_links(person_id).preferences
 
 
 def unsubscribe_url(person_id: int) -> str:
     """The one-click unsubscribe address (RFC 8058) for the ``List-Unsubscribe`` header."""
-    return public_url(f"/preferences/{preference_token(person_id)}/unsubscribe")
+    return preference_links(person_id).unsubscribe
 
 
 def _gettext(locale: str | None) -> Callable[[str], str]:

@@ -29,6 +29,7 @@ from closedloop.contacts import service as contacts
 from closedloop.contacts.normalize import clean_text, normalize_email, normalize_phone
 from closedloop.contacts.schemas import AddressIn, EmailIn, PersonCreate, PersonUpdate, PhoneIn
 from closedloop.contacts.service import golden_record
+from closedloop.contacts.validation import control_problem
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import NotFound, ValidationFailed
 from closedloop.settings import get_settings
@@ -57,6 +58,13 @@ class SignupSubmission(BaseModel):
 def _checked(form: SignupForm, data: SignupSubmission) -> tuple[str, dict[str, str]]:
     """The normalised address and details; every invalid field at once otherwise."""
     errors: list[dict[str, Any]] = []
+    # a control character (NUL…) refuses its field, as at every entry point of a person
+    for name in ("email", "given_name", "family_name", "phone", "country"):
+        problem = control_problem(getattr(data, name))
+        if problem:
+            errors.append({"field": name, "message": problem})
+    if errors:
+        raise ValidationFailed("Some fields of the sign-up form are not valid.", errors=errors)
     address = ""
     try:
         address, _key = normalize_email(data.email)

@@ -15,6 +15,7 @@ Both are registered through ``job_handlers`` (:mod:`closedloop.consent.hooks`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -33,12 +34,15 @@ from closedloop.contacts.normalize import normalize_email
 from closedloop.db.uow import unit_of_work
 from closedloop.errors import ValidationFailed
 from closedloop.jobs.service import enqueue
+from closedloop.settings import get_settings
+from closedloop.users import throttle
 
 if TYPE_CHECKING:
     from closedloop.jobs.service import JobContext
 
 SUBMIT_KIND = "signup.submit"
 FRESH_LINK_KIND = "signup.fresh_link"
+HOUR = timedelta(hours=1)
 #: Attempts of each job: a busy store is retried with backoff, then the job fails.
 MAX_ATTEMPTS = 5
 
@@ -61,12 +65,27 @@ def queue_signup(
     return enqueue(session, SUBMIT_KIND, payload, max_attempts=MAX_ATTEMPTS).id
 
 
-def queue_fresh_link(session: Session, address: str, *, locale: str | None = None) -> int | None:
+def queue_fresh_link(
+    session: Session, address: str, *, locale: str | None = None, client: str | None = None
+) -> int | None:
     """Queue a new link for ``address`` (job ``signup.fresh_link``) whether it is known or not;
-    None, and nothing queued, when it is not an email address at all."""
+    None, and nothing queued, when it is not an email address at all.
+
+    Throttled so the form cannot flood an inbox: ``client`` (the visitor's IP) may ask
+    ``CLOSEDLOOP_FRESH_LINK_PER_CLIENT`` times an hour (:class:`TooManyRequests` past it),
+    and one address gets at most ``CLOSEDLOOP_FRESH_LINK_PER_ADDRESS`` links an hour: more
+    are dropped silently, for a known and an unknown address alike.
+    """
+    settings = get_settings()
+    if client:
+        per_client = throttle.Limit("fresh_link.client", settings.fresh_link_per_client, HOUR)
+        throttle.enforce(session, per_client, client, "link requests from your connection")
     try:
         normalized, _key = normalize_email(address)
     except ValueError:
+        return None
+    per_address = throttle.Limit("fresh_link.address", settings.fresh_link_per_address, HOUR)
+    if throttle.hit(session, per_address, normalized) is not None:
         return None
     payload = {"email": normalized, "locale": locale}
     return enqueue(session, FRESH_LINK_KIND, payload, max_attempts=MAX_ATTEMPTS).id

@@ -1,1 +1,7 @@
-"""Persons, organisations, households, relationships, contact points and the attribute catalogue."""
+"""Persons, organisations, households, relationships, contact points and the attribute catalogue.
+
+Front door (issue 15): every module here is used by other packages: :mod:`.fields` (the
+person's own fields, declared once), :mod:`.models`, :mod:`.schemas`, :mod:`.service`,
+:mod:`.queries`, :mod:`.normalize` and :mod:`.validation`. A new module that is only the
+package's inside should be added to a "Front door" contract in pyproject.toml.
+"""

@@ -242,10 +242,18 @@ class Relationship(Base):
 
 
 class Identifier(Base):
-    """An extra identifier of a person (customer number, national id) in a named scheme."""
+    """An extra identifier of a person (customer number, national id) in a named scheme.
+
+    Several persons may hold the same value: two records sharing a national id are the
+    strongest evidence of one person, and identity resolution links them (a deterministic
+    rule of ``closedloop.quality``) rather than the import refusing the second one.
+    """
 
     __tablename__ = "identifiers"
-    __table_args__ = (UniqueConstraint("scheme", "value"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "scheme", "value"),
+        Index("ix_identifiers_scheme_value", "scheme", "value"),
+    )
     id: Mapped[int_pk]
     person_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("persons.id", ondelete="CASCADE"), index=True

@@ -5,9 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
 _SPACES = re.compile(r"\s+")
 # Letters that NFKD does not decompose but users type without the mark.
 _FOLD = str.maketrans({"ß": "ss", "ø": "o", "đ": "d", "ł": "l", "æ": "ae", "œ": "oe", "ı": "i"})
@@ -45,6 +42,9 @@ def normalize_email(value: str) -> tuple[str, str]:
 
     No DNS lookup is made (``check_deliverability=False``): the check must work offline.
     """
+    # email-validator and phonenumbers load on first use (the command line starts without them)
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
@@ -54,6 +54,8 @@ def normalize_email(value: str) -> tuple[str, str]:
 
 def normalize_phone(value: str, country: str | None) -> str:
     """Return the number in E.164 using ``country`` for national numbers; ValueError if invalid."""
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(value, (country or "").upper() or None)
     except phonenumbers.NumberParseException as exc:
@@ -65,6 +67,8 @@ def normalize_phone(value: str, country: str | None) -> str:
 
 def phone_line_type(e164: str) -> str:
     """'mobile', 'landline' or 'other' for a valid E.164 number."""
+    import phonenumbers
+
     kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
     if kind == phonenumbers.PhoneNumberType.MOBILE:
         return "mobile"

@@ -121,6 +121,19 @@ def with_contact_points(stmt: Select[Person]) -> Select[Person]:
     )
 
 
+def count_golden() -> Select[int]:
+    """How many persons are golden records (not merged into another), counted on indexes:
+    all persons (the table's smallest index) less the merged ones (their partial index)."""
+    merged = select(func.count()).where(Person.merged_into_id.is_not(None)).scalar_subquery()
+    return select(func.count(Person.id) - merged)
+
+
+def exact_count(stmt: Select[Person]) -> Select[int]:
+    """How many rows ``stmt`` matches, exactly."""
+    sub = stmt.with_only_columns(Person.id).order_by(None).subquery()
+    return select(func.count()).select_from(sub)
+
+
 def capped_count(stmt: Select[Person], cap: int) -> Select[int]:
     """Count the rows of ``stmt`` but stop at ``cap`` so a broad search stays fast."""
     sub = stmt.with_only_columns(Person.id).order_by(None).limit(cap).subquery()

@@ -12,9 +12,12 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from closedloop.contacts.normalize import clean_text
+from closedloop.contacts.validation import NOBODY, check_text, identifies
+from closedloop.db.types import DbId
 from closedloop.vocab import Channel, ContactKind, LifecycleStatus
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -30,7 +33,23 @@ def _country(value: str) -> str:
 Country = Annotated[str, AfterValidator(_country)]
 
 
-class EmailIn(BaseModel):
+class _Schema(BaseModel):
+    """Each schema's validator is built when first used, not at import: the commands that
+    import this module (``closedloop persons list``) use one of them."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class _Texts(_Schema):
+    """Refuses a control character (NUL…) in any text field, naming the field."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_controls(cls, value: Any) -> Any:
+        return check_text(value)
+
+
+class EmailIn(_Texts):
     """An email address to store; syntax is checked by the service."""
 
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
@@ -38,7 +57,7 @@ class EmailIn(BaseModel):
     is_primary: bool = False
 
 
-class PhoneIn(BaseModel):
+class PhoneIn(_Texts):
     """A phone number in any common form; stored in E.164."""
 
     number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64)]
@@ -47,7 +66,7 @@ class PhoneIn(BaseModel):
     is_primary: bool = False
 
 
-class AddressIn(BaseModel):
+class AddressIn(_Texts):
     """A postal address."""
 
     line1: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
@@ -63,8 +82,13 @@ class AddressIn(BaseModel):
     kind: ContactKind = ContactKind.PRIVATE
     is_primary: bool = False
 
+    def places(self) -> bool:
+        """True when the address says where (a street, a postal code or a town), not only
+        a country."""
+        return bool(self.line1 or self.postal_code or self.locality)
 
-class PersonBase(BaseModel):
+
+class PersonBase(_Texts):
     """Fields a user may set on a person."""
 
     model_config = ConfigDict(extra="forbid")
@@ -107,6 +131,19 @@ class PersonCreate(PersonBase):
     source_system: Annotated[str, StringConstraints(max_length=64)] | None = None
     external_id: Annotated[str, StringConstraints(max_length=128)] | None = None
 
+    @model_validator(mode="after")
+    def _names_someone(self) -> PersonCreate:
+        if not identifies(
+            given_name=self.given_name,
+            family_name=self.family_name,
+            emails=self.emails,
+            phones=self.phones,
+            birth_date=self.birth_date,
+            address=any(a.places() for a in self.addresses),
+        ):
+            raise ValueError(NOBODY)
+        return self
+
 
 class PersonUpdate(PersonBase):
     """A partial update; ``version`` must be the version the client read (optimistic lock).
@@ -114,13 +151,13 @@ class PersonUpdate(PersonBase):
     Lists of contact points, when given, replace the stored ones.
     """
 
-    version: int = Field(..., ge=1, description="The version read; a stale one gives 409.")
+    version: DbId = Field(..., description="The version read; a stale one gives 409.")
     emails: list[EmailIn] | None = Field(None, max_length=20)
     phones: list[PhoneIn] | None = Field(None, max_length=20)
     addresses: list[AddressIn] | None = Field(None, max_length=20)
 
 
-class EmailPublic(BaseModel):
+class EmailPublic(_Schema):
     model_config = ConfigDict(from_attributes=True)
     id: int
     address: str
@@ -129,7 +166,7 @@ class EmailPublic(BaseModel):
     is_valid: bool
 
 
-class PhonePublic(BaseModel):
+class PhonePublic(_Schema):
     model_config = ConfigDict(from_attributes=True)
     id: int
     e164: str
@@ -139,7 +176,7 @@ class PhonePublic(BaseModel):
     is_valid: bool
 
 
-class AddressPublic(BaseModel):
+class AddressPublic(_Schema):
     model_config = ConfigDict(from_attributes=True)
     id: int
     line1: str | None
@@ -155,7 +192,7 @@ class AddressPublic(BaseModel):
     is_primary: bool
 
 
-class PersonPublic(BaseModel):
+class PersonPublic(_Schema):
     """A person as the API returns it."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -180,7 +217,7 @@ class PersonPublic(BaseModel):
     addresses: list[AddressPublic]
 
 
-class PersonFilter(BaseModel):
+class PersonFilter(_Schema):
     """Search and filter criteria of the persons list (all optional, combined with AND)."""
 
     q: str | None = Field(None, description="Free search: name, email, phone or postal code.")
@@ -196,7 +233,7 @@ class PersonFilter(BaseModel):
         return not any(v for v in self.model_dump().values())
 
 
-class Page(BaseModel):
+class Page(_Schema):
     """One page of a listing."""
 
     items: list[Any]

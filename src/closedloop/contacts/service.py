@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from closedloop.contacts import queries
-from closedloop.contacts.models import Address, Email, Person, Phone
+from closedloop.contacts.fields import PERSON_FIELD_NAMES
+from closedloop.contacts.models import Address, Email, Identifier, Person, Phone
 from closedloop.contacts.normalize import (
     normalize_email,
     normalize_phone,
@@ -28,22 +29,13 @@ from closedloop.contacts.schemas import (
     PersonUpdate,
     PhoneIn,
 )
+from closedloop.contacts.validation import NOBODY, identifies
 from closedloop.db.base import utcnow
 from closedloop.errors import Conflict, NotFound, Refused, ValidationFailed
 from closedloop.hookspecs import pm
 from closedloop.settings import get_settings
 
-_SIMPLE_FIELDS = (
-    "salutation",
-    "given_name",
-    "family_name",
-    "gender",
-    "birth_date",
-    "language",
-    "lifecycle_status",
-    "preferred_channel",
-    "preferred_time",
-)
+_SIMPLE_FIELDS = PERSON_FIELD_NAMES
 
 
 def _build_emails(items: list[EmailIn], errors: list[dict[str, Any]]) -> list[Email]:
@@ -235,6 +227,7 @@ def update_person(session: Session, person_id: int, data: PersonUpdate) -> Perso
     _set_keys(person)
     for name, points in _contact_points(data, person).items():
         setattr(person, name, _keep_known(name, getattr(person, name), points))
+    _still_someone(session, person)
     # Touch the row so every update bumps the version, even one that only changes contacts.
     person.updated_at = utcnow()
     try:
@@ -243,6 +236,26 @@ def update_person(session: Session, person_id: int, data: PersonUpdate) -> Perso
         raise Conflict(f"Person {person_id} was changed by someone else meanwhile.") from exc
     _announce(session, person, created=False)
     return person
+
+
+def _still_someone(session: Session, person: Person) -> None:
+    """Refuse an update that leaves a person no one could identify (the rule of every
+    entry point, :mod:`closedloop.contacts.validation`)."""
+    if identifies(
+        given_name=person.given_name,
+        family_name=person.family_name,
+        emails=person.emails,
+        phones=person.phones,
+        birth_date=person.birth_date,
+        address=any(a.line1 or a.postal_code or a.locality for a in person.addresses),
+    ):
+        return
+    held = session.scalar(select(Identifier.id).where(Identifier.person_id == person.id).limit(1))
+    if held is None:
+        raise ValidationFailed(
+            f"Person {person.id} would name nobody.",
+            errors=[{"field": "family_name", "message": NOBODY}],
+        )
 
 
 def delete_person(session: Session, person_id: int) -> None:
@@ -264,11 +277,18 @@ def search_persons(
     *,
     limit: int = 50,
     offset: int = 0,
-    count_cap: int = 10_000,
+    count_cap: int | None = None,
 ) -> tuple[list[Person], int]:
-    """One page of persons matching ``flt`` and how many match (counted up to ``count_cap``)."""
+    """One page of persons matching ``flt`` and how many match: exactly (the whole base is
+    counted on indexes), or up to ``count_cap`` when one is given."""
     stmt = queries.person_search(flt, get_settings().default_country)
-    total = session.scalar(queries.capped_count(stmt, count_cap)) or 0
+    if count_cap is not None:
+        counted = queries.capped_count(stmt, count_cap)
+    elif flt.is_empty():
+        counted = queries.count_golden()
+    else:
+        counted = queries.exact_count(stmt)
+    total = session.scalar(counted) or 0
     page = queries.with_contact_points(
         stmt.order_by(Person.family_key, Person.given_key, Person.id).limit(limit).offset(offset)
     )

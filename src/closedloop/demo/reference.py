@@ -115,7 +115,7 @@ def ensure_products(w: BulkWriter, ids: Ids, seed: int, batch_id: int, stamp: st
 def create_campaign(
     w: BulkWriter, ids: Ids, clock: Clock, batch_id: int, persons: int
 ) -> CampaignRefs:
-    """Write the past campaign (finished), its wave, two offer cells and a control cell."""
+    """Write the past campaign (completed), its wave, two offer cells and a control cell."""
     day = clock.today - 120
     window = 30
     start, end = clock.dates(np.array([day, day + window]))
@@ -133,12 +133,12 @@ def create_campaign(
                            "created_at"), [
         (cid, f"DEMO-{batch_id}", "Seasonal e-mail offers (demo)",
          "Test two e-mail offers against a random control group and measure the lift in "
-         "purchases within 30 days.", "finished", 100, round(persons * 0.03, 2), "EUR",
+         "purchases within 30 days.", "completed", 100, round(persons * 0.03, 2), "EUR",
          start, end, window, created),
     ])  # fmt: skip
     sent = clock.stamps(np.array([day]), np.array([SEND_SEC]))[0]
     w.insert("waves", ("id", "campaign_id", "name", "scheduled_at", "status"),
-             [(wid, cid, "Wave 1", sent, "finished")])  # fmt: skip
+             [(wid, cid, "Wave 1", sent, "completed")])  # fmt: skip
     cells = (ids.take("cells", 1), ids.take("cells", 1), ids.take("cells", 1))
     w.insert("cells", ("id", "campaign_id", "code", "name", "is_control", "channel", "offer_id",
                        "share", "unit_cost"), [

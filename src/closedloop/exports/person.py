@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.contacts.models import Identifier
 from closedloop.db.base import as_utc, utcnow
-from closedloop.ingest.lineage import value_origins
+from closedloop.ingest import value_origins
 from closedloop.reports.card import build_card
 
 #: "Everything": the card lists this many of each kind of history.

@@ -2,10 +2,11 @@
 
 Rows are read in batches from a server-side cursor and written as they come, so memory stays
 flat whatever the table's size. Text cells that a spreadsheet would run as formulas (starting
-with ``= + - @`` TAB or CR) get a leading apostrophe in CSV and Excel files
-(:func:`closedloop.ingest.safe.spreadsheet_safe`); Parquet keeps values as they are (it is
-not opened by spreadsheets, and its readers need the exact values). Secrets (password and
-token hashes) are never exported.
+with ``= + - @`` TAB or CR; a phone number such as ``+33557159639`` is not one) get a leading
+apostrophe in CSV and Excel files (:func:`closedloop.ingest.service.safe.spreadsheet_safe`); Parquet
+keeps values as they are (it is not opened by spreadsheets, and its readers need the exact
+values). Secrets (password and token hashes) are never exported. pyarrow and openpyxl load with
+the export that needs them (the command line starts without them).
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from openpyxl import Workbook
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import aliased
 
 from closedloop.contacts.models import Address, Email, Person, Phone
 from closedloop.db.base import Base, as_utc
 from closedloop.errors import ValidationFailed
-from closedloop.ingest.safe import spreadsheet_safe
+from closedloop.ingest import spreadsheet_safe
+
+if TYPE_CHECKING:  # pyarrow and openpyxl load with the export that needs them
+    import pyarrow as pa
 
 FORMATS = ("csv", "xlsx", "parquet")
 BATCH = 5000
@@ -140,6 +141,33 @@ def export_table(
     return writer(names, rows, path, progress)
 
 
+def _rows_of(engine: Engine, stmt: Select[Any], ids: Sequence[int]) -> Iterator[Sequence[Any]]:
+    with engine.connect() as conn:
+        for start in range(0, len(ids), BATCH):
+            chunk = list(ids[start : start + BATCH])
+            yield from conn.execute(stmt.where(Person.id.in_(chunk)))
+
+
+def export_persons(
+    engine: Engine,
+    person_ids: Sequence[int],
+    path: Path,
+    fmt: str | None = None,
+    *,
+    progress: Progress | None = None,
+) -> int:
+    """Write the persons list (as ``export persons``) of the given persons only, in the order
+    given (a segment's members, sorted by id); returns the number of rows."""
+    chosen = format_of(path, fmt)
+    names, stmt = _persons_query()
+    rows = _rows_of(engine, stmt, person_ids)
+    if chosen == "parquet":
+        types = [c.type for c in stmt.selected_columns]
+        return _parquet(names, rows, path, progress, types)
+    writer = _csv if chosen == "csv" else _xlsx
+    return writer(names, rows, path, progress)
+
+
 def _csv(names: list[str], rows: Iterator[Sequence[Any]], path: Path, progress: Any) -> int:
     count = 0
     # UTF-8 with a byte-order mark: Excel then reads accents right; other tools skip it.
@@ -155,6 +183,8 @@ def _csv(names: list[str], rows: Iterator[Sequence[Any]], path: Path, progress: 
 
 
 def _xlsx(names: list[str], rows: Iterator[Sequence[Any]], path: Path, progress: Any) -> int:
+    from openpyxl import Workbook
+
     wb = Workbook(write_only=True)
     sheet = wb.create_sheet("export")
     sheet.append(names)
@@ -184,6 +214,8 @@ def _xlsx(names: list[str], rows: Iterator[Sequence[Any]], path: Path, progress:
 
 def _arrow_type(sql_type: Any) -> pa.DataType:
     """The Parquet type of a column: numbers, dates and times keep their type."""
+    import pyarrow as pa
+
     try:
         python_type = sql_type.python_type
     except NotImplementedError:
@@ -207,26 +239,41 @@ def _arrow_type(sql_type: Any) -> pa.DataType:
     return pa.string()
 
 
-def _arrow_value(value: Any, typ: pa.DataType) -> Any:
-    if value is None:
-        return None
-    if pa.types.is_timestamp(typ) and isinstance(value, datetime):
-        return as_utc(value)
-    if pa.types.is_decimal(typ):
-        return Decimal(str(value)).quantize(Decimal(1).scaleb(-typ.scale))
-    if pa.types.is_string(typ) and not isinstance(value, str):
-        return _plain(value) if isinstance(value, dict | list) else str(_plain(value))
-    if pa.types.is_floating(typ):
-        return float(value)
-    if pa.types.is_date(typ) and isinstance(value, str):
-        return date.fromisoformat(value[:10])
-    return value
+def _arrow_converter(typ: pa.DataType) -> Callable[[Any], Any]:
+    """The function that turns a stored value into one of Parquet type ``typ`` (chosen once
+    per column, not per value)."""
+    import pyarrow as pa
+
+    def convert(value: Any) -> Any:
+        if value is None:
+            return None
+        if is_timestamp and isinstance(value, datetime):
+            return as_utc(value)
+        if is_decimal:
+            return Decimal(str(value)).quantize(quantum)
+        if is_string and not isinstance(value, str):
+            return _plain(value) if isinstance(value, dict | list) else str(_plain(value))
+        if is_floating:
+            return float(value)
+        if is_date and isinstance(value, str):
+            return date.fromisoformat(value[:10])
+        return value
+
+    is_timestamp, is_decimal = pa.types.is_timestamp(typ), pa.types.is_decimal(typ)
+    is_string, is_floating = pa.types.is_string(typ), pa.types.is_floating(typ)
+    is_date = pa.types.is_date(typ)
+    quantum = Decimal(1).scaleb(-typ.scale) if is_decimal else Decimal(1)
+    return convert
 
 
 def _parquet(
     names: list[str], rows: Iterator[Sequence[Any]], path: Path, progress: Any, types: list[Any]
 ) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     schema = pa.schema([pa.field(n, _arrow_type(t)) for n, t in zip(names, types, strict=True)])
+    converters = [_arrow_converter(f.type) for f in schema]
     count = 0
     batch: list[Sequence[Any]] = []
     with pq.ParquetWriter(path, schema) as writer:
@@ -234,8 +281,8 @@ def _parquet(
         def flush() -> None:
             columns = list(zip(*batch, strict=True)) if batch else [() for _ in names]
             arrays = [
-                pa.array([_arrow_value(v, f.type) for v in col], type=f.type)
-                for f, col in zip(schema, columns, strict=True)
+                pa.array([convert(v) for v in col], type=f.type)
+                for f, convert, col in zip(schema, converters, columns, strict=True)
             ]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
 

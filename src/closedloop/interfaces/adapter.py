@@ -18,12 +18,10 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from closedloop.contacts.validation import visible
 from closedloop.db.base import utcnow
 from closedloop.errors import ValidationFailed
-from closedloop.ingest.bulk import Bulk
-from closedloop.ingest.context import ChunkResult, Context
-from closedloop.ingest.fields import get_kind
-from closedloop.ingest.mapping import Mapping, Target
+from closedloop.ingest import Bulk, ChunkResult, Context, Mapping, Target, get_kind
 from closedloop.ingest.models import ImportBatch, ImportReject
 from closedloop.interfaces.items import ItemResult
 from closedloop.settings import get_settings
@@ -105,17 +103,23 @@ def finish_batch(session: Session, batch_id: int, results: Iterable[ItemResult])
     for r in results:
         counts["rows"] += 1
         counts[name.get(r.status, r.status)] = counts.get(name.get(r.status, r.status), 0) + 1
-        for e in r.errors:
-            value = e.get("value")
-            rejects.append(
-                {
-                    "batch_id": batch_id,
-                    "line_no": r.index,
-                    "field": (e.get("field") or "")[:100] or None,
-                    "value": str(value)[:500] if value is not None else None,
-                    "reason": str(e["reason"])[:2000],
-                }
-            )
+        kept = r.warnings if r.status != "rejected" else []
+        if kept:
+            counts["kept_with_warnings"] = counts.get("kept_with_warnings", 0) + 1
+        for severity, found in (("error", r.errors), ("warning", kept)):
+            for e in found:
+                value = e.get("value")
+                rejects.append(
+                    {
+                        "batch_id": batch_id,
+                        "line_no": r.index,
+                        # PostgreSQL refuses NUL in text: control characters are shown escaped
+                        "field": visible(e.get("field") or "")[:100] or None,
+                        "value": visible(str(value))[:500] if value is not None else None,
+                        "reason": visible(str(e["reason"]))[:2000],
+                        "severity": severity,
+                    }
+                )
     if rejects:
         session.execute(insert(ImportReject), rejects)
     batch = session.get(ImportBatch, batch_id)
@@ -131,28 +135,33 @@ def refused(results: dict[int, ItemResult], failed: dict[int, str]) -> None:
         results[index].reject(None, f"the database refused the item: {reason}")
 
 
-#: item index → the importer's rejects of that item: (field, reason, value)
-Staged = dict[int, list[tuple[str | None, str, str | None]]]
+#: item index → the importer's rejects and warnings of that item:
+#: (field, reason, value, whether it is a warning)
+Staged = dict[int, list[tuple[str | None, str, str | None, bool]]]
 
 
 def stage_rejects(
     out: ChunkResult, staged: Staged, indexes: Iterable[int], line_of: Callable[[int], Any]
 ) -> None:
-    """Keep the rejects of ``out`` for the items ``indexes`` (each reset first);
-    ``line_of(line_no)`` gives the item index and the field prefix (``lines[2].``)."""
+    """Keep the rejects and warnings of ``out`` for the items ``indexes`` (each reset
+    first); ``line_of(line_no)`` gives the item index and the field prefix (``lines[2].``)."""
     for i in indexes:
         staged[i] = []
-    for r in out.rejects:
-        index, prefix = line_of(r.line_no)
-        name = prefix + r.field if r.field else prefix.rstrip(".") or None
-        staged.setdefault(index, []).append((name, item_reason(r.reason), r.value))
+    for warning, found in ((False, out.rejects), (True, out.warnings)):
+        for r in found:
+            index, prefix = line_of(r.line_no)
+            name = prefix + r.field if r.field else prefix.rstrip(".") or None
+            staged.setdefault(index, []).append((name, item_reason(r.reason), r.value, warning))
 
 
 def apply_rejects(staged: Staged, results: dict[int, ItemResult]) -> None:
-    """Copy the staged rejects onto the items' results."""
+    """Copy the staged rejects and warnings onto the items' results."""
     for index, rejects in staged.items():
-        for name, reason, value in rejects:
-            results[index].reject(name, reason, value)
+        for name, reason, value, warning in rejects:
+            if warning:
+                results[index].warn(name, reason, value)
+            else:
+                results[index].reject(name, reason, value)
 
 
 def refused_by_database(exc: DBAPIError) -> bool:

@@ -19,17 +19,19 @@ import hmac
 import random
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import httpx
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.db.base import as_utc, utcnow
 from closedloop.db.uow import unit_of_work
-from closedloop.interfaces import outbox
+from closedloop.interfaces import outbox, targets
 from closedloop.interfaces.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from closedloop.interfaces.settings import get_interfaces_settings
+
+if TYPE_CHECKING:  # httpx loads when a delivery is sent, not with the job handlers
+    import httpx
 
 #: Deliveries claimed at once; a job sends at most MAX_PER_RUN before handing over.
 CLAIM = 50
@@ -101,30 +103,53 @@ def _claim(factory: sessionmaker[Session], endpoint_id: int) -> list[int]:
         return sorted(got)
 
 
-def _post(client: httpx.Client, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> Any:
-    """One POST; returns (status code, excerpt, error, duration in ms)."""
+class Outcome(NamedTuple):
+    """What one POST gave: the answer's status, an excerpt of its body (None for an internal
+    target), its size in bytes, or the error; and how long it took."""
+
+    status_code: int | None
+    excerpt: str | None
+    size: int | None
+    error: str | None
+    duration_ms: int
+
+
+def _post(client: httpx.Client, endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> Outcome:
+    """One POST to the address checked just before (:mod:`closedloop.interfaces.targets`)."""
+    try:
+        target = targets.check(endpoint.url)
+    except targets.TargetRefused as exc:
+        return Outcome(None, None, None, f"refused: {exc}"[:500], 0)
+    import httpx
+
     timestamp = int(time.time())
     headers = {
+        "Host": target.host_header,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Closedloop-Webhook-Id": delivery.event_id,
         "Closedloop-Webhook-Timestamp": str(timestamp),
         "Closedloop-Signature": signatures(endpoint, delivery.event_id, timestamp, delivery.body),
     }
+    extensions = {"sni_hostname": target.server_name} if target.server_name else None
     started = time.perf_counter()
     try:
-        response = client.post(endpoint.url, content=delivery.body.encode(), headers=headers)
+        response = client.post(
+            target.url, content=delivery.body.encode(), headers=headers, extensions=extensions
+        )
     except httpx.HTTPError as exc:
         spent = int((time.perf_counter() - started) * 1000)
-        return None, None, f"{type(exc).__name__}: {exc}"[:500], spent
+        return Outcome(None, None, None, f"{type(exc).__name__}: {exc}"[:500], spent)
     spent = int((time.perf_counter() - started) * 1000)
-    return response.status_code, response.text[:EXCERPT], None, spent
+    # An internal service's answer may hold what it should not show: keep only its size.
+    excerpt = None if target.internal else response.text[:EXCERPT]
+    return Outcome(response.status_code, excerpt, len(response.content), None, spent)
 
 
 def _record(
-    factory: sessionmaker[Session], delivery_id: int, started: datetime, outcome: Any
+    factory: sessionmaker[Session], delivery_id: int, started: datetime, outcome: Outcome
 ) -> str:
-    code, excerpt, error, spent = outcome
+    code, excerpt, error = outcome.status_code, outcome.excerpt, outcome.error
     ok = code is not None and 200 <= code < 300
     with unit_of_work(factory) as session:
         delivery = session.get(WebhookDelivery, delivery_id)
@@ -137,9 +162,10 @@ def _record(
                     "delivery_id": delivery_id,
                     "attempt_no": delivery.attempts,
                     "started_at": started,
-                    "duration_ms": spent,
+                    "duration_ms": outcome.duration_ms,
                     "status_code": code,
                     "response_excerpt": excerpt,
+                    "response_size": outcome.size,
                     "error": error or (None if ok else f"HTTP {code}"),
                     "succeeded": ok,
                 }
@@ -161,6 +187,8 @@ def _record(
 
 def deliver(ctx: Any) -> dict[str, Any]:
     """Job handler of ``webhooks.deliver``: send the endpoint's due deliveries."""
+    import httpx
+
     endpoint_id = int(ctx.payload["endpoint_id"])
     factory: sessionmaker[Session] = ctx.factory
     counts = {"delivered": 0, "retry": 0, "failed": 0}

@@ -20,9 +20,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.contacts.normalize import clean_text
 from closedloop.db.base import as_utc, utcnow
-from closedloop.ingest.attributes import canon_value
-from closedloop.ingest.convert import READERS
-from closedloop.ingest.fields import Field
+from closedloop.ingest import READERS, Field, canon_value
 from closedloop.interfaces import adapter, event_responses
 from closedloop.interfaces.event_responses import is_response
 from closedloop.interfaces.items import ItemResult, read_fields

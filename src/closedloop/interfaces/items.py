@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from closedloop.errors import ValidationFailed
-from closedloop.ingest.readers.base import cell_text
+from closedloop.ingest import cell_text
 from closedloop.interfaces.errors import MalformedJson, PayloadTooLarge
 
 #: Longest text value accepted in an item (the import's own limits are tighter per field).
@@ -30,15 +30,24 @@ class ItemResult:
     external_id: str | None = None
     id: int | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: values left out of a kept item, each with its field and reason
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    def _problem(self, field_name: str | None, reason: str, value: Any) -> dict[str, Any]:
+        problem: dict[str, Any] = {"index": self.index, "field": field_name, "reason": reason}
+        if value is not None:
+            text = str(value)
+            problem["value"] = text if len(text) <= 200 else text[:200] + "…"
+        return problem
 
     def reject(self, field_name: str | None, reason: str, value: Any = None) -> None:
         """Refuse the item, naming the field (``lines[2].sku``) and the reason."""
         self.status = "rejected"
-        error: dict[str, Any] = {"index": self.index, "field": field_name, "reason": reason}
-        if value is not None:
-            text = str(value)
-            error["value"] = text if len(text) <= 200 else text[:200] + "…"
-        self.errors.append(error)
+        self.errors.append(self._problem(field_name, reason, value))
+
+    def warn(self, field_name: str | None, reason: str, value: Any = None) -> None:
+        """Report a value left out of the item, which is kept."""
+        self.warnings.append(self._problem(field_name, reason, value))
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "status": self.status}
@@ -46,6 +55,8 @@ class ItemResult:
         out["id"] = self.id
         if self.errors:
             out["errors"] = self.errors
+        if self.warnings and self.status != "rejected":
+            out["warnings"] = self.warnings
         return out
 
 

@@ -134,5 +134,7 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_excerpt: Mapped[str | None] = mapped_column(Text)
+    #: bytes of the answer's body (only this is kept when the target is a private address)
+    response_size: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)

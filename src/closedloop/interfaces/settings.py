@@ -10,6 +10,8 @@
 - ``CLOSEDLOOP_WEBHOOK_TIMEOUT_SECONDS`` (10): the receiver's time to answer.
 - ``CLOSEDLOOP_WEBHOOK_CACHE_SECONDS`` (5): how long a process trusts its list of
   subscriptions (changes made in the same process apply at once).
+- ``CLOSEDLOOP_WEBHOOK_ALLOW_PRIVATE_TARGETS`` (false): let webhooks reach loopback, link-local
+  and private addresses (see :mod:`closedloop.interfaces.targets`).
 - ``CLOSEDLOOP_WEBHOOK_SECRET_GRACE_HOURS`` (24): after a rotation the old secret also signs
   (a second ``v1=`` signature) for this long, so receivers can switch without losing events.
 """
@@ -37,6 +39,11 @@ class InterfacesSettings(BaseSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0)
     webhook_cache_seconds: float = Field(5.0, ge=0)
     webhook_secret_grace_hours: float = Field(24.0, ge=0)
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="Let webhooks reach loopback, link-local and private addresses (their "
+        "answers' bodies are then never logged).",
+    )
 
     @property
     def webhook_max_attempts(self) -> int:

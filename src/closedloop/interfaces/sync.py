@@ -19,12 +19,16 @@ from sqlalchemy.orm import Session
 
 from closedloop.contacts.normalize import clean_text
 from closedloop.hookspecs import pm
-from closedloop.ingest.commerce import Orders
-from closedloop.ingest.context import ChunkResult
-from closedloop.ingest.fields import ORDER_LINES, ORDERS, PERSONS
-from closedloop.ingest.lines import OrderLines
+from closedloop.ingest import (
+    ORDER_LINES,
+    ORDERS,
+    PERSONS,
+    ChunkResult,
+    OrderLines,
+    Orders,
+    PartyImporter,
+)
 from closedloop.ingest.models import ImportChange
-from closedloop.ingest.party import PartyImporter
 from closedloop.interfaces import adapter
 from closedloop.interfaces.items import ItemResult, read_fields
 

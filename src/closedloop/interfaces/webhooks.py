@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.db.base import utcnow
 from closedloop.errors import NotFound, ValidationFailed
-from closedloop.interfaces import outbox
+from closedloop.interfaces import outbox, targets
 from closedloop.interfaces.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from closedloop.interfaces.outbox import EVENT_TYPES
 from closedloop.interfaces.settings import get_interfaces_settings
@@ -33,7 +33,8 @@ def new_secret() -> str:
 
 
 def check_url(url: str) -> str:
-    """An http(s) URL with a host, or ValidationFailed."""
+    """An http(s) URL with a host that is not an internal address (unless allowed:
+    :mod:`closedloop.interfaces.targets`), or ValidationFailed."""
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
@@ -42,6 +43,7 @@ def check_url(url: str) -> str:
             "host (at most 2,000 characters).",
             errors=[{"field": "url", "message": "an http(s) URL with a host"}],
         )
+    targets.check_on_save(url)
     return url
 
 

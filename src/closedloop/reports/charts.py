@@ -37,6 +37,7 @@ VALUE_LABELS: dict[str, str] = {
     "lapsed": N_("Lapsed"),
     "won_back": N_("Won back"),
     "bgnbd": N_("BG/NBD"),
+    "mbgnbd": N_("MBG/NBD"),
     "queued": N_("Queued"),
     "running": N_("Running"),
     "done": N_("Done"),
@@ -112,8 +113,8 @@ def clv_distribution(report: ValueReport, gettext: Gettext) -> Figure:
             }
         ],
         "layout": _layout(
-            gettext(N_("Lifetime value distribution")),
-            xaxis={"title": {"text": gettext(N_("Lifetime value"))}},
+            gettext(N_("Distribution of the expected value over the horizon")),
+            xaxis={"title": {"text": gettext(N_("Expected value over the horizon, discounted"))}},
             yaxis={"title": {"text": gettext(N_("Persons"))}},
             bargap=0.02,
         ),
@@ -126,7 +127,7 @@ def tier_shares(report: ValueReport, gettext: Gettext) -> Figure:
     series = [
         (N_("Share of buyers"), [t.share_persons for t in report.tiers]),
         (N_("Share of revenue"), [t.share_revenue for t in report.tiers]),
-        (N_("Share of lifetime value"), [t.share_clv or 0.0 for t in report.tiers]),
+        (N_("Share of the expected value"), [t.share_clv or 0.0 for t in report.tiers]),
     ]
     return {
         "data": [
@@ -203,8 +204,9 @@ def segment_change(report: ValueReport, gettext: Gettext) -> Figure:
     }
 
 
-def demand_forecast(report: DemandReport, gettext: Gettext, top: int = 6) -> Figure:
-    """Monthly revenue of the largest categories, their trend and forecast (dashed)."""
+def demand_forecast(report: DemandReport, gettext: Gettext, top: int | None = None) -> Figure:
+    """Monthly revenue of every category (or the ``top`` largest), and its forecast (dashed):
+    the fastest-growing category is often a small one, so none is left out by default."""
     data: list[dict[str, Any]] = []
     for i, cat in enumerate(report.categories[:top]):
         color = PALETTE[i % len(PALETTE)]

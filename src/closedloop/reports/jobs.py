@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from closedloop.errors import NotFound
+from closedloop.i18n import N_
 from closedloop.jobs.service import JobContext
 from closedloop.reports import demand
 from closedloop.scoring.models import ScoreRun
@@ -34,7 +35,7 @@ def refresh_demand(ctx: JobContext) -> dict[str, Any]:
     status, as_of = row
     if status != "done":
         return {"run_id": run_id, "skipped": f"the run is {status}"}
-    ctx.progress(0.1, "refreshing the demand report")
+    ctx.progress(0.1, N_("refreshing the demand report"))
     demand.refresh_snapshot(ctx.engine, as_of=as_of.date(), run_id=run_id)
     return {"run_id": run_id, "as_of": as_of.date().isoformat()}
 

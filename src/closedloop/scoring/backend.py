@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import ibis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,8 @@ from closedloop.errors import DomainError
 @contextmanager
 def ibis_connection(engine: Engine) -> Iterator[Any]:
     """An Ibis backend on the database of ``engine`` (SQLite or PostgreSQL), closed afterwards."""
+    import ibis  # loaded by the analyses, not by whoever imports bulk_insert
+
     url = engine.url
     backend = url.get_backend_name()
     if backend == "sqlite":

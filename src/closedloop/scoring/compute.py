@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from closedloop.errors import ValidationFailed
+from closedloop.i18n import N_
 from closedloop.scoring import expr, lifecycle, rfm, value
 from closedloop.scoring.backend import ibis_connection
 from closedloop.scoring.schemas import ScoreParams
@@ -97,9 +98,13 @@ def _check_orders(checks: pd.DataFrame, rates: dict[str, float], base: str) -> d
             }
             for code in missing
         ]
+        other = missing[0] if len(missing) == 1 and len(used["currency"].unique()) == 1 else None
         raise ValidationFailed(
             f"Orders in {', '.join(missing)} cannot be converted to {base}: add their rates "
-            f"(closedloop rates set {missing[0]} RATE) or score in another base currency.",
+            f"(closedloop rates set {missing[0]} RATE), or score in another base "
+            f"currency: closedloop score --currency {other or missing[0]} (API: "
+            '"base_currency"), or set CLOSEDLOOP_DEFAULT_CURRENCY'
+            f"={other or missing[0]} for every run.",
             errors=errors,
         )
     currencies = {
@@ -118,6 +123,15 @@ def _check_orders(checks: pd.DataFrame, rates: dict[str, float], base: str) -> d
     return out
 
 
+def _span(checks: pd.DataFrame, as_of_day: int) -> int:
+    """Days from the first order scored to the as-of day (0 without orders)."""
+    used = checks[~checks["future"].astype(bool)]
+    if not len(used):
+        return 0
+    first = pd.Timestamp(used["first_at"].min())
+    return int(as_of_day - (first.date() - EPOCH).days)
+
+
 def compute_scores(
     engine: Engine,
     params: ScoreParams,
@@ -131,15 +145,19 @@ def compute_scores(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     window_start = as_of_day - params.window_days if params.window_days else None
-    calibration_end = as_of_day - params.holdout_days
-    report("checking orders", 0.02)
+    report(N_("checking orders"), 0.02)
     with ibis_connection(engine) as con:
         orders = con.table("orders")
         next_day = datetime.combine(day_to_date(as_of_day + 1), dtime(), UTC)
         checks = expr.order_checks(orders, next_day).to_pandas()
         summary = _check_orders(checks, rates, base_currency)
+        # The holdout is scaled to the history: a third of it at most (CDNOW's 39 weeks).
+        holdout_days = value.holdout_days_for(_span(checks, as_of_day), params.holdout_days)
+        if holdout_days != params.holdout_days:
+            params = params.model_copy(update={"holdout_days": max(holdout_days, 1)})
+        calibration_end = as_of_day - params.holdout_days
         timings["checks"] = round(time.perf_counter() - started, 3)
-        report("reading purchase histories", 0.05)
+        report(N_("reading purchase histories"), 0.05)
         started = time.perf_counter()
         features = fetch_numeric(
             con,
@@ -152,7 +170,7 @@ def compute_scores(
             ),
         )
     timings["features"] = round(time.perf_counter() - started, 3)
-    report("fitting the value models", 0.45)
+    report(N_("fitting the value models"), 0.45)
     computation = _score(features, params, as_of_day, calibration_end, timings, report)
     computation.summary = {**summary, **computation.summary}
     computation.timings = timings
@@ -230,8 +248,9 @@ def _score(
     else:
         holdout = value.HoldoutResult(calibration_end, params.holdout_days, skipped=calibration)
     chosen, reason = value.choose_model(fits, holdout)
+    alive_model, alive_reason = value.choose_alive_model(fits, holdout, chosen)
     timings["models"] = round(time.perf_counter() - started, 3)
-    report("forecasting", 0.65)
+    report(N_("forecasting"), 0.65)
 
     started = time.perf_counter()
     p_alive: FloatArray | None = None
@@ -250,6 +269,9 @@ def _score(
             result.expected,
             result.discounted_purchases,
         )
+        if alive_model is not None and alive_model != chosen:
+            x, tx, age = history.weeks
+            p_alive = np.asarray(fits[alive_model].model.probability_alive(x, tx, age))
     spend = value.spend_model(
         history.x, monetary_gg, own_mean, limit=params.fit_sample, seed=params.seed
     )
@@ -301,6 +323,8 @@ def _score(
         "unit": "weeks",
         "chosen": chosen,
         "reason": reason,
+        "p_alive_model": alive_model,
+        "p_alive_reason": alive_reason,
         **{name: fit.document() for name, fit in fits.items()},
         "holdout": holdout.document(),
         "gamma_gamma": spend.document,
@@ -339,9 +363,10 @@ def _calibration(
     if b.size == 0:
         return "no buyer"
     span = as_of_day - int(first_day.min())
-    if span < 2 * params.holdout_days:
+    if params.holdout_days < value.MIN_HOLDOUT_DAYS or span < 2 * params.holdout_days:
         return (
-            f"the history covers {span} days, less than twice the {params.holdout_days}-day holdout"
+            f"the history covers {span} days: too short for a holdout of at least "
+            f"{value.MIN_HOLDOUT_DAYS} days before a calibration period twice as long"
         )
     cal_days = _ints(frame, "cal_purchase_days")[b]
     keep = np.flatnonzero((first_day <= calibration_end) & (cal_days > 0))

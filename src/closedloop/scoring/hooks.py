@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from closedloop.hookspecs import hookimpl
+from closedloop.jobs.guards import one_at_a_time
 from closedloop.jobs.service import JobContext
 
-JOB_KIND = "scoring.run"
+JOB_KIND = one_at_a_time("scoring.run")
 #: Queued by a finished run for the reports that read it (a higher layer names the handler).
 AFTER_RUN_KIND = "reports.refresh_demand"
 

@@ -15,14 +15,18 @@ Persons without a purchase get no stage (they are prospects).
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field, model_validator
 
 from closedloop.vocab import LifecycleStatus
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+if TYPE_CHECKING:  # numpy loads with the scoring run, not with the rules
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    IntArray = npt.NDArray[np.int64]
 
 NEW = "new"
 ACTIVE = "active"
@@ -74,6 +78,8 @@ def stages(
 ) -> npt.NDArray[np.object_]:
     """The stage of each buyer. ``gap_before_last`` is NaN for one-time buyers; ``p_alive``
     may be None (no purchase model could be fitted) or hold NaN for unknown values."""
+    import numpy as np
+
     n = recency_days.size
     alive = np.full(n, np.nan) if p_alive is None else p_alive
     with np.errstate(invalid="ignore"):

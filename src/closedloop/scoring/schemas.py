@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from closedloop.db.types import UtcDatetime
 from closedloop.scoring.lifecycle import LifecycleRules
 
 
@@ -43,8 +44,9 @@ class ScoreParams(BaseModel):
         182,
         ge=7,
         le=3650,
-        description="Length of the holdout period used to check and choose the purchase "
-        "model; skipped when the history is shorter than twice this.",
+        description="Longest holdout period used to check and choose the purchase model. "
+        "A shorter history gets a holdout of a third of its length (a 39-week history, 13 "
+        "weeks); the check is skipped under 28 days.",
     )
     fit_sample: int = Field(
         250_000,
@@ -52,7 +54,7 @@ class ScoreParams(BaseModel):
         le=100_000_000,
         description="Fit the models on at most this many customers (a seeded random sample).",
     )
-    seed: int = Field(20261122, description="Seed of the fitting sample.")
+    seed: int = Field(20261122, ge=0, le=2**32 - 1, description="Seed of the fitting sample.")
     fit_timeout: float = Field(
         120.0,
         gt=0,
@@ -107,7 +109,7 @@ class ScoreRunPublic(BaseModel):
 
     id: int
     status: str = Field(description="queued, running, done or failed.")
-    as_of: datetime
+    as_of: UtcDatetime
     params: dict[str, Any]
     models: dict[str, Any] | None = Field(
         None,
@@ -122,8 +124,8 @@ class ScoreRunPublic(BaseModel):
     message: str | None
     error: str | None
     created_by: str | None
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
 class PersonScorePublic(BaseModel):
@@ -132,7 +134,7 @@ class PersonScorePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     run_id: int
-    as_of: datetime | None = None
+    as_of: UtcDatetime | None = None
     recency_days: int | None = Field(description="Days since the last purchase.")
     frequency: int = Field(description="Purchase days in the RFM window.")
     monetary: Decimal | None = Field(description="Net revenue in the RFM window.")

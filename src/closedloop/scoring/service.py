@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from closedloop.db.base import as_utc, utcnow
 from closedloop.db.uow import session_factory, unit_of_work
-from closedloop.errors import Conflict, DomainError, NotFound
+from closedloop.errors import Conflict, DomainError, NotFound, failure_message
+from closedloop.i18n import N_
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import JobContext, enqueue
 from closedloop.scoring.compute import Computation, compute_scores
@@ -76,7 +77,7 @@ def create_run(session: Session, params: ScoreParams, *, created_by: str | None 
         params=resolved.model_dump(mode="json"),
         created_by=created_by,
         progress=0.0,
-        message="queued",
+        message=N_("queued"),
     )
     session.add(run)
     session.flush()
@@ -149,7 +150,7 @@ def execute_run(engine: Engine, run_id: int, progress: Progress | None = None) -
         base = params.base_currency or get_settings().default_currency
         rates = rates_to(session, base)
         run.status = "running"
-        run.message = "starting"
+        run.message = N_("starting")
     try:
         computation = compute_scores(
             engine,
@@ -159,11 +160,11 @@ def execute_run(engine: Engine, run_id: int, progress: Progress | None = None) -
             rates=rates,
             report=report,
         )
-        report("storing scores", 0.85)
+        report(N_("storing scores"), 0.85)
         with unit_of_work(factory) as session:
-            _store(session, run_id, params, computation, report)
+            _store(session, run_id, params, computation, progress)
     except BaseException as exc:
-        detail = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+        detail = failure_message(exc)
         if not isinstance(exc, DomainError):
             log.exception("Scoring run %s failed", run_id)
         _mark(
@@ -171,12 +172,12 @@ def execute_run(engine: Engine, run_id: int, progress: Progress | None = None) -
             run_id,
             status="failed",
             error=detail[:4000],
-            message="failed",
+            message=N_("failed"),
             finished_at=utcnow(),
         )
         raise
     if progress is not None:
-        progress("done", 1.0)
+        progress(N_("done"), 1.0)
     with factory() as session:
         finished = session.get(ScoreRun, run_id)
         assert finished is not None
@@ -188,7 +189,7 @@ def _store(
     run_id: int,
     params: ScoreParams,
     computation: Computation,
-    report: Callable[[str, float], None],
+    progress: Progress | None,
 ) -> None:
     started = time.perf_counter()
     stored = store_scores(session, run_id, computation)
@@ -196,7 +197,10 @@ def _store(
     summary = dict(computation.summary)
     summary["rows_stored"] = stored
     if params.update_lifecycle:
-        report("updating lifecycle status", 0.95)
+        # Only the caller's reporter hears of this step: this transaction holds SQLite's only
+        # write lock, so a write of the run's row from another one would wait for it and fail.
+        if progress is not None:
+            progress(N_("updating lifecycle status"), 0.95)
         started = time.perf_counter()
         summary["lifecycle_updated"] = update_lifecycle(session, run_id)
         computation.timings["lifecycle"] = round(time.perf_counter() - started, 3)
@@ -209,7 +213,7 @@ def _store(
             models=computation.models,
             summary=summary,
             progress=1.0,
-            message="done",
+            message=N_("done"),
             finished_at=utcnow(),
         )
     )

@@ -1,12 +1,14 @@
 """Fit, check, choose and apply the value models of a scoring run (numpy).
 
-* :func:`fit_purchase_models` fits BG/NBD and Pareto/NBD on the same customers (a seeded
+* :func:`fit_purchase_models` fits BG/NBD, MBG/NBD and Pareto/NBD on the same customers (a seeded
   sample when there are many: the parameters describe the population, and the fit cost grows
   with the number of distinct ``(x, t_x, T)`` rows).
 * :func:`holdout_check` fits both again on the history up to a calibration end and compares
   their forecast of the holdout period with the purchases that really happened.
 * :func:`choose_model` picks the model with the smaller holdout error, or the larger
-  log-likelihood when no holdout check could be made.
+  log-likelihood when no holdout check could be made; :func:`choose_alive_model` takes
+  P(alive) from another model when the chosen one is BG/NBD, which calls every one-time
+  buyer alive.
 * :func:`forecast` computes P(alive), expected purchases and the discounted expected number
   of purchases over the CLV horizon, once per distinct customer history.
 * :func:`spend_model` fits Gamma-Gamma on the repeat buyers and gives each buyer's expected
@@ -26,7 +28,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from closedloop.scoring.btyd import BetaGeo, ConvergenceError, GammaGamma, ParetoNBD
+from closedloop.scoring.btyd import (
+    BetaGeo,
+    ConvergenceError,
+    GammaGamma,
+    GeometricDropout,
+    ModifiedBetaGeo,
+    ParetoNBD,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,10 +43,25 @@ IntArray = npt.NDArray[np.int64]
 DAYS_PER_WEEK = 7.0
 DAYS_PER_YEAR = 365.25
 #: Names of the purchase models in the run's ``models`` document.
-PURCHASE_MODELS: dict[str, type[BetaGeo] | type[ParetoNBD]] = {
+PURCHASE_MODELS: dict[str, type[GeometricDropout] | type[ParetoNBD]] = {
     "bgnbd": BetaGeo,
+    "mbgnbd": ModifiedBetaGeo,
     "pareto_nbd": ParetoNBD,
 }
+#: Models whose P(alive) is 1 for every customer without a repeat purchase, however long ago
+#: they bought (BG/NBD: drop-out only happens after a repeat purchase). Their forecast of
+#: purchases may be the best, but a "Lost" segment must not read 100 % alive: P(alive) is
+#: then taken from the best model without that artefact (:func:`choose_alive_model`).
+ONE_TIME_ALIVE = frozenset({"bgnbd"})
+#: The shortest holdout worth a check, and the share of the history it takes at most.
+MIN_HOLDOUT_DAYS = 28
+HOLDOUT_SHARE = 3
+
+
+def holdout_days_for(span_days: int, longest: int) -> int:
+    """The holdout period for a history of ``span_days``: ``longest``, or a third of the
+    history when that is shorter (CDNOW's 39 weeks get 13, its 78 weeks the full 26)."""
+    return max(0, min(longest, span_days // HOLDOUT_SHARE))
 
 
 @dataclass
@@ -231,6 +255,24 @@ def choose_model(fits: dict[str, Fit], holdout: HoldoutResult | None) -> tuple[s
             return best, "smallest mean absolute error per customer in the holdout period"
     best = max(usable, key=lambda n: float(fits[n].model.log_likelihood))
     return best, "largest log-likelihood (no holdout check available)"
+
+
+def choose_alive_model(
+    fits: dict[str, Fit], holdout: HoldoutResult | None, chosen: str | None
+) -> tuple[str | None, str]:
+    """The model that gives P(alive), and why: the chosen purchase model, unless it gives
+    every one-time buyer P(alive) = 1 (:data:`ONE_TIME_ALIVE`); then the best of the others
+    by the same rule (:func:`choose_model`)."""
+    if chosen is None or chosen not in ONE_TIME_ALIVE:
+        return chosen, "the chosen purchase model"
+    others = {n: f for n, f in fits.items() if n not in ONE_TIME_ALIVE}
+    best, why = choose_model(others, holdout)
+    if best is None:
+        return chosen, "the chosen purchase model (no other model could be fitted)"
+    return best, (
+        f"{fits[chosen].model.MODEL_NAME if fits[chosen].model else chosen} gives every "
+        f"one-time buyer P(alive) = 1; of the other models: {why}"
+    )
 
 
 def distinct_histories(history: History) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:

@@ -9,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 
 from closedloop.errors import DomainError, NotFound, PermissionDenied
 from closedloop.i18n import N_
@@ -23,6 +22,7 @@ from closedloop.web.security import (
     login_url,
     not_found,
 )
+from closedloop.web.sessions import ServerSessionMiddleware
 
 SESSION_COOKIE = "closedloop_session"
 log = logging.getLogger(__name__)
@@ -84,31 +84,46 @@ async def _html_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Add the session middleware, static files and HTML routes to ``app``."""
     from closedloop.web.routes import (
+        admin,
         auth,
+        calldesk,
+        campaign_calendar,
+        campaigns,
         dedupe,
+        evaluation,
         home,
         imports,
         jobs,
+        outbox,
+        person_actions,
         persons,
+        persons_export,
         preferences,
+        pressure,
         reports,
+        segments,
         signup,
         signup_forms,
+        surveys,
+        targeting,
+        tracking,
+        vendor,
         webhooks,
     )
+    from closedloop.web.routes.tracking import TrackingFastPath
 
     settings = get_settings()
     # Outside the API and its documentation page (which needs its own scripts).
     excluded = tuple(p for p in ("/api/", app.docs_url, app.redoc_url) if p)
     app.add_middleware(SecurityHeadersMiddleware, exclude=excluded)
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.resolved_secret_key(),
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age_seconds,
-        same_site="lax",
+        ServerSessionMiddleware,
+        cookie=SESSION_COOKIE,
+        max_age_seconds=settings.session_max_age_seconds,
         https_only=settings.session_cookie_secure,
     )
+    # Outermost: the tracked addresses are answered before sessions and routing.
+    app.add_middleware(TrackingFastPath)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(WebError, _web_error)
     # The API's handlers answer under /api/ and hand every other path to these.
@@ -119,8 +134,16 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # signup and preferences are public pages: no login, authenticated by signed tokens.
     pages = (
-        *(auth, home, persons, dedupe, imports, reports, jobs, webhooks),
-        *(signup, preferences, signup_forms),
+        *(auth, home, persons, dedupe, imports, reports, jobs, webhooks, outbox, admin, segments),
+        *(signup, preferences, signup_forms, tracking, vendor, pressure, surveys),
+        evaluation,
+        # the persons list's export and the card's actions (issue 14)
+        *(persons_export, person_actions),
+        campaign_calendar,
+        campaigns,
+        calldesk,
+        targeting,
     )
     for module in pages:
         app.include_router(module.router)
+    app.include_router(surveys.public)

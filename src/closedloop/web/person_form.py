@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from closedloop.contacts.models import Email, Person, Phone
+from closedloop.contacts.fields import PERSON_FIELD_NAMES
+from closedloop.contacts.models import Address, Email, Person, Phone
 from closedloop.contacts.normalize import normalize_email, normalize_phone
 from closedloop.contacts.schemas import PersonUpdate
 from closedloop.errors import ValidationFailed
@@ -20,18 +21,16 @@ from closedloop.web.form_errors import pydantic_message
 from closedloop.web.rendering import format_phone
 
 #: Identity fields in form order; ``email`` and ``phone`` are the primary contact points.
-IDENTITY_FIELDS = (
-    "salutation",
-    "given_name",
-    "family_name",
-    "gender",
-    "birth_date",
-    "language",
-    "lifecycle_status",
-    "preferred_channel",
-    "preferred_time",
-)
-FIELDS = (*IDENTITY_FIELDS, "email", "phone")
+IDENTITY_FIELDS = PERSON_FIELD_NAMES
+#: The primary postal address's fields, by form name and Address attribute.
+ADDRESS_FIELDS = {
+    "address_line1": "line1",
+    "address_line2": "line2",
+    "postal_code": "postal_code",
+    "locality": "locality",
+    "country": "country",
+}
+FIELDS = (*IDENTITY_FIELDS, "email", "phone", *ADDRESS_FIELDS)
 
 
 @dataclass
@@ -55,6 +54,20 @@ def _primary_phone(person: Person) -> Phone | None:
     )
 
 
+def _primary_address(person: Person) -> Address | None:
+    return next(
+        (a for a in person.addresses if a.is_primary),
+        person.addresses[0] if person.addresses else None,
+    )
+
+
+def _address_values(address: Address | None) -> dict[str, str]:
+    return {
+        name: (getattr(address, attr, None) or "") if address else ""
+        for name, attr in ADDRESS_FIELDS.items()
+    }
+
+
 def current_values(person: Person) -> dict[str, str]:
     """The form's fields filled from the stored person."""
     values = {name: "" for name in FIELDS}
@@ -66,6 +79,7 @@ def current_values(person: Person) -> dict[str, str]:
     email, phone = _primary_email(person), _primary_phone(person)
     values["email"] = email.address if email else ""
     values["phone"] = format_phone(phone.e164) if phone else ""
+    values.update(_address_values(_primary_address(person)))
     return values
 
 
@@ -104,6 +118,42 @@ def _phone_list(person: Person, new: str) -> list[dict[str, Any]]:
     return [{"number": new, "kind": kind, "is_primary": True}, *others]
 
 
+def _address_list(person: Person, values: dict[str, str]) -> list[dict[str, Any]]:
+    """The stored addresses with the primary one replaced by the form's (dropped if emptied)."""
+    primary = _primary_address(person)
+    keep = (
+        "line1",
+        "line2",
+        "postal_code",
+        "locality",
+        "region",
+        "country",
+        "latitude",
+        "longitude",
+        "kind",
+    )
+    others = [
+        {**{k: getattr(a, k) for k in keep}, "is_primary": False}
+        for a in person.addresses
+        if a is not primary
+    ]
+    new = {attr: values[name] or None for name, attr in ADDRESS_FIELDS.items()}
+    if not any(new.values()):
+        return others
+    kind = primary.kind if primary else "private"
+    # The region and coordinates belong to the old address only if the place did not change.
+    same_place = primary is not None and all(
+        (getattr(primary, attr) or None) == new[attr]
+        for attr in ("postal_code", "locality", "country")
+    )
+    extra = (
+        {k: getattr(primary, k) for k in ("region", "latitude", "longitude")}
+        if same_place and primary is not None
+        else {}
+    )
+    return [{**new, **extra, "kind": kind, "is_primary": True}, *others]
+
+
 def _phone_changed(person: Person, new: str) -> bool:
     primary = _primary_phone(person)
     if primary is None:
@@ -119,6 +169,9 @@ def _country(person: Person) -> str:
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     head = str(loc[0]) if loc else ""
+    if head == "addresses":
+        attr = next((str(part) for part in loc[1:] if isinstance(part, str)), "line1")
+        return next((n for n, a in ADDRESS_FIELDS.items() if a == attr), "address_line1")
     return {"emails": "email", "phones": "phone"}.get(head, head)
 
 
@@ -135,6 +188,8 @@ def _message(
         return gettext(N_("This is not a valid email address."))
     if name == "phone":
         return gettext(N_("This is not a valid phone number."))
+    if name == "country":
+        return gettext(N_("Use a two-letter country code such as FR or RO."))
     if kind == "string_too_long":
         return gettext(N_("This text is too long."))
     if kind.startswith("date") or kind == "date_parsing":
@@ -163,6 +218,8 @@ def parse(
         data["emails"] = _email_list(person, values["email"])
     if _phone_changed(person, values["phone"]):
         data["phones"] = _phone_list(person, values["phone"])
+    if _address_values(_primary_address(person)) != {n: values[n] for n in ADDRESS_FIELDS}:
+        data["addresses"] = _address_list(person, values)
     result = FormResult(values=values)
     # Checked here too so that every error is shown at once, not only the schema's.
     if "emails" in data and values["email"]:
@@ -194,6 +251,6 @@ def service_errors(exc: ValidationFailed, gettext: Callable[[str], str]) -> dict
     errors: dict[str, list[str]] = {}
     for item in exc.errors:
         raw = str(item.get("field", ""))
-        name = _field_of([raw.split("[", 1)[0].split(".", 1)[0]])
+        name = _field_of([raw.split("[", 1)[0].split(".", 1)[0], raw.rsplit(".", 1)[-1]])
         errors.setdefault(name, []).append(_message(gettext, name, "", str(item.get("message"))))
     return errors

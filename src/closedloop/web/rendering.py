@@ -22,7 +22,7 @@ from closedloop import i18n
 from closedloop.settings import get_settings
 from closedloop.users.permissions import Permission, allowed
 from closedloop.web.labels import LABELS
-from closedloop.web.security import SESSION_FLASH, SESSION_LOCALE, Viewer, csrf_token
+from closedloop.web.security import SESSION_FLASH, SESSION_LOCALE, LazyCsrfToken, Viewer
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -89,6 +89,13 @@ def _count(locale: str, total: int, cap: int | None = None) -> str:
     return text + "+" if cap is not None and total >= cap else text
 
 
+def plotly_url() -> str:
+    """The one address of Plotly's bundle (named after the installed version, long-cached)."""
+    from importlib.metadata import version
+
+    return f"/vendor/plotly-{version('plotly')}.min.js"
+
+
 @lru_cache(maxsize=len(i18n.SUPPORTED_LOCALES) + 1)
 def environment(locale: str) -> Environment:
     """The template environment of ``locale``: its translations and formatting filters
@@ -107,7 +114,8 @@ def environment(locale: str) -> Environment:
     gettext = cast(Callable[[str], str], translations.gettext)
     env.filters.update(
         date=lambda v, fmt="medium": i18n.format_date(v, locale, fmt),
-        datetime=lambda v, fmt="medium": i18n.format_datetime(v, locale, fmt, zone),
+        # One way of writing a time on every page (a template asking for "short" gets it too).
+        datetime=lambda v, fmt="medium": i18n.format_datetime(v, locale, "medium", zone),
         decimal=lambda v, fmt=None: i18n.format_decimal(v, locale, fmt),
         money=lambda v, currency: i18n.format_currency(v, currency, locale),
         percent=lambda v: i18n.format_percent(v, locale),
@@ -116,8 +124,10 @@ def environment(locale: str) -> Environment:
         pick_label=lambda labels, fallback="": _pick_label(labels, locale, fallback),
         attr_value=partial(_attr_value, gettext, locale),
         phone=format_phone,
+        # A job's stored progress or failure message, in the page's language.
+        said=lambda text: i18n.translate_stored(text, locale),
     )
-    env.globals.update(locale=locale, locales=i18n.LOCALE_NAMES)
+    env.globals.update(locale=locale, locales=i18n.LOCALE_NAMES, plotly_url=plotly_url())
     return env
 
 
@@ -139,7 +149,7 @@ def render(
     ctx: dict[str, Any] = {
         "request": request,
         "user": user,
-        "csrf_token": csrf_token(request),
+        "csrf_token": LazyCsrfToken(request),
         "can": can,
         "flashes": flashes,
         "current_path": request.url.path + ("?" + request.url.query if request.url.query else ""),

@@ -384,7 +384,7 @@ def test_planted_duplicates_resemble_their_originals(base: Engine) -> None:
 
 def test_the_past_campaign_has_a_control_group_and_lift(base: Engine) -> None:
     campaign = _rows(base, "SELECT id, status, response_window_days FROM campaigns")
-    assert len(campaign) == 1 and campaign[0][1] == "finished"
+    assert len(campaign) == 1 and campaign[0][1] == "completed"
     cid = campaign[0][0]
     cells = _rows(base, "SELECT id, is_control FROM cells WHERE campaign_id = :c", c=cid)
     assert len(cells) == 3 and sum(1 for _, ctl in cells if ctl) == 1

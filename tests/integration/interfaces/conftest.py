@@ -41,7 +41,8 @@ class Receiver:
 
 
 @pytest.fixture()
-def receiver() -> Iterator[Receiver]:
+def receiver(allow_private_webhooks: None) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1 (so webhooks are let reach internal addresses)."""
     state = Receiver()
 
     class Handler(BaseHTTPRequestHandler):

@@ -20,6 +20,9 @@ from closedloop.interfaces import webhooks
 from closedloop.interfaces.models import InterfaceEvent, WebhookDelivery
 from closedloop.transactions.models import Order, Product
 
+#: The receivers run on 127.0.0.1, an internal address webhooks refuse by default.
+pytestmark = pytest.mark.usefixtures("allow_private_webhooks")
+
 SYNC = "/api/v1/sync"
 REFUSED = "the database refused the item: refused by a rule of the test database"
 Refuse = Callable[..., None]

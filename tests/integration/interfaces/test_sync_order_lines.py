@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from closedloop.ingest.context import Options
-from closedloop.ingest.mapping import MappingRequest
+from closedloop.ingest.map.mapping import MappingRequest
 from closedloop.ingest.models import ImportChange
-from closedloop.ingest.runner import run_import
+from closedloop.ingest.service.runner import run_import
+from closedloop.ingest.validate.context import Options
 from closedloop.transactions.models import Order, OrderLine, Product
 
 ORDERS = "/api/v1/sync/orders?source=erp"

@@ -29,6 +29,9 @@ from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
 
 from .conftest import Receiver
 
+#: The receivers run on 127.0.0.1, an internal address webhooks refuse by default.
+pytestmark = pytest.mark.usefixtures("allow_private_webhooks")
+
 
 def _endpoint(factory: sessionmaker[Session], url: str, *types: str) -> tuple[int, str]:
     with unit_of_work(factory) as s:
@@ -93,7 +96,8 @@ def test_receiver_failing_twice_then_succeeding(
         (2, 503, False),
         (3, 200, True),
     ]
-    assert tries[0].error == "HTTP 500" and '"ok": false' in (tries[0].response_excerpt or "")
+    assert tries[0].error == "HTTP 500" and (tries[0].response_size or 0) > len('{"ok": false}')
+    assert tries[0].response_excerpt is None  # an internal receiver: its body is never kept
     assert all(a.duration_ms >= 0 for a in tries)
     assert len({r.headers["closedloop-webhook-id"] for r in receiver.requests}) == 1
 

@@ -46,10 +46,12 @@ def test_run_stores_every_buyers_scores_and_both_models(
     assert_finite(scores)
 
     models = run.models or {}
-    assert models["chosen"] in ("bgnbd", "pareto_nbd")
-    for name in ("bgnbd", "pareto_nbd"):
+    assert models["chosen"] in ("bgnbd", "mbgnbd", "pareto_nbd")
+    # P(alive) never comes from BG/NBD, which calls every one-time buyer alive
+    assert models["p_alive_model"] in ("mbgnbd", "pareto_nbd")
+    for name in ("bgnbd", "mbgnbd", "pareto_nbd"):
         assert set(models[name]["params"]) == (
-            {"r", "alpha", "a", "b"} if name == "bgnbd" else {"r", "alpha", "s", "beta"}
+            {"r", "alpha", "s", "beta"} if name == "pareto_nbd" else {"r", "alpha", "a", "b"}
         )
         assert models[name]["log_likelihood"] < 0
         assert models["holdout"][name]["mae"] >= 0

@@ -15,7 +15,7 @@ import pytest
 from scipy import special
 
 from closedloop.scoring.btyd import BetaGeo, ConvergenceError, ParetoNBD
-from closedloop.scoring.btyd._fitting import LOG_BOUND
+from closedloop.scoring.btyd._minimise import LOG_BOUND
 from closedloop.scoring.btyd._special import _hyp2f1_series_minus_1, hyp2f1_minus_1
 from closedloop.scoring.btyd._tail import (
     QUADRATURE_Z,
@@ -136,23 +136,81 @@ def _fit(model: type[BetaGeo] | type[ParetoNBD], data: tuple[np.ndarray, ...]) -
         return "not identified"
     assert np.isfinite(fitted.log_likelihood)
     assert all(np.isfinite(v) and v > 0 for v in fitted.params.values())
-    assert fitted.n_iterations <= 5000
+    assert fitted.n_iterations <= 5 * 5000
     return "fitted"
+
+
+def _rounded_otherwise(data: tuple[np.ndarray, ...], seed: int) -> tuple[np.ndarray, ...]:
+    """The same customers with t_x and T moved in their last bits (1e-13 relative): every sum
+    of the fit then rounds differently, as it does on a processor with other vector units."""
+    x, tx, age = data
+    factor = 1 + np.random.default_rng(seed).uniform(-1e-13, 1e-13, x.size)
+    return x, tx * factor, age * factor
+
+
+def _simulated(model: type[BetaGeo] | type[ParetoNBD], n: int, seed: int) -> tuple[np.ndarray, ...]:
+    """``n`` customers drawn from the model itself over 52 weeks (so the model is identified)."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.6, 1 / 4.0, n)
+    age = np.full(n, 52.0)
+    life = (
+        rng.exponential(1 / rng.gamma(0.8, 1 / 12.0, n))
+        if model is ParetoNBD
+        else np.full(n, np.inf)
+    )
+    drop = rng.beta(0.8, 2.5, n)
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / rate[i])
+            if t > min(age[i], life[i]):
+                break
+            x[i], tx[i] = x[i] + 1, t
+            if model is BetaGeo and rng.uniform() < drop[i]:
+                break
+    return x, tx, age
 
 
 @pytest.mark.parametrize("model", [ParetoNBD, BetaGeo])
 def test_degenerate_data_fit_and_finish(model: type[BetaGeo] | type[ParetoNBD]) -> None:
     cases = _degenerate(seed=1)
 
-    def fit_all() -> dict[str, str]:
-        return {name: _fit(model, data) for name, data in cases.items()}
+    def fit_all() -> dict[str, list[str]]:
+        return {
+            name: [_fit(model, data), *(_fit(model, _rounded_otherwise(data, k)) for k in (1, 2))]
+            for name, data in cases.items()
+        }
 
     # A guard against a hang (the old fallback took minutes per fit), not a benchmark:
     # bench/btyd_degenerate.py measures the times.
     pool = ThreadPoolExecutor(max_workers=1)
     try:
-        results = pool.submit(fit_all).result(timeout=600)
+        results = pool.submit(fit_all).result(timeout=900)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    assert set(results.values()) <= {"fitted", "not identified"}
-    assert "fitted" in results.values()
+    # The verdict belongs to the data, not to how the processor rounds (issue 12: every
+    # Pareto/NBD case flipped to "not identified" on an AMD EPYC).
+    changed = {name: verdicts for name, verdicts in results.items() if len(set(verdicts)) > 1}
+    assert not changed
+    verdicts = {name: verdicts[0] for name, verdicts in results.items()}
+    assert set(verdicts.values()) <= {"fitted", "not identified"}
+    # Identical customers carry no heterogeneity to estimate: never a fit.
+    assert all(verdicts[f"{n}: identical customers"] == "not identified" for n in (2, 5, 30, 90))
+
+
+@pytest.mark.parametrize("model", [ParetoNBD, BetaGeo])
+def test_small_samples_of_the_model_itself_are_fitted(
+    model: type[BetaGeo] | type[ParetoNBD],
+) -> None:
+    """The identification check does not refuse what the data do identify."""
+    for seed in (1, 2):
+        data = _simulated(model, 300, seed)
+        assert _fit(model, data) == "fitted"
+        assert _fit(model, _rounded_otherwise(data, seed)) == "fitted"
+
+
+def test_a_likelihood_level_along_a_ridge_is_named() -> None:
+    """Identical customers: r and alpha grow together (the Poisson limit) at no cost."""
+    with pytest.raises(ConvergenceError, match=r"r up and alpha up .* the maximum is at the bound"):
+        BetaGeo().fit(np.ones(40), np.full(40, 1 / 7), np.full(40, 2 / 7))

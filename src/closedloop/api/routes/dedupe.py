@@ -8,14 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from closedloop.api.auth import PersonsReader, PersonsWriter
+from closedloop.api.auth import JOB_QUOTA, PersonsReader, PersonsWriter
 from closedloop.api.errors import problem_responses
+from closedloop.api.params import Id, Offset
 from closedloop.api.schemas import UtcDatetime
 from closedloop.contacts import service as contacts
 from closedloop.contacts.schemas import PersonCreate
+from closedloop.db.types import DbId
 from closedloop.deps import DbSession
 from closedloop.quality import candidates as queue_service
 from closedloop.quality import merge as merge_service
@@ -24,7 +26,6 @@ from closedloop.quality.online import Candidate, find_candidates
 from closedloop.users.service import audit
 
 router = APIRouter(tags=["duplicates"])
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class Step(BaseModel):
@@ -85,7 +86,7 @@ class DecisionIn(BaseModel):
 
 
 class MergeIn(BaseModel):
-    source_id: int = Field(ge=1, description="The person merged into this one.")
+    source_id: DbId = Field(description="The person merged into this one.")
 
 
 class UnmergeIn(BaseModel):
@@ -193,7 +194,7 @@ def list_pairs(
         str, Query(description="pending, auto_merged, accepted, rejected or not_duplicate")
     ] = "pending",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PairPage:
     """The review queue (or the pairs of another status), most likely first."""
     rows, total = queue_service.queue(db, status=status, limit=limit, offset=offset)
@@ -235,7 +236,8 @@ class RunQueued(BaseModel):
     "/dedupe/runs",
     response_model=RunQueued,
     status_code=202,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 409, 422, 429),
+    dependencies=[JOB_QUOTA],
 )
 def start_run(db: DbSession, user: PersonsWriter, data: RunIn | None = None) -> RunQueued:
     """Queue a batch deduplication of the whole base (a worker runs it: training, scoring,

@@ -5,32 +5,42 @@ The upload is checked at once (readable file, every column mapped: 422 otherwise
 imported by a worker job: the answer is 202 with the job and a ``Location`` to poll
 (``GET /api/v1/imports/jobs/{job_id}``) until the batch summary is there (new, updated,
 unchanged and rejected counts, the first rejects). Every reject is in ``rejects.csv``.
+
+A row kept without one of its values (an invalid phone, an impossible birth date: the
+value is left out) is counted in ``kept_with_warnings`` and its warnings listed apart from
+the rejects (``value_warnings``; all of them in ``warnings.csv``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, Field
 
-from closedloop.api.auth import PersonsReader, PersonsWriter
+from closedloop.api.auth import JOB_QUOTA, ImportsRollbacker, PersonsReader, PersonsWriter
 from closedloop.api.errors import problem_responses
+from closedloop.api.params import Offset
 from closedloop.api.schemas import UtcDatetime
 from closedloop.bootstrap import get_engine
+from closedloop.db.types import DbId
 from closedloop.deps import DbSession
 from closedloop.errors import ValidationFailed
-from closedloop.ingest import background, batches, uploads
-from closedloop.ingest.context import Options
-from closedloop.ingest.fields import KINDS
-from closedloop.ingest.mapping import MappingRequest, parse_pairs
-from closedloop.ingest.runner import prepare_run
+from closedloop.ingest import (
+    KINDS,
+    MappingRequest,
+    Options,
+    background,
+    batches,
+    parse_pairs,
+    prepare_run,
+    uploads,
+)
 from closedloop.users.service import audit
 
 router = APIRouter(prefix="/imports", tags=["imports"])
-BatchId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The batch's id.")]
-JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The import job's id.")]
+BatchId = Annotated[DbId, Path(description="The batch's id.")]
+JobId = Annotated[DbId, Path(description="The import job's id.")]
 
 
 class RejectOut(BaseModel):
@@ -51,11 +61,15 @@ class ImportSummary(BaseModel):
     status: str = Field(description="done, dry_run, failed (see error) or rolled_back")
     dry_run: bool
     counts: dict[str, Any] = Field(
-        description="rows, new, updated, unchanged, rejected, duplicates, empty"
+        description="rows, new, updated, unchanged, kept_with_warnings, rejected, duplicates, empty"
     )
     rejects: list[RejectOut] = Field(description="The first rejects, in file order.")
     rejects_total: int
-    warnings: list[str] = []
+    value_warnings: list[RejectOut] = Field(
+        [], description="The first values left out of kept rows, in file order."
+    )
+    value_warnings_total: int = 0
+    warnings: list[str] = Field([], description="Warnings about the file as a whole.")
     file: dict[str, Any] = Field(default_factory=dict, description="format, encoding, delimiter")
     mapping: dict[str, str] = Field(default_factory=dict, description="column → target")
     resumed_at_row: int = 0
@@ -97,12 +111,16 @@ class BatchOut(BaseModel):
     rolled_back_by: str | None
     rejects: list[RejectOut] = []
     rejects_total: int = 0
+    value_warnings: list[RejectOut] = Field(
+        [], description="The first values left out of kept rows (the rows were stored)."
+    )
+    value_warnings_total: int = 0
 
 
-def _rejects(db: DbSession, batch_id: int, limit: int) -> list[RejectOut]:
+def _rejects(db: DbSession, batch_id: int, limit: int, severity: str = "error") -> list[RejectOut]:
     return [
         RejectOut(line=r.line_no, field=r.field, value=r.value, reason=r.reason)
-        for r in batches.rejects(db, batch_id, limit=limit)
+        for r in batches.rejects(db, batch_id, limit=limit, severity=severity)
     ]
 
 
@@ -122,7 +140,8 @@ def _job_out(db: DbSession, job_id: int) -> ImportJobOut:
     "",
     response_model=ImportJobOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(400, 401, 403, 409, 422),
+    responses=problem_responses(400, 401, 403, 409, 422, 429),
+    dependencies=[JOB_QUOTA],
 )
 def create_import(
     request: Request,
@@ -208,7 +227,7 @@ def list_imports(
     db: DbSession,
     user: PersonsReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[BatchOut]:
     """The latest import batches first."""
     return [
@@ -222,13 +241,17 @@ def get_import(
     batch_id: BatchId,
     db: DbSession,
     user: PersonsReader,
-    rejects: Annotated[int, Query(ge=0, le=10_000, description="How many rejects.")] = 100,
+    rejects: Annotated[
+        int, Query(ge=0, le=10_000, description="How many rejects (and warnings).")
+    ] = 100,
 ) -> BatchOut:
-    """One batch with its counts and its first rejects."""
+    """One batch with its counts, its first rejects and its first warnings."""
     batch = batches.get_batch(db, batch_id)
     out = BatchOut.model_validate(batches.batch_dict(batch))
     out.rejects = _rejects(db, batch_id, rejects)
     out.rejects_total = batches.reject_count(db, batch_id)
+    out.value_warnings = _rejects(db, batch_id, rejects, "warning")
+    out.value_warnings_total = batches.reject_count(db, batch_id, severity="warning")
     return out
 
 
@@ -247,6 +270,22 @@ def get_rejects_csv(batch_id: BatchId, db: DbSession, user: PersonsReader) -> Re
     )
 
 
+@router.get(
+    "/{batch_id}/warnings.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **problem_responses(401, 403, 404, 422)},
+)
+def get_warnings_csv(batch_id: BatchId, db: DbSession, user: PersonsReader) -> Response:
+    """Every warning of the batch (a value left out of a kept row) as CSV: line, field,
+    value, reason."""
+    data = batches.rejects_csv(db, batch_id, severity="warning")
+    return Response(
+        content=data.encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{batch_id}-warnings.csv"'},
+    )
+
+
 class RollbackOut(BaseModel):
     """What a rollback did."""
 
@@ -255,7 +294,18 @@ class RollbackOut(BaseModel):
     restored: int = Field(description="records whose changed values were put back")
     removed: int = Field(description="records the batch had created, removed")
     kept: int = Field(description="values left as they are: changed again since the import")
-    rolled_back_at: datetime | None = None
+    persons_removed: int = Field(0, description="persons the batch had created, removed")
+    orders_removed: int = Field(0, description="orders the batch had created, removed")
+    consents_removed: int = Field(0, description="consent events removed with them")
+    persons_kept: int = Field(
+        0,
+        description="persons the batch had created, kept because they have history since "
+        "(orders from elsewhere, communications, responses, merges, consents, changes)",
+    )
+    kept_because: dict[str, int] = Field(
+        default_factory=dict, description="How many kept persons have each kind of history."
+    )
+    rolled_back_at: UtcDatetime | None = None
 
 
 @router.post(
@@ -263,14 +313,18 @@ class RollbackOut(BaseModel):
     response_model=RollbackOut,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def rollback_import(batch_id: BatchId, db: DbSession, user: PersonsWriter) -> RollbackOut:
+def rollback_import(batch_id: BatchId, db: DbSession, user: ImportsRollbacker) -> RollbackOut:
     """Undo a whole batch: restore what it changed, remove what it created.
 
-    409 when later changes depend on it (the detail says which, and what to do).
+    Persons it created who have gained history since (orders from elsewhere,
+    communications, responses, merges, later consents or changes) are kept, as a person
+    delete would keep them, and counted in ``persons_kept``. 409 when later changes depend
+    on it otherwise (the detail says which, and what to do).
     """
     batches.get_batch(db, batch_id)
     db.rollback()  # release the read before the rollback takes the write lock
     done = batches.rollback_batch(get_engine(), batch_id, user=user.username)
+    at = done.pop("rolled_back_at")
     audit(db, user, "rollback", "import_batch", batch_id, channel="api", detail=done)
     return RollbackOut(
         batch_id=batch_id,
@@ -278,4 +332,10 @@ def rollback_import(batch_id: BatchId, db: DbSession, user: PersonsWriter) -> Ro
         restored=done["restored"],
         removed=done["removed"],
         kept=done["kept"],
+        persons_removed=done.get("persons_removed", 0),
+        orders_removed=done.get("orders_removed", 0),
+        consents_removed=done["consents_removed"],
+        persons_kept=done["persons_kept"],
+        kept_because=done["kept_because"],
+        rolled_back_at=at,
     )

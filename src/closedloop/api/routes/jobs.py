@@ -3,14 +3,15 @@ schedules — poll a job you started, cancel a queued one, rerun a failed one.""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict
 
-from closedloop.api.auth import requires
+from closedloop.api.auth import JOB_QUOTA, requires
 from closedloop.api.errors import problem_responses
+from closedloop.api.schemas import UtcDatetime
+from closedloop.db.types import DbId
 from closedloop.deps import DbSession
 from closedloop.jobs import schedules, service
 from closedloop.users.models import User
@@ -21,7 +22,7 @@ router = APIRouter(tags=["jobs"])
 
 JobsReader = Annotated[User, Depends(requires(Permission.JOBS_READ))]
 JobsManager = Annotated[User, Depends(requires(Permission.JOBS_MANAGE))]
-JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The job's id.")]
+JobId = Annotated[DbId, Path(description="The job's id.")]
 
 
 class JobPublic(BaseModel):
@@ -39,10 +40,10 @@ class JobPublic(BaseModel):
     payload: dict[str, Any]
     result: dict[str, Any] | None
     created_by: str | None
-    created_at: datetime
-    run_after: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    run_after: UtcDatetime | None
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
 
 
 class SchedulePublic(BaseModel):
@@ -53,7 +54,7 @@ class SchedulePublic(BaseModel):
     kind: str
     payload: dict[str, Any]
     every_seconds: int
-    next_run_at: datetime
+    next_run_at: UtcDatetime
     enabled: bool
     last_job_id: int | None
 
@@ -102,7 +103,8 @@ def cancel_job(job_id: JobId, session: DbSession, user: JobsManager) -> JobPubli
 @router.post(
     "/jobs/{job_id}/retry",
     response_model=JobPublic,
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
+    dependencies=[JOB_QUOTA],
 )
 def retry_job(job_id: JobId, session: DbSession, user: JobsManager) -> JobPublic:
     """Queue a failed or cancelled job again with a fresh attempt budget."""

@@ -16,6 +16,7 @@ from closedloop.api.schemas import PersonCardPublic, PersonOut, PersonPage, card
 from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate, PersonFilter, PersonUpdate
+from closedloop.db.types import DbCount, DbId
 from closedloop.deps import DbSession
 from closedloop.quality.online import saved_candidates
 from closedloop.reports.card import build_card
@@ -26,13 +27,12 @@ from closedloop.vocab import LifecycleStatus
 router = APIRouter(prefix="/persons", tags=["persons"])
 
 #: The list's ``total`` is counted up to this many matches, so a broad search stays fast.
-COUNT_CAP = 10_000
 MAX_LIMIT = 500
 _READ = problem_responses(401, 403, 422)
 _ONE = problem_responses(401, 403, 404, 422)
 
 #: Ids are 64-bit: a larger number is a 422 naming the parameter, not a database error.
-PersonId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The person's id.")]
+PersonId = Annotated[DbId, Path(description="The person's id.")]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -162,12 +162,12 @@ def list_persons(
         int | None,
         Query(ge=1, le=MAX_LIMIT, description="Page size, 1–500 (default: the configured 50)."),
     ] = None,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="How many matches to skip.")] = 0,
+    offset: Annotated[DbCount, Query(description="How many matches to skip.")] = 0,
 ) -> PersonPage:
     """List persons matching every filter given, one page at a time.
 
-    Filters combine with AND; merged-away records are left out. `total` counts the matches up
-    to 10,000 (`total_capped` is then true): narrow the search rather than paging that far.
+    Filters combine with AND; merged-away records are left out. `total` is the exact number
+    of matches.
     """
     flt = PersonFilter(
         q=q,
@@ -179,9 +179,7 @@ def list_persons(
         country=country,
     )
     limit = limit or default_page_size()
-    persons, total = contacts.search_persons(
-        db, flt, limit=limit, offset=offset, count_cap=COUNT_CAP
-    )
+    persons, total = contacts.search_persons(db, flt, limit=limit, offset=offset)
     audit(
         db,
         user,
@@ -196,8 +194,8 @@ def list_persons(
     return PersonPage(
         items=[PersonOut.model_validate(p) for p in persons],
         total=total,
-        total_capped=total >= COUNT_CAP,
-        total_cap=COUNT_CAP,
+        total_capped=False,
+        total_cap=None,
         limit=limit,
         offset=offset,
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from closedloop.access import PUBLIC
 from closedloop.api.errors import PROBLEM_TYPES, TYPE_BASE, ProblemType, problem_responses
 from closedloop.errors import NotFound
 
-router = APIRouter(prefix="/problems", tags=["problems"])
+router = APIRouter(prefix="/problems", tags=["problems"], dependencies=[PUBLIC])
 
 
 @router.get("", response_model=list[ProblemType])

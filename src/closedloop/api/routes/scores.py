@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
-from closedloop.api.auth import PersonsReader, requires
+from closedloop.api.auth import JOB_QUOTA, PersonsReader, requires
 from closedloop.api.errors import problem_responses
 from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.contacts import service as contacts
+from closedloop.db.types import DbCount, DbId
 from closedloop.db.uow import unit_of_work
 from closedloop.deps import DbSession
 from closedloop.scoring import queries, service
@@ -23,8 +24,8 @@ from closedloop.users.service import audit
 router = APIRouter(tags=["scores"])
 
 AnalyticsUser = Annotated[User, Depends(requires(Permission.ANALYTICS_RUN))]
-RunId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The run's id.")]
-PersonId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The person's id.")]
+RunId = Annotated[DbId, Path(description="The run's id.")]
+PersonId = Annotated[DbId, Path(description="The person's id.")]
 
 
 class ScoreRunPage(BaseModel):
@@ -42,8 +43,9 @@ class ScoreRunPage(BaseModel):
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         201: {"model": ScoreRunPublic, "description": "The run has finished (`wait=true`)."},
-        **problem_responses(400, 401, 403, 409, 415, 422),
+        **problem_responses(400, 401, 403, 409, 415, 422, 429),
     },
+    dependencies=[JOB_QUOTA],
 )
 def start_run(
     request: Request,
@@ -87,7 +89,7 @@ def list_runs(
     db: DbSession,
     user: AnalyticsUser,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1, description="Runs to skip.")] = 0,
+    offset: Annotated[DbCount, Query(description="Runs to skip.")] = 0,
 ) -> ScoreRunPage:
     """Scoring runs, newest first, with their parameters, models and summaries."""
     runs, total = queries.list_runs(db, limit=limit, offset=offset)

@@ -16,6 +16,7 @@ from closedloop.api.errors import problem_responses
 from closedloop.consent import forms as service
 from closedloop.consent.forms import SignupFormBase, SignupFormCreate, SignupFormPublic
 from closedloop.consent.messages import public_url
+from closedloop.db.types import DbId
 from closedloop.deps import DbSession
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
@@ -23,7 +24,7 @@ from closedloop.users.service import audit
 
 router = APIRouter(prefix="/signup-forms", tags=["signup-forms"])
 Manager = Annotated[User, Depends(requires(Permission.CAMPAIGNS_MANAGE))]
-FormId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The form's id.")]
+FormId = Annotated[DbId, Path(description="The form's id.")]
 
 
 class SignupFormOut(SignupFormPublic):

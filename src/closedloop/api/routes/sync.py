@@ -23,7 +23,7 @@ from closedloop.api.auth import PersonsWriter
 from closedloop.api.errors import PROBLEM_JSON, PROBLEM_TYPES, TYPE_BASE, problem_responses
 from closedloop.bootstrap import get_session_factory
 from closedloop.deps import DbSession
-from closedloop.ingest.fields import ORDER_LINES, ORDERS, PERSONS
+from closedloop.ingest import ORDER_LINES, ORDERS, PERSONS
 from closedloop.interfaces import idempotency
 from closedloop.interfaces.errors import PayloadTooLarge
 from closedloop.interfaces.events import FIELDS as EVENT_FIELDS
@@ -89,6 +89,9 @@ class ItemOut(BaseModel):
     external_id: str | None
     id: int | None = Field(description="The stored record's id (none when rejected).")
     errors: list[ItemError] = []
+    warnings: list[ItemError] = Field(
+        [], description="Values left out of a kept item (an invalid phone, an impossible date)."
+    )
 
 
 class SyncOut(BaseModel):
@@ -99,7 +102,10 @@ class SyncOut(BaseModel):
     batch_id: int | None = Field(
         description="The import batch (rollback: POST /api/v1/imports/{batch_id}/rollback)."
     )
-    counts: dict[str, int] = Field(description="rows, new, updated, unchanged, rejected")
+    counts: dict[str, int] = Field(
+        description="rows, new, updated, unchanged, rejected, and kept_with_warnings "
+        "(items stored without one or more of their values)"
+    )
     items: list[ItemOut]
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
-from closedloop.api.auth import requires
+from closedloop.api.auth import JOB_QUOTA, requires
 from closedloop.api.errors import problem_responses
+from closedloop.api.params import Id, IdFilter, Offset
 from closedloop.api.schemas import UtcDatetime
 from closedloop.deps import DbSession
 from closedloop.interfaces import webhooks
@@ -27,7 +28,6 @@ from closedloop.users.service import audit
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 Admin = Annotated[User, Depends(requires(Permission.USERS_MANAGE))]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class EndpointIn(BaseModel):
@@ -74,7 +74,11 @@ class AttemptOut(BaseModel):
     started_at: UtcDatetime
     duration_ms: int
     status_code: int | None
-    response_excerpt: str | None
+    response_excerpt: str | None = Field(
+        description="The start of the answer's body; null for an internal target "
+        "(CLOSEDLOOP_WEBHOOK_ALLOW_PRIVATE_TARGETS), whose body is never logged."
+    )
+    response_size: int | None = Field(description="Bytes of the answer's body.")
     error: str | None
     succeeded: bool
 
@@ -135,13 +139,13 @@ def list_event_types(user: Admin) -> list[str]:
 def list_deliveries(
     db: DbSession,
     user: Admin,
-    endpoint_id: Annotated[int | None, Query(ge=1)] = None,
+    endpoint_id: IdFilter = None,
     status_: Annotated[
         str | None, Query(alias="status", description="pending, sending, delivered or failed")
     ] = None,
     event_type: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DeliveryPage:
     """The delivery log, newest first, filtered by endpoint, status and event type."""
     page = webhooks.list_deliveries(
@@ -168,9 +172,10 @@ def get_delivery(delivery_id: Id, db: DbSession, user: Admin) -> DeliveryDetail:
 
 @router.post(
     "/deliveries/{delivery_id}/redeliver",
+    dependencies=[JOB_QUOTA],
     response_model=DeliveryOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422, 429),
 )
 def redeliver(delivery_id: Id, db: DbSession, user: Admin) -> DeliveryOut:
     """Send the event again now (a new delivery with the same event id and body)."""

@@ -14,8 +14,8 @@ from closedloop.scoring.btyd._fitting import (
     check_rfm,
     check_weights,
     collapse_rows,
-    minimise,
 )
+from closedloop.scoring.btyd._minimise import minimise
 
 
 class FittedModel:
@@ -77,22 +77,23 @@ class FittedModel:
         start: FloatArray,
         max_seconds: float | None = None,
     ) -> None:
-        theta, value, nit = minimise(
+        total = float(np.sum(data.weights))
+        found = minimise(
             objective,
             start,
             self.PARAM_NAMES,
             self.MODEL_NAME,
+            weight=total,
             gtol=self.GTOL,
             max_seconds=max_seconds,
         )
         self._params = {
-            name: float(v) for name, v in zip(self.PARAM_NAMES, np.exp(theta), strict=True)
+            name: float(v) for name, v in zip(self.PARAM_NAMES, np.exp(found.theta), strict=True)
         }
-        total = float(np.sum(data.weights))
-        self.log_likelihood = -value * total
+        self.log_likelihood = -found.value * total
         self.n_customers = total
         self.n_unique_rows = int(data.weights.size)
-        self.n_iterations = nit
+        self.n_iterations = found.iterations
 
     def __repr__(self) -> str:
         """Show the parameters, or that the model is unfitted."""

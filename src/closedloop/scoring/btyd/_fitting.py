@@ -1,34 +1,16 @@
-"""Input checks, row collapsing and the optimiser shared by the BTYD models."""
+"""Input checks and row collapsing shared by the BTYD models (the optimiser: ``_minimise``)."""
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize
-
-try:  # shipped with scipy's usual stack; optional
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-except ImportError:  # pragma: no cover - depends on the environment
-    threadpool_limits = None
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
-
-#: Parameters are optimised as logarithms inside these bounds (1e-6 .. 1e6).
-LOG_BOUND = float(np.log(1e6))
-#: A fit is accepted when the largest gradient component of the mean negative
-#: log-likelihood (per customer, in log-parameter space) is below this.
-GRADIENT_TOLERANCE = 1e-6
-
-
-class ConvergenceError(RuntimeError):
-    """Raised when a model's maximum-likelihood fit does not converge."""
 
 
 def as_float_array(name: str, value: object, *, allow_scalar: bool = False) -> FloatArray:
@@ -163,97 +145,3 @@ def unique_index(values: FloatArray) -> tuple[FloatArray, IntArray]:
     """Return the sorted unique values and, for each input, its position among them."""
     uniq, inv = np.unique(values, return_inverse=True)
     return uniq.astype(np.float64), np.ravel(inv).astype(np.intp)
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """Run BLAS single-threaded for the duration of a fit.
-
-    scipy's L-BFGS-B calls BLAS/LAPACK on vectors of four numbers; with
-    OpenBLAS threads on a busy machine those calls spin for milliseconds each
-    (profiled: over 90% of a CDNOW BG/NBD fit).  The work in our objectives is
-    elementwise numpy, which is single-threaded anyway.
-    """
-    if threadpool_limits is None:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def minimise(
-    objective: Objective,
-    start: FloatArray,
-    names: Sequence[str],
-    model: str,
-    gtol: float = 1e-9,
-    max_seconds: float | None = None,
-) -> tuple[FloatArray, float, int]:
-    """Minimise ``objective`` (value and gradient in log-parameter space).
-
-    Returns the log-parameters, the objective value and the iteration count.
-    Raises :class:`ConvergenceError` when L-BFGS-B stops with a gradient that
-    is not small, when a parameter runs to the 1e-6 .. 1e6 bounds (the data
-    do not identify the model, e.g. nobody made a repeat purchase), or when
-    ``max_seconds`` pass before it converges (checked after every iteration,
-    in the calling thread: nothing is left running).
-    """
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
-    deadline = None if max_seconds is None else time.monotonic() + max_seconds
-    timed_out = [False]
-
-    def check_time(intermediate_result: optimize.OptimizeResult) -> None:
-        if deadline is not None and time.monotonic() > deadline:
-            timed_out[0] = True
-            raise StopIteration
-
-    with _single_threaded_blas():
-        result = optimize.minimize(
-            objective,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            callback=check_time,
-            options={"maxiter": 5000, "ftol": 1e-15, "gtol": gtol, "maxcor": 20},
-        )
-        theta = np.asarray(result.x, dtype=np.float64)
-        value, grad = objective(theta)
-    if timed_out[0]:
-        raise ConvergenceError(
-            f"{model} fit did not finish within {max_seconds:g} s (stopped after "
-            f"{result.nit} iterations)"
-        )
-    if not np.isfinite(value) or not np.all(np.isfinite(grad)):
-        raise ConvergenceError(f"{model} fit ended on a non-finite log-likelihood")
-    at_bound = np.abs(theta) > LOG_BOUND - 1e-3
-    if np.any(at_bound):
-        which = ", ".join(n for n, hit in zip(names, at_bound, strict=True) if hit)
-        raise ConvergenceError(
-            f"{model} fit did not converge: parameter(s) {which} ran to the "
-            f"1e-6..1e6 bound; the data do not identify the model"
-        )
-    if np.max(np.abs(grad)) > GRADIENT_TOLERANCE:
-        raise ConvergenceError(
-            f"{model} fit did not converge after {result.nit} iterations "
-            f"({result.message}); largest gradient {np.max(np.abs(grad)):.3g}"
-        )
-    return theta, float(value), int(result.nit)
-
-
-def finite_difference(
-    values: Callable[[FloatArray], FloatArray], theta: FloatArray, step: float = 1e-5
-) -> tuple[float, FloatArray]:
-    """Value and central-difference gradient of a scalar function.
-
-    ``values`` takes a ``(k, p)`` stack of parameter vectors and returns ``k``
-    values, so all ``2p + 1`` evaluations run as one vectorised call.
-    """
-    p = theta.size
-    stack = np.repeat(theta[None, :], 2 * p + 1, axis=0)
-    for i in range(p):
-        stack[1 + 2 * i, i] += step
-        stack[2 + 2 * i, i] -= step
-    out = values(stack)
-    grad = (out[1::2] - out[2::2]) / (2.0 * step)
-    return float(out[0]), np.asarray(grad, dtype=np.float64)

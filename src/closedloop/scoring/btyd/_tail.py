@@ -209,7 +209,7 @@ def log_pareto_tail_stack(stack: FloatArray, x: FloatArray, u: FloatArray) -> Fl
     """:func:`log_pareto_tail` for a finite-difference stack of log-parameters.
 
     ``stack`` is ``(k, 4)`` rows of ``log(r, α, s, β)``: row 0 the point, the others small
-    steps from it (see :func:`~closedloop.scoring.btyd._fitting.finite_difference`); ``x`` and
+    steps from it (see :func:`~closedloop.scoring.btyd._minimise.finite_difference`); ``x`` and
     ``u`` are the distinct ``(x, u)`` pairs.  Returns ``(k, n)``.  Pairs that need the
     quadrature at row 0 are integrated once, with their gradient, and the other rows get the
     first-order expansion around row 0: central differences of the likelihood then see the

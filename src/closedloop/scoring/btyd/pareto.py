@@ -34,10 +34,10 @@ from closedloop.scoring.btyd._fitting import (
     FloatArray,
     Objective,
     check_time,
-    finite_difference,
     unique_index,
     unique_rows,
 )
+from closedloop.scoring.btyd._minimise import finite_difference
 from closedloop.scoring.btyd._special import Numeric, log1mexp
 from closedloop.scoring.btyd._tail import log_pareto_tail, log_pareto_tail_stack
 

@@ -25,7 +25,7 @@ from closedloop.web.security import (
     start_session,
 )
 
-router = page_router()
+router = page_router(public=True)
 
 #: The only message a failed login shows, whatever was wrong.
 LOGIN_FAILED = N_("Unknown user or wrong password.")

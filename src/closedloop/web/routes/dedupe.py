@@ -3,36 +3,36 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
-import plotly
 from fastapi import Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 
 from closedloop.contacts import service as contacts_service
 from closedloop.contacts.models import Person
 from closedloop.deps import DbSession
-from closedloop.errors import DomainError, NotFound
+from closedloop.errors import Conflict, DomainError, NotFound
 from closedloop.i18n import N_
 from closedloop.jobs import service as jobs_service
 from closedloop.quality import candidates as queue_service
 from closedloop.quality import merge as merge_service
 from closedloop.quality.jobs import RUN_KIND, enqueue_run
+from closedloop.quality.models import MergeEvent
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
-from closedloop.web.rendering import flash, render
+from closedloop.web.labels import LABELS
+from closedloop.web.rendering import flash, gettext_for, render
 from closedloop.web.routes import form_str, page_router
-from closedloop.web.security import not_found, requires
+from closedloop.web.security import CHART_PAGE_POLICY, not_found, requires
 
 router = page_router()
 Reader = Annotated[User, requires(Permission.PERSONS_READ)]
 Writer = Annotated[User, requires(Permission.PERSONS_WRITE)]
 REFRESH_SECONDS = 3
 
-#: Plotly's own bundle, shipped inside the Python package: served from here, never a CDN.
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 ROWS: tuple[tuple[str, str], ...] = (
     ("given_name", N_("Given name")),
     ("family_name", N_("Family name")),
@@ -46,14 +46,25 @@ ROWS: tuple[tuple[str, str], ...] = (
 )
 
 
-@router.get("/vendor/plotly.min.js", response_class=Response)
-def plotly_js() -> Response:
-    """The Plotly library from the installed ``plotly`` package (cached for a day)."""
-    return FileResponse(
-        PLOTLY_JS,
-        media_type="text/javascript",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+#: The match model's comparisons, in words (the model's own names are shown beside them).
+COMPARISONS: dict[str, str] = {
+    "prior": N_("Starting odds (prior)"),
+    "given": N_("Given name"),
+    "family": N_("Family name"),
+    "dob": N_("Birth date"),
+    "email": N_("Email"),
+    "phone": N_("Phone"),
+    "street": N_("Street"),
+    "line2": N_("Address line 2"),
+    "place": N_("Postal code and locality"),
+    "id_customer": N_("Customer number"),
+}
+
+
+def comparison_label(gettext: Callable[[str], str], code: str) -> str:
+    """A comparison's name in words (its code when the model has a comparison we do not
+    know)."""
+    return gettext(COMPARISONS[code]) if code in COMPARISONS else code
 
 
 def _values(person: Person) -> dict[str, str]:
@@ -73,16 +84,21 @@ def _values(person: Person) -> dict[str, str]:
     }
 
 
-def waterfall(explanation: list[dict[str, Any]]) -> dict[str, Any]:
+def waterfall(
+    explanation: list[dict[str, Any]], gettext: Callable[[str], str] = lambda text: text
+) -> dict[str, Any]:
     """The Plotly figure (as JSON data) of a pair's match weights: prior, then comparisons."""
-    names = [s["comparison"] + (f": {s['level']}" if s.get("level") else "") for s in explanation]
+    names = [
+        comparison_label(gettext, s["comparison"]) + (f": {s['level']}" if s.get("level") else "")
+        for s in explanation
+    ]
     weights = [round(float(s["weight"]), 3) for s in explanation]
     return {
         "data": [
             {
                 "type": "waterfall",
                 "orientation": "v",
-                "x": [*names, "total"],
+                "x": [*names, gettext(N_("Total"))],
                 "y": [*weights, None],
                 "measure": ["absolute", *["relative"] * (len(weights) - 1), "total"],
                 "text": [f"{w:+.2f}" for w in weights] + [f"{sum(weights):.2f}"],
@@ -91,7 +107,7 @@ def waterfall(explanation: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "layout": {
             "margin": {"t": 20, "b": 120, "l": 50, "r": 10},
-            "yaxis": {"title": {"text": "match weight (bits)"}},
+            "yaxis": {"title": {"text": gettext(N_("Match weight (bits)"))}},
             "showlegend": False,
             "height": 360,
         },
@@ -127,15 +143,11 @@ def review_queue(request: Request, db: DbSession, user: Reader) -> Response:
 async def start_run(request: Request, db: DbSession, user: Writer) -> Response:
     """Queue a batch deduplication (a worker runs it); the queue page shows its progress."""
     await request.form()
-    running = [
-        j
-        for j in jobs_service.list_jobs(db, kind=RUN_KIND, limit=5)
-        if j.status in ("queued", "running")
-    ]
-    if running:
+    try:
+        job = enqueue_run(db, created_by=user.username)
+    except Conflict:  # one at a time (closedloop.jobs.guards)
         flash(request, N_("A duplicate search is already under way."), "error")
         return RedirectResponse("/duplicates", status_code=303)
-    job = enqueue_run(db, created_by=user.username)
     users_service.audit(db, user, "dedupe_run", "job", job.id, channel="web")
     flash(request, N_("The duplicate search was started; this page follows its progress."))
     return RedirectResponse("/duplicates", status_code=303)
@@ -151,7 +163,11 @@ def review_pair(request: Request, pair_id: int, db: DbSession, user: Reader) -> 
     except NotFound as exc:
         raise not_found() from exc
     users_service.audit(db, user, "viewed", "duplicate_pair", pair_id, channel="web")
+    gettext = gettext_for(request)
     lv, rv = _values(left), _values(right)
+    for side in (lv, rv):  # stored codes in words
+        for key in ("gender", "lifecycle_status"):
+            side[key] = gettext(LABELS[side[key]]) if side[key] in LABELS else side[key]
     rows = [(label, lv[key], rv[key], lv[key] != rv[key]) for key, label in ROWS]
     context = {
         "active": "duplicates",
@@ -159,10 +175,20 @@ def review_pair(request: Request, pair_id: int, db: DbSession, user: Reader) -> 
         "left": left,
         "right": right,
         "rows": rows,
-        "chart": json.dumps(waterfall(pair.explanation or [])),
+        "chart": json.dumps(waterfall(pair.explanation or [], gettext)),
+        "comparison_label": lambda code: comparison_label(gettext, code),
         "next_id": queue_service.next_pending(db, pair),
+        "merges": list(
+            db.scalars(
+                select(MergeEvent)
+                .where(MergeEvent.candidate_id == pair.id)
+                .order_by(MergeEvent.id.desc())
+            )
+        ),
     }
-    return render(request, "dedupe/pair.html", context)
+    response = render(request, "dedupe/pair.html", context)
+    response.headers["Content-Security-Policy"] = CHART_PAGE_POLICY
+    return response
 
 
 @router.post("/duplicates/{pair_id:int}/decide", response_class=Response)
@@ -202,10 +228,35 @@ def person_merges(request: Request, person_id: int, db: DbSession, user: Reader)
     return render(request, "dedupe/merges.html", context)
 
 
+@router.get("/merges/{merge_id:int}/unmerge", response_class=Response)
+def confirm_unmerge(request: Request, merge_id: int, db: DbSession, user: Writer) -> Response:
+    """Ask before undoing a merge: which two persons come apart and what happens to the pair."""
+    event = db.get(MergeEvent, merge_id)
+    if event is None:
+        raise not_found()
+    golden = db.get(Person, event.golden_id)
+    source = db.get(Person, event.source_id)
+    if golden is None or source is None:
+        raise not_found()
+    context = {
+        "active": "duplicates",
+        "event": event,
+        "golden": golden,
+        "source": source,
+        "changed": merge_service.changed_since(db, event) if event.undone_at is None else None,
+        "back": _local(request.query_params.get("back"), f"/persons/{golden.id}/merges"),
+    }
+    return render(request, "dedupe/unmerge.html", context)
+
+
 @router.post("/merges/{merge_id:int}/unmerge", response_class=Response)
 async def unmerge(request: Request, merge_id: int, db: DbSession, user: Writer) -> Response:
-    """Undo a merge; the golden record's page lists its merges again."""
+    """Undo a merge once confirmed; then show the pair, kept apart and open to review again
+    (or the golden record's merges when the merge came from no pair)."""
     form = await request.form()
+    back = _local(form_str(form, "back"), "/duplicates")
+    if form_str(form, "confirm") != "1":  # not confirmed: ask first
+        return RedirectResponse(f"/merges/{merge_id}/unmerge", status_code=303)
     force = form_str(form, "force") == "1"
     try:
         event = merge_service.unmerge(db, merge_id, undone_by=user.username, force=force)
@@ -214,9 +265,19 @@ async def unmerge(request: Request, merge_id: int, db: DbSession, user: Writer) 
     except DomainError as exc:
         db.rollback()
         flash(request, exc.detail, "error")
-        back = form_str(form, "back")
-        return RedirectResponse(back if back.startswith("/persons/") else "/", status_code=303)
+        return RedirectResponse(f"/merges/{merge_id}/unmerge?back={back}", status_code=303)
     users_service.audit(db, user, "unmerge", "person", event.golden_id, channel="web",
                         detail={"merge_event_id": merge_id})  # fmt: skip
+    if event.candidate_id is not None:
+        flash(request, N_("The merge was undone. The two persons are apart again; the pair "
+                          "stays here to be decided again."))  # fmt: skip
+        return RedirectResponse(f"/duplicates/{event.candidate_id}", status_code=303)
     flash(request, N_("The merge was undone."))
     return RedirectResponse(f"/persons/{event.golden_id}/merges", status_code=303)
+
+
+def _local(path: str | None, default: str) -> str:
+    """``path`` when it is a page of this site (never another host), else ``default``."""
+    if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
+        return path
+    return default

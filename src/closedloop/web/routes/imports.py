@@ -9,6 +9,7 @@ batch is done, then shows the batch.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -19,13 +20,25 @@ from closedloop.bootstrap import get_engine
 from closedloop.deps import DbSession
 from closedloop.errors import DomainError, ValidationFailed
 from closedloop.i18n import N_
-from closedloop.ingest import attributes as ingest_attributes
-from closedloop.ingest import background, batches, profiles, uploads
-from closedloop.ingest.context import Options
-from closedloop.ingest.fields import KINDS, get_kind
-from closedloop.ingest.mapping import ATTRIBUTE_TYPES, MappingRequest, slug, suggest
-from closedloop.ingest.readers import TableError, open_table
-from closedloop.ingest.runner import prepare_run
+from closedloop.ingest import (
+    ATTRIBUTE_TYPES,
+    COUNT_KEYS,
+    KINDS,
+    MappingRequest,
+    Options,
+    RowProblem,
+    TableError,
+    background,
+    batches,
+    get_kind,
+    open_table,
+    prepare_run,
+    profiles,
+    slug,
+    suggest,
+    uploads,
+)
+from closedloop.ingest import catalogue as ingest_catalogue
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
@@ -35,6 +48,7 @@ from closedloop.web.security import WebError, not_found, requires
 
 router = page_router()
 Importer = Annotated[User, requires(Permission.PERSONS_WRITE)]
+Rollbacker = Annotated[User, requires(Permission.IMPORTS_ROLLBACK)]
 SESSION_UPLOADS = "import_uploads"
 SAMPLE_ROWS = 3
 REJECTS_SHOWN = 200
@@ -89,7 +103,11 @@ async def upload(request: Request, db: DbSession, user: Importer) -> Response:
     token, path = uploads.save(upload_file.file, upload_file.filename)
     try:
         table = open_table(path, name=upload_file.filename)
-        samples = [values for _line, values in zip(range(SAMPLE_ROWS), table.rows(0), strict=False)]
+        samples = [
+            values
+            for _line, values in islice(table.rows(0), SAMPLE_ROWS)
+            if not isinstance(values, RowProblem)
+        ]
     except TableError as exc:
         uploads.remove(token)
         return _index_with_error(request, db, str(exc))
@@ -100,7 +118,7 @@ async def upload(request: Request, db: DbSession, user: Importer) -> Response:
     kind = get_kind(kind_name)
     mapping_name = form_str(form, "mapping").strip() or None
     with get_engine().connect() as conn:
-        catalogue = ingest_attributes.catalogue(conn)
+        catalogue = ingest_catalogue(conn)
         profile = profiles.get(conn, mapping_name) if mapping_name else None
     suggested = suggest(kind, table.headers, catalogue)
     if profile is not None and profile.kind == kind.name:
@@ -219,16 +237,26 @@ def job_status(request: Request, job_id: int, db: DbSession, user: Importer) -> 
 
 @router.get("/imports/{batch_id:int}", response_class=Response)
 def batch_page(request: Request, batch_id: int, db: DbSession, user: Importer) -> Response:
-    """A batch: its counts, its rejects (the first 200) and the rollback button."""
+    """A batch: its counts, its rows kept with warnings and its rejects (the first 200 of
+    each) and the rollback button."""
     try:
         batch = batches.get_batch(db, batch_id)
     except DomainError as exc:
         raise not_found() from exc
+    shown = batches.batch_dict(batch)
     context = {
         "active": "imports",
-        "batch": batches.batch_dict(batch),
+        "batch": shown,
+        # A batch written by other means (the demo generator) counts rows per table.
+        "written": [
+            (name, n)
+            for name, n in shown["counts"].items()
+            if name not in COUNT_KEYS and isinstance(n, int) and not isinstance(n, bool)
+        ],
         "rejects": batches.rejects(db, batch_id, limit=REJECTS_SHOWN),
         "rejects_total": batches.reject_count(db, batch_id),
+        "warned": batches.rejects(db, batch_id, limit=REJECTS_SHOWN, severity="warning"),
+        "warned_total": batches.reject_count(db, batch_id, severity="warning"),
         "shown": REJECTS_SHOWN,
     }
     return render(request, "imports/batch.html", context)
@@ -237,20 +265,44 @@ def batch_page(request: Request, batch_id: int, db: DbSession, user: Importer) -
 @router.get("/imports/{batch_id:int}/rejects.csv", response_class=Response)
 def rejects_csv(request: Request, batch_id: int, db: DbSession, user: Importer) -> Response:
     """Every reject of the batch as CSV."""
+    return _problems_csv(db, batch_id, "error", "rejects")
+
+
+@router.get("/imports/{batch_id:int}/warnings.csv", response_class=Response)
+def warnings_csv(request: Request, batch_id: int, db: DbSession, user: Importer) -> Response:
+    """Every warning of the batch (a value left out of a kept row) as CSV."""
+    return _problems_csv(db, batch_id, "warning", "warnings")
+
+
+def _problems_csv(db: DbSession, batch_id: int, severity: str, name: str) -> Response:
     try:
-        data = batches.rejects_csv(db, batch_id)
+        data = batches.rejects_csv(db, batch_id, severity=severity)
     except DomainError as exc:
         raise not_found() from exc
     return Response(
         content=data.encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="import-{batch_id}-rejects.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="import-{batch_id}-{name}.csv"'},
     )
 
 
+@router.get("/imports/{batch_id:int}/rollback", response_class=Response)
+def rollback_confirm(request: Request, batch_id: int, db: DbSession, user: Rollbacker) -> Response:
+    """The confirmation of a rollback: how many persons, orders and consents will go, and
+    how many persons are kept because of their history."""
+    try:
+        batch = batches.get_batch(db, batch_id)
+        plan = batches.rollback_preview(db, batch_id)
+    except DomainError as exc:
+        raise not_found() from exc
+    context = {"active": "imports", "batch": batches.batch_dict(batch), "plan": plan}
+    return render(request, "imports/rollback.html", context)
+
+
 @router.post("/imports/{batch_id:int}/rollback", response_class=Response)
-def rollback(request: Request, batch_id: int, db: DbSession, user: Importer) -> Response:
-    """Undo the whole batch; a refusal is shown with its reason."""
+def rollback(request: Request, batch_id: int, db: DbSession, user: Rollbacker) -> Response:
+    """Undo the whole batch (after its confirmation page); a refusal is shown with its
+    reason."""
     db.rollback()
     try:
         done = batches.rollback_batch(get_engine(), batch_id, user=user.username)
@@ -259,6 +311,7 @@ def rollback(request: Request, batch_id: int, db: DbSession, user: Importer) -> 
             raise not_found() from exc
         flash(request, exc.detail, "error")
         return RedirectResponse(f"/imports/{batch_id}", status_code=303)
+    done.pop("rolled_back_at")
     users_service.audit(db, user, "rollback", "import_batch", batch_id, channel="web", detail=done)
     flash(request, N_("The import was rolled back."))
     return RedirectResponse(f"/imports/{batch_id}", status_code=303)

@@ -44,7 +44,7 @@ def jobs_page(
     return render(request, "jobs/index.html", context)
 
 
-@router.post("/jobs/{job_id}/cancel", response_class=Response)
+@router.post("/jobs/{job_id:int}/cancel", response_class=Response)
 def cancel_job(request: Request, job_id: int, db: DbSession, user: Manager) -> Response:
     """Cancel a queued job."""
     service.cancel(db, job_id)
@@ -53,7 +53,7 @@ def cancel_job(request: Request, job_id: int, db: DbSession, user: Manager) -> R
     return RedirectResponse("/jobs", status_code=303)
 
 
-@router.post("/jobs/{job_id}/retry", response_class=Response)
+@router.post("/jobs/{job_id:int}/retry", response_class=Response)
 def retry_job(request: Request, job_id: int, db: DbSession, user: Manager) -> Response:
     """Queue a failed or cancelled job again."""
     service.requeue(db, job_id)

@@ -18,6 +18,7 @@ from closedloop.quality.candidates import pending_for
 from closedloop.quality.merge import merges_of
 from closedloop.quality.online import saved_candidates
 from closedloop.reports.card import build_card
+from closedloop.responses.survey_report import satisfaction
 from closedloop.settings import get_settings
 from closedloop.users import service as users_service
 from closedloop.users.models import User
@@ -32,8 +33,7 @@ from closedloop.web.security import WebError, not_found, requires
 
 router = page_router()
 
-#: Counting stops here so that a broad search stays fast; the page shows "10,000+".
-COUNT_CAP = 10_000
+#: The longest search text read from the address bar.
 MAX_QUERY = 200
 
 Reader = Annotated[User, requires(Permission.PERSONS_READ)]
@@ -72,21 +72,17 @@ def persons_list(request: Request, db: DbSession, user: Reader) -> Response:
     page = _page_number(params.get("page"))
     size = get_settings().page_size
     flt = PersonFilter(q=q or None, lifecycle_status=lifecycle)
-    persons, total = contacts_service.search_persons(
-        db, flt, limit=size, offset=(page - 1) * size, count_cap=COUNT_CAP
-    )
-    capped = total >= COUNT_CAP
+    persons, total = contacts_service.search_persons(db, flt, limit=size, offset=(page - 1) * size)
     context = {
         "active": "persons",
         "q": q,
         "status": status if lifecycle else "",
         "rows": [_row(p) for p in persons],
         "total": total,
-        "cap": COUNT_CAP,
         "page": page,
         "first_index": (page - 1) * size + 1,
         "has_prev": page > 1,
-        "has_next": page * size < total or (capped and len(persons) == size),
+        "has_next": page * size < total,
         "lifecycle_codes": LIFECYCLE_CODES,
     }
     # Search-as-you-type asks for the results only (the page works without it).
@@ -106,6 +102,7 @@ def person_card(request: Request, person_id: int, db: DbSession, user: Reader) -
     context["active"] = "persons"
     context["merges"] = merges_of(db, person_id)
     context["duplicates"] = pending_for(db, person_id)  # identity resolution's warning
+    context["satisfaction"] = satisfaction(db, person_id)  # latest NPS and CSAT answers
     return render(request, "persons/card.html", context)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from closedloop.access import PUBLIC
 from closedloop.consent import preferences as prefs
 from closedloop.consent.models import ConsentEvent
 from closedloop.consent.service import consent_history
@@ -32,7 +33,7 @@ from closedloop.web.routes import form_str
 from closedloop.web.routes.signup import link_error, page
 from closedloop.web.security import client_ip
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[PUBLIC])
 SAVED = {
     "saved": N_("Your choices are saved."),
     "withdrawn": N_("You will receive nothing more from us. You can subscribe again below."),

@@ -9,13 +9,10 @@ site (the Content-Security-Policy allows no inline script and no other origin).
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 
-import plotly
 from fastapi import Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.db.uow import unit_of_work
@@ -32,25 +29,13 @@ from closedloop.users.models import User
 from closedloop.users.permissions import Permission
 from closedloop.web.rendering import flash, gettext_for, render
 from closedloop.web.routes import form_str, page_router
-from closedloop.web.security import CONTENT_SECURITY_POLICY, WebError, requires
+from closedloop.web.security import CHART_PAGE_POLICY, WebError, requires
 
 router = page_router()
 
 Analyst = Annotated[User, requires(Permission.ANALYTICS_RUN)]
 #: Seconds between reloads of the overview while a run is queued or running.
 REFRESH_SECONDS = 3
-#: The chart pages' policy: the site's, except that Plotly may position its layers with
-#: inline styles (it sets style attributes and adds its own style rules). Scripts stay
-#: 'self' only: no inline script, no eval, no other origin.
-CHART_PAGE_POLICY = CONTENT_SECURITY_POLICY.replace(
-    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
-)
-
-
-@lru_cache(maxsize=1)
-def plotly_js() -> Path:
-    """The Plotly bundle inside the installed plotly package."""
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def _figures(request: Request, builders: dict[str, Any], report: Any) -> dict[str, str]:
@@ -62,16 +47,6 @@ def _figures(request: Request, builders: dict[str, Any], report: Any) -> dict[st
 def _labeller(request: Request) -> Any:
     gettext = gettext_for(request)
     return lambda code: charts.label(gettext, code)
-
-
-@router.get("/reports/plotly.min.js", response_class=FileResponse)
-def plotly_bundle() -> FileResponse:
-    """Plotly's JavaScript, from the plotly package (no CDN)."""
-    return FileResponse(
-        plotly_js(),
-        media_type="text/javascript",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
 
 
 @router.get("/reports", response_class=Response)
@@ -143,11 +118,15 @@ def value_page(request: Request, db: DbSession, user: Analyst) -> Response:
         if report.run is not None and report.run.status == "done"
         else {}
     )
+    params = (report.run.params or {}) if report.run is not None else {}
     context = {
         "active": "reports",
         "report": report,
         "figures": figures,
         "vlabel": _labeller(request),
+        # the CLV's horizon and discount rate, to name the figure for what it is
+        "horizon_months": round(int(params.get("horizon_days") or 365) / 30.44),
+        "discount_pct": round(float(params.get("discount_rate") or 0.1) * 100, 1),
     }
     response = render(request, "reports/value.html", context)
     response.headers["Content-Security-Policy"] = CHART_PAGE_POLICY

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from closedloop.access import PUBLIC
 from closedloop.consent import forms as forms_service
 from closedloop.consent import signup as signup_service
 from closedloop.consent import signup_jobs
@@ -33,7 +34,7 @@ from closedloop.consent.tokens import (
     token_age_seconds,
 )
 from closedloop.deps import DbSession
-from closedloop.errors import NotFound, ValidationFailed
+from closedloop.errors import NotFound, TooManyRequests, ValidationFailed
 from closedloop.i18n import N_
 from closedloop.settings import get_settings
 from closedloop.web.rendering import render, request_locale
@@ -41,10 +42,14 @@ from closedloop.web.routes import form_str
 from closedloop.web.security import client_ip, content_security_policy
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[PUBLIC])
 
 HONEYPOT = "website"
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+TOO_MANY = (
+    N_("Too many requests"),
+    N_("Too many links were asked for from your connection. Please try again in an hour."),
+)
 FIELD_MESSAGES = {
     "email": N_("Enter a valid email address."),
     "phone": N_("Enter a valid phone number, e.g. +33 6 12 34 56 78."),
@@ -240,7 +245,16 @@ async def fresh_link(request: Request, db: DbSession) -> Response:
     except (TokenInvalid, TokenExpired) as exc:
         return link_error(request, exc)
     if not form_str(data, HONEYPOT):
-        signup_jobs.queue_fresh_link(
-            db, form_str(data, "email")[:320], locale=request_locale(request)
-        )
+        try:
+            signup_jobs.queue_fresh_link(
+                db,
+                form_str(data, "email")[:320],
+                locale=request_locale(request),
+                client=client_ip(request),
+            )
+        except TooManyRequests as exc:
+            context = {"title": TOO_MANY[0], "detail": TOO_MANY[1], "status": 429}
+            response = page(request, "errors/error.html", context, status=429)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
     return page(request, "signup/link_sent.html", {})

@@ -17,6 +17,7 @@ from closedloop.contacts.normalize import search_key
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, ValidationFailed
 from closedloop.i18n import N_
+from closedloop.settings import get_settings
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission
@@ -51,9 +52,19 @@ VALUE_ERRORS = {
 }
 
 
-def embed_snippet(form: SignupForm) -> str:
-    """The HTML a web site pastes to show the form in an iframe."""
-    src = public_url(f"/signup/{form.slug}")
+def site_url(request: Request, path: str) -> str:
+    """The public address of ``path``: ``CLOSEDLOOP_PUBLIC_BASE_URL`` when it is set, else
+    the address this page was asked at (its host and port), so a demo on another port shows
+    links that work."""
+    if "public_base_url" in get_settings().model_fields_set:
+        return public_url(path)
+    return str(request.base_url).rstrip("/") + path
+
+
+def embed_snippet(form: SignupForm, src: str | None = None) -> str:
+    """The HTML a web site pastes to show the form in an iframe (``src``: the form's public
+    address; by default from the settings)."""
+    src = src or public_url(f"/signup/{form.slug}")
     title = form.title.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     return (
         f'<iframe src="{src}" title="{title}" width="100%" height="760" '
@@ -123,8 +134,8 @@ def _edit_page(
         "channels": [c.value for c in Channel],
         "purposes": [p.value for p in Purpose],
         "placeholders": ", ".join("{" + p + "}" for p in forms_service.PLACEHOLDERS),
-        "snippet": embed_snippet(form) if form else None,
-        "public_link": public_url(f"/signup/{form.slug}") if form else None,
+        "snippet": embed_snippet(form, site_url(request, f"/signup/{form.slug}")) if form else None,
+        "public_link": site_url(request, f"/signup/{form.slug}") if form else None,
     }
     return render(request, "signup/admin_edit.html", context, status=status)
 
@@ -133,7 +144,8 @@ def _edit_page(
 def forms_list(request: Request, db: DbSession, user: Manager) -> Response:
     """Every sign-up form with its public link."""
     rows = [
-        {"form": f, "link": public_url(f"/signup/{f.slug}")} for f in forms_service.list_forms(db)
+        {"form": f, "link": site_url(request, f"/signup/{f.slug}")}
+        for f in forms_service.list_forms(db)
     ]
     return render(request, "signup/admin_list.html", {"active": "signup-forms", "rows": rows})
 
