@@ -83,20 +83,22 @@ def migrated_engine(database_url: str) -> Engine:
 
 
 def _empty_all_tables(engine: Engine) -> None:
+    # DELETE rather than TRUNCATE on PostgreSQL too: the tables hold a few rows, and TRUNCATE
+    # of 77 tables costs about 0.25 s a test (new files for each), DELETE about 0.06 s.
     tables = [t.name for t in reversed(metadata().sorted_tables)]
     with engine.begin() as conn:
+        # Categories point to their parent with RESTRICT: cut the tree first.
+        conn.execute(text("UPDATE product_categories SET parent_id = NULL"))
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            # Categories point to their parent with RESTRICT: cut the tree first.
-            conn.execute(text("UPDATE product_categories SET parent_id = NULL"))
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
-            has_seq = conn.execute(
-                text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
-            ).first()
-            if has_seq:
-                conn.execute(text("DELETE FROM sqlite_sequence"))
+            sequences = conn.execute(
+                text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+            ).scalars()
+            for sequence in list(sequences):
+                conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
+        elif conn.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first():
+            conn.execute(text("DELETE FROM sqlite_sequence"))
     # The webhook subscriptions are cached per database URL for a few seconds: a test that
     # created endpoint 1 must not leave the next test delivering to a row that is gone.
     outbox.clear_cache()

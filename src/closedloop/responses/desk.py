@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from closedloop.campaigns.models import Communication
+from closedloop.campaigns.models import Campaign, Communication
 from closedloop.consent.preferences import withdraw_all
 from closedloop.contacts.service import golden_record
 from closedloop.db.types import DbId, UtcDatetime
@@ -102,6 +102,11 @@ def _message(
         return communication_id
     if campaign_id is None:
         return None
+    if session.get(Campaign, campaign_id) is None:
+        raise ValidationFailed(
+            "No such campaign.",
+            errors=[{"field": "campaign_id", "message": f"{campaign_id} does not exist"}],
+        )
     return session.scalar(
         select(Communication.id)
         .where(Communication.person_id == person_id, Communication.campaign_id == campaign_id)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from closedloop.campaigns.models import Communication
+from closedloop.campaigns.models import Campaign, Communication
 from closedloop.contacts.models import AttributeChoice, AttributeDefinition, AttributeValue
 from closedloop.contacts.service import golden_record
 from closedloop.contacts.validation import check_text
@@ -116,6 +116,8 @@ def create_survey(session: Session, data: SurveyIn) -> Survey:
     if session.scalar(select(Survey.id).where(Survey.code == data.code)) is not None:
         raise Conflict(f"A survey {data.code!r} exists already.")
     errors = []
+    if data.campaign_id is not None and session.get(Campaign, data.campaign_id) is None:
+        errors.append({"field": "campaign_id", "message": f"{data.campaign_id} does not exist"})
     for q in data.questions:
         if q.attribute_code is None:
             continue
@@ -135,7 +137,7 @@ def create_survey(session: Session, data: SurveyIn) -> Survey:
                 }
             )
     if errors:
-        raise ValidationFailed("The survey cannot fill these attributes.", errors=errors)
+        raise ValidationFailed("The survey cannot be saved as given.", errors=errors)
     survey = Survey(
         code=data.code,
         title=data.title,

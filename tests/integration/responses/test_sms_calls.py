@@ -140,6 +140,14 @@ def test_call_outcomes_and_rsvps_from_the_desk(
         "/api/v1/responses/calls", json={"person_id": pid, "outcome": "maybe"}, headers=auth
     )
     assert bad.status_code == 422
+    for path, extra in (("calls", {"outcome": "refused"}), ("rsvps", {"answer": "yes"})):
+        unknown = client.post(
+            f"/api/v1/responses/{path}",
+            json={"person_id": pid, "campaign_id": setup.campaign_id + 999, **extra},
+            headers=auth,
+        )
+        assert unknown.status_code == 422, unknown.text
+        assert unknown.json()["errors"][0]["field"] == "campaign_id"
     for answer_ in ("yes", "attended"):
         got = client.post(
             "/api/v1/responses/rsvps",

@@ -86,6 +86,10 @@ def test_a_survey_from_creation_to_report(
     assert refused_ctl.status_code == 422, refused_ctl.text
     assert refused_ctl.json()["errors"][0]["field"] == "questions[0].choices[1]"
     assert "control character (U+0001)" in refused_ctl.json()["errors"][0]["message"]
+    orphan = dict(SURVEY, campaign_id=setup.campaign_id + 999)
+    refused_campaign = client.post("/api/v1/surveys", json=orphan, headers=auth)
+    assert refused_campaign.status_code == 422, refused_campaign.text
+    assert refused_campaign.json()["errors"][0]["field"] == "campaign_id"
     created = client.post("/api/v1/surveys", json=SURVEY, headers=auth)
     assert created.status_code == 201, created.text
     survey_id = created.json()["id"]
