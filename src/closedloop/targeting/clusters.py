@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.errors import ValidationFailed
 from closedloop.segments.service import freeze_members
+from closedloop.targeting import said
 from closedloop.targeting.features import features_at, load_lines, person_ids
 
 COLUMNS = ("recency_days", "frequency", "monetary", "tenure_days", "categories")
@@ -75,7 +76,7 @@ def clusters(
             f"The number of clusters must be between 2 and 12, not {k}.",
             errors=[{"field": "k", "message": "between 2 and 12"}],
         )
-    progress(0.05, "Reading the orders")
+    progress(0.05, said.READING)
     buyers, n_persons, cutoff = _buyers(session, None)
     if len(buyers) < 20:
         raise ValidationFailed(f"Too few buyers ({len(buyers)}) to cluster; at least 20.")
@@ -87,11 +88,11 @@ def clusters(
     tried: dict[int, float] = {}
     candidates = [k] if k else list(range(2, 9))
     for i, candidate in enumerate(candidates):
-        progress(0.3 + 0.5 * i / len(candidates), f"Trying {candidate} clusters")
+        progress(0.3 + 0.5 * i / len(candidates), said.TRYING(k=candidate))
         fit = KMeans(n_clusters=candidate, n_init=4, random_state=seed).fit(x[sample])
         tried[candidate] = float(silhouette_score(x[sample], fit.labels_))
     best = k or max(tried, key=lambda c: tried[c])
-    progress(0.85, f"Fitting {best} clusters")
+    progress(0.85, said.FITTING(k=best))
     model = KMeans(n_clusters=best, n_init=4, random_state=seed).fit(x)
     overall = {c: float(buyers[c].median()) for c in COLUMNS}
     out = []

@@ -19,6 +19,7 @@ from closedloop.jobs.guards import one_at_a_time
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import JobContext, enqueue
 from closedloop.segments.models import Segment
+from closedloop.targeting import said
 from closedloop.targeting.features import category_ids
 
 PROPENSITY_KIND = one_at_a_time("targeting.propensity")
@@ -149,7 +150,7 @@ def run_propensity(ctx: JobContext) -> dict[str, Any]:
         )
         data = result.as_dict(top=20)
         if p.get("segment"):
-            ctx.progress(0.95, "Saving the segment")
+            ctx.progress(0.95, said.SAVING)
             data["segment"] = propensity_segment(
                 session, result, str(p["segment"]), top=p.get("top"),
                 threshold=p.get("threshold"), created_by=ctx.payload.get("created_by"),
@@ -182,7 +183,7 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
     """Handler of ``targeting.evaluation``: hit-rate@k and MRR against popularity."""
     from closedloop.targeting.recommend import evaluate
 
-    ctx.progress(0.1, "Hiding each person's last purchase")
+    ctx.progress(0.1, said.HIDING)
     with unit_of_work(ctx.factory) as session:
         return evaluate(session, k=int(ctx.payload.get("k") or 5),
                         max_persons=ctx.payload.get("max_persons"))  # fmt: skip

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.errors import ValidationFailed
 from closedloop.segments.service import freeze_members
+from closedloop.targeting import said
 from closedloop.targeting.features import (
     FEATURES,
     category_ids,
@@ -129,7 +130,7 @@ def propensity(
             errors=[{"field": "horizon_days", "message": "between 7 and 730"}],
         )
     cats = category_ids(session, category)
-    progress(0.05, "Reading the orders")
+    progress(0.05, said.READING)
     lines = load_lines(session)
     persons = person_ids(session)
     if lines.empty or not persons:
@@ -152,12 +153,12 @@ def propensity(
                 f"{len(y)}) to learn a propensity; try a longer horizon.",
                 errors=[{"field": "category", "message": f"{int(y.sum())} buyers in {name}"}],
             )
-    progress(0.5, "Training on the past window")
+    progress(0.5, said.TRAINING)
     model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)
     model.fit(x_train.to_numpy(), y_train)
     p_test = model.predict_proba(x_test.to_numpy())[:, 1]
     auc = float(roc_auc_score(y_test, p_test))
-    progress(0.75, "Scoring every person")
+    progress(0.75, said.SCORING)
     # The final model learns from the most recent window, then scores features as of now.
     final = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)
     final.fit(x_test.to_numpy(), y_test)

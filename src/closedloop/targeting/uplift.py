@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.campaigns.models import Campaign, CampaignMember, Cell
 from closedloop.errors import NotFound, ValidationFailed
+from closedloop.targeting import said
 from closedloop.targeting.features import FEATURES, features_at, load_lines
 
 MIN_GROUP = 20  # members in each of the treated and control groups
@@ -149,7 +150,7 @@ def campaign_uplift(
         start = min(a for _, _, a in rows)
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
     window = timedelta(days=days or campaign.response_window_days or 30)
-    progress(0.1, "Reading the orders")
+    progress(0.1, said.READING)
     lines = load_lines(session)
     ids = sorted(members)
     feats = features_at(lines, ids, lines["amount"] == lines["amount"], start)
@@ -157,7 +158,7 @@ def campaign_uplift(
     buyers = set(during["person_id"].unique())
     y = np.array([1 if p in buyers else 0 for p in ids])
     treated = np.array([not members[p] for p in ids])
-    progress(0.4, "Training the two models")
+    progress(0.4, said.TWO_MODELS)
     judged = fit_and_judge(feats.to_numpy(dtype=float), treated, y)
     scores = judged.pop("scores")
     order = np.argsort(-scores, kind="stable")

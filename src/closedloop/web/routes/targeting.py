@@ -39,6 +39,11 @@ Manager = Annotated[User, requires(Permission.CAMPAIGNS_MANAGE)]
 JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 REFRESH_SECONDS = 3
 CHANNELS = ("email", "sms", "phone", "letter")
+#: The compared features in words (the effect sizes, "large" to "negligible", are marked too).
+FEATURE_NAMES = {"recency_days": N_("Days since last order"), "frequency": N_("Orders"),
+                 "monetary": N_("Spend"), "tenure_days": N_("Days since first order"),
+                 "categories": N_("Categories")}  # fmt: skip
+EFFECTS = (N_("large"), N_("medium"), N_("small"), N_("negligible"))
 
 
 def _page(request: Request, template: str, context: dict[str, Any]) -> Response:
@@ -237,5 +242,6 @@ def markets_page(request: Request, db: DbSession, user: Analyst) -> Response:
         **{"categories": top_categories(db), "category": category, "channel": channel},
         **{"channels": CHANNELS, "rows": rows, "comparison": comparison, "errors": errors},
         **{"segments": segments, "first": first, "second": second, "figures": charts},
+        "feature_names": FEATURE_NAMES,
     }
     return _page(request, "targeting/markets.html", context)
