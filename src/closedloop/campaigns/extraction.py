@@ -37,8 +37,7 @@ from closedloop.campaigns.bulk import db_time, insert_rows
 from closedloop.campaigns.bulk import rows as rows_of
 from closedloop.campaigns.coordination_models import CampaignTargeting, Exclusion
 from closedloop.campaigns.models import Campaign, Cell, Communication, Wave
-from closedloop.campaigns.reach import Reach, reach
-from closedloop.consent.policy import Block
+from closedloop.campaigns.reach import reach, unreachable
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import Conflict, NotFound
 from closedloop.segments import member_ids
@@ -185,22 +184,10 @@ def _consent(
         why: dict[int, tuple[str, str] | None] = {}  # per distinct verdict (shared objects)
         for pid, r in reach(session, audience, persons, channel, purpose).items():
             if id(r) not in why:
-                why[id(r)] = _unreachable(r, channel)
+                why[id(r)] = unreachable(r, channel)
             out = why[id(r)]
             if out is not None:
                 run.out[pid] = out
-
-
-def _unreachable(r: Reach, channel: Channel) -> tuple[str, str] | None:
-    """The stage and reason that stop a person on ``channel``, or None."""
-    if not r.verdict.allowed:
-        stage = "suppression" if r.verdict.block is Block.SUPPRESSED else "consent"
-        return stage, f"{channel.value}: {r.verdict.sentence()}"
-    if not r.has_address and channel is not Channel.PHONE:
-        return "no_address", f"no valid address for {channel.value}"
-    if not r.has_address:
-        return "no_address", "no valid phone number"
-    return None
 
 
 def _coordinate(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from closedloop.campaigns.bulk import rows as rows_of
 from closedloop.campaigns.coordination import Audience
 from closedloop.consent.models import ConsentCurrent, Suppression
-from closedloop.consent.policy import Verdict, can_contact
+from closedloop.consent.policy import Block, Verdict, can_contact
 from closedloop.contacts.models import Address, Email, Phone
 from closedloop.vocab import Channel, Purpose
 
@@ -122,3 +122,17 @@ def reach(
             r = memo[case] = Reach(can_contact(case[0], found), case[2])
         out[pid] = r
     return out
+
+
+def unreachable(r: Reach, channel: Channel) -> tuple[str, str] | None:
+    """The extraction stage (``consent``, ``suppression``, ``no_address``) and the reason that
+    stop a person on ``channel``, or None when a message may go: the one rule extraction
+    applies and market reachability counts."""
+    if not r.verdict.allowed:
+        stage = "suppression" if r.verdict.block is Block.SUPPRESSED else "consent"
+        return stage, f"{channel.value}: {r.verdict.sentence()}"
+    if not r.has_address and channel is not Channel.PHONE:
+        return "no_address", f"no valid address for {channel.value}"
+    if not r.has_address:
+        return "no_address", "no valid phone number"
+    return None

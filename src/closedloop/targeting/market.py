@@ -3,9 +3,11 @@ reachability, and a side-by-side profile of two segments with effect sizes.
 
 A market is a country (of the person's address). Its expected value is the category's buy
 rate over the last ``horizon_days`` times the mean category spend of its buyers; its
-reachability the share of its persons that the consent policy lets a marketing message on the
-channel reach (:func:`closedloop.consent.verdicts`: consent granted and no suppression). The
-score is size × expected value × reachability: the category revenue a campaign there could reach.
+reachability the share of its persons a marketing campaign on the channel could extract:
+the rule of :func:`closedloop.campaigns.reach.unreachable` (consent granted, no suppression of
+the person nor of the address the channel would use, a valid address), so a person whose only
+email address bounced is not counted. The score is size × expected value × reachability: the
+category revenue a campaign there could reach.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from closedloop.consent import verdicts
+from closedloop.campaigns.coordination import Audience
+from closedloop.campaigns.reach import reach, unreachable
 from closedloop.contacts.models import Address
 from closedloop.errors import NotFound, ValidationFailed
 from closedloop.segments.evaluate import member_ids
@@ -54,8 +57,7 @@ def markets(
     ):
         if pid in persons and code and pid not in country:
             country[pid] = code
-    allowed = verdicts(session, sorted(persons), on, Purpose.MARKETING)
-    reachable = {pid for pid, verdict in allowed.items() if verdict.allowed}
+    reachable = reachable_persons(session, sorted(persons), on)
     spend: dict[int, float] = {}
     if not lines.empty:
         start = lines["ordered_at"].max() - timedelta(days=horizon_days)
@@ -74,6 +76,13 @@ def markets(
                     "expected_value": round(value, 2), "reachability": round(reach, 4),
                     "score": round(len(members) * value * reach, 2)})  # fmt: skip
     return sorted(out, key=lambda m: (-m["score"], m["market"]))
+
+
+def reachable_persons(session: Session, ids: list[int], channel: Channel) -> set[int]:
+    """Those of ``ids`` a marketing message on ``channel`` may reach, as campaign extraction
+    decides it (:func:`closedloop.campaigns.reach.unreachable`)."""
+    found = reach(session, Audience(ids), ids, channel, Purpose.MARKETING)
+    return {pid for pid, r in found.items() if unreachable(r, channel) is None}
 
 
 def _segment(session: Session, ref: str) -> Segment:
