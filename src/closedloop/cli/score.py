@@ -149,6 +149,12 @@ def _print_run(run: ScoreRun) -> None:
             f"[yellow]{summary['future_orders']:,} order(s) dated after the as-of day were "
             f"left out[/yellow] (up to {summary.get('future_orders_last')})."
         )
+    for item in summary.get("unscored") or []:
+        console.print(
+            f"[yellow]{item['persons']:,} person(s) without {', '.join(item['fields'])}:"
+            f"[/yellow] {item['reason']}.",
+            highlight=False,
+        )
     table = Table(title="Value tiers")
     for name in ("tier", "persons", "revenue", "CLV"):
         table.add_column(name, justify="right" if name != "tier" else "left")

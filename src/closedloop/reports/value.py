@@ -93,7 +93,12 @@ class ValueReport:
         return {
             "run": None
             if run is None
-            else {"id": run.id, "as_of": run.as_of.isoformat(), "models": run.models},
+            else {
+                "id": run.id,
+                "as_of": run.as_of.isoformat(),
+                "models": run.models,
+                "unscored": (run.summary or {}).get("unscored", []),
+            },
             "rfm_grid": {
                 "rows_r": [5, 4, 3, 2, 1],
                 "columns_fm": [1, 2, 3, 4, 5],

@@ -332,6 +332,7 @@ def _score(
     }
     models["holdout"]["calibration_end"] = day_to_date(calibration_end).isoformat()
     next_year = expected[365] * spend.expected if 365 in expected else None
+    unscored = _unscored(n - int(b.size), int(b.size), p_alive, fits, chosen, reason)
     summary = _summary(
         b,
         {"segment": segments, "tier": tiers, "stage": stages},
@@ -347,7 +348,57 @@ def _score(
         non_finite,
         params,
     )
+    summary["unscored"] = unscored
     return Computation(person_id=person_id, columns=columns, models=models, summary=summary)
+
+
+#: What a person without a purchase day has no value for.
+PURCHASE_FIELDS = ("rfm_code", "rfm_segment", "p_alive", "clv", "tier", "lifecycle_stage")
+#: What a buyer has no value for when no purchase model gives one.
+MODEL_FIELDS = ("p_alive", "expected_30", "expected_90", "expected_365", "clv")
+
+
+def _unscored(
+    without_purchase: int,
+    buyers: int,
+    p_alive: FloatArray | None,
+    fits: dict[str, value.Fit],
+    chosen: str | None,
+    reason: str,
+) -> list[dict[str, Any]]:
+    """Why some stored rows have no RFM segment or no P(alive): one entry per cause, with
+    the persons it concerns and the fields left empty (the CLI and the value report say it
+    instead of showing a blank)."""
+    out: list[dict[str, Any]] = []
+    if without_purchase:
+        out.append(
+            {
+                "persons": without_purchase,
+                "fields": list(PURCHASE_FIELDS),
+                "reason": "orders but no purchase up to the as-of day: only returns, or "
+                "purchases refunded the same day",
+            }
+        )
+    if buyers and chosen is None:
+        errors = sorted({f.error for f in fits.values() if f.error})
+        out.append(
+            {
+                "persons": buyers,
+                "fields": list(MODEL_FIELDS),
+                "reason": f"{reason}" + (f" ({'; '.join(errors)})" if errors else ""),
+            }
+        )
+    elif p_alive is not None:
+        bad = int(np.count_nonzero(~np.isfinite(p_alive)))
+        if bad:
+            out.append(
+                {
+                    "persons": bad,
+                    "fields": ["p_alive"],
+                    "reason": "the purchase model gave no finite P(alive) for their history",
+                }
+            )
+    return out
 
 
 def _calibration(

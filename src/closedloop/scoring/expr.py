@@ -14,8 +14,11 @@ Conventions (documented in ``docs/concepts/customer-value.md``):
   :func:`order_checks`, so the run can report them).
 * **Purchase days.** Orders of one person on one day form one transaction; its value is the
   sum of the day's order totals in the base currency, returns (negative totals) included.
-  A day whose net value is not positive (only returns, or zero-amount orders) is not a
-  purchase: it only nets against the person's revenue.
+  A day with a positive net value is a purchase, and so is a day of zero-amount orders only
+  (a free item, a fully discounted order: the customer transacted, as the BTYD literature
+  counts CDNOW's $0 purchases). A day whose returns bring its net value to zero or below
+  (only returns, or a purchase refunded the same day) is not a purchase: it only nets
+  against the person's revenue.
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ def purchase_days(orders: Table, as_of_day: int, rates: Mapping[str, float] | No
     """One row per person and UTC day with orders up to ``as_of_day``.
 
     Columns ``person_id``, ``day``, ``value`` (net total in the base currency, returns
-    included) and ``orders`` (how many orders that day).
+    included), ``orders`` (how many orders that day) and ``smallest`` (the smallest order
+    amount: negative when the day holds a return).
     """
     eligible = eligible_orders(orders)
     rows = eligible.select(
@@ -101,7 +105,9 @@ def purchase_days(orders: Table, as_of_day: int, rates: Mapping[str, float] | No
         value=converted_amount(eligible, rates),
     )
     rows = rows.filter(rows.day <= as_of_day)
-    return rows.group_by(["person_id", "day"]).aggregate(value=_.value.sum(), orders=_.count())
+    return rows.group_by(["person_id", "day"]).aggregate(
+        value=_.value.sum(), orders=_.count(), smallest=_.value.min()
+    )
 
 
 def person_features(
@@ -133,7 +139,8 @@ def person_features(
     With ``calibration_end_day`` (the holdout check): ``cal_purchase_days`` and
     ``cal_last_day`` up to that day, and ``holdout_purchase_days`` after it.
     """
-    d = days.mutate(is_purchase=days.value > 0)
+    # A purchase: a positive net value, or zero-amount orders without a return that day.
+    d = days.mutate(is_purchase=(days.value > 0) | (days.smallest >= 0))
     w = ibis.window(group_by=[d.person_id, d.is_purchase], order_by=d.day, rows=(None, None))
     d = d.mutate(
         prev_day=d.day.lag().over(w), first_in=d.day.min().over(w), last_in=d.day.max().over(w)

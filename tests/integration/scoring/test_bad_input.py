@@ -52,19 +52,36 @@ def test_persons_without_purchases(
     engine: Engine, shop: Callable[..., int], stored_scores: Scores, assert_finite: Finite
 ) -> None:
     nothing = shop([])
-    zero = shop([(_ago(5), 0.0), (_ago(50), 0.0)])
     returns_only = shop([(_ago(5), -25.0)])
+    refunded = shop([(_ago(9), 30.0), (_ago(9), -30.0), (_ago(3), 0.0), (_ago(3), -5.0)])
     run = _run(engine)
     assert run.status == "done"
     scores = stored_scores(run.id)
     assert nothing not in scores
-    for pid in (zero, returns_only):
+    for pid in (returns_only, refunded):
         s = scores[pid]
         assert s.purchase_days == 0 and s.rfm_code is None and s.tier is None
         assert s.lifecycle_stage is None and s.recency_days is None and s.clv is None
     assert float(scores[returns_only].revenue or 0) == -25.0
-    assert (run.summary or {})["buyers"] == 0
+    summary = run.summary or {}
+    assert summary["buyers"] == 0
+    assert [u["persons"] for u in summary["unscored"]] == [2]
+    assert "only returns" in summary["unscored"][0]["reason"]
     assert_finite(scores)
+
+
+def test_zero_amount_orders_are_purchases(
+    engine: Engine, shop: Callable[..., int], stored_scores: Scores
+) -> None:
+    """A free item or a fully discounted order is a transaction (CDNOW counts its $0 CDs)."""
+    zero = shop([(_ago(5), 0.0), (_ago(50), 0.0)])
+    run = _run(engine)
+    s = stored_scores(run.id)[zero]
+    assert s.purchase_days == 2 and s.recency_days == 5 and s.rfm_segment is not None
+    assert float(s.revenue or 0) == 0.0
+    # one buyer identifies no purchase model: the only blank is P(alive), and it is explained
+    (unscored,) = (run.summary or {})["unscored"]
+    assert unscored["persons"] == 1 and "no purchase model" in unscored["reason"]
 
 
 def test_returns_and_zero_amount_lines_are_netted(
@@ -80,13 +97,13 @@ def test_returns_and_zero_amount_lines_are_netted(
             (_ago(300), 100.0),
             (_ago(200), 60.0),
             (_ago(199), -60.0),  # everything of the second purchase came back
-            (_ago(100), 0.0),  # a free sample
+            (_ago(100), 0.0),  # a free sample: a transaction, worth nothing
             (_ago(50), 40.0),
         ]
     )
     run = _run(engine)
     s = stored_scores(run.id)[refunder]
-    assert s.purchase_days == 3 and float(s.revenue or 0) == 140.0
+    assert s.purchase_days == 4 and float(s.revenue or 0) == 140.0
     assert s.expected_spend is not None and float(s.expected_spend) > 0
     assert_finite(stored_scores(run.id))
 

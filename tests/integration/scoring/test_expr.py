@@ -81,8 +81,9 @@ def test_features_follow_the_rules(engine: Engine, orders_set: dict[str, int]) -
     assert (one.purchase_days, one.frequency, one.t_x, one.age) == (1, 0, 0, 2)
     assert pd.isna(one.gap_before_last)
 
-    zero = f.loc[orders_set["zero"]]
-    assert zero.purchase_days == 0 and pd.isna(zero.first_day) and zero.revenue == 0
+    zero = f.loc[orders_set["zero"]]  # a zero-amount order is a transaction (CDNOW's $0 CDs)
+    assert zero.purchase_days == 1 and zero.first_day == (date(2026, 3, 3) - date(1970, 1, 1)).days
+    assert zero.revenue == 0 and zero.gross == 0
 
     netted = f.loc[orders_set["netted"]]  # bought and returned the same day
     assert netted.purchase_days == 1 and netted.revenue == pytest.approx(10.0)
