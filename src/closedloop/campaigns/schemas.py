@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -71,6 +71,34 @@ class CellIn(BaseModel):
         return self
 
 
+ABMetric = Literal["open", "click", "purchase"]
+
+
+class ABTestIn(BaseModel):
+    """An A/B test with an automatic winner: the treatment cells are sent to a share of the
+    audience, split as their shares say; after a wait the best cell on the metric wins and the
+    rest of the audience gets it. It applies to every wave of the campaign."""
+
+    model_config = ConfigDict(extra="forbid")
+    share: float = Field(gt=0, lt=1, description="Share of the treatment audience tested.")
+    metric: ABMetric = Field(default="click", description="What picks the winner.")
+    decide_after_hours: float = Field(
+        default=24.0, gt=0, le=1440, description="Hours after a wave's messages leave."
+    )
+
+
+class TestsIn(BaseModel):
+    """A campaign's tests: stratification by value tier, one person per household, the A/B
+    test (null: none). The control group (hold-out) is a control cell and its share."""
+
+    model_config = ConfigDict(extra="forbid")
+    stratify_by_tier: bool = Field(
+        default=False, description="Draw the cells within each value tier (RFM tier)."
+    )
+    one_per_household: bool = False
+    ab_test: ABTestIn | None = None
+
+
 class CampaignFields(BaseModel):
     """The fields a campaign's author sets (every one optional in an update)."""
 
@@ -102,6 +130,7 @@ class CampaignCreate(CampaignFields):
     name: Name
     waves: list[WaveIn] = Field(default_factory=list, max_length=100)
     cells: list[CellIn] = Field(default_factory=list, max_length=100)
+    tests: TestsIn | None = Field(default=None, description="Empty: no test settings.")
 
     @model_validator(mode="after")
     def _unique_cells(self) -> CampaignCreate:
@@ -132,6 +161,7 @@ class CampaignUpdate(BaseModel):
     response_window_days: int | None = Field(default=None, ge=1, le=3650)
     waves: list[WaveIn] | None = Field(default=None, max_length=100)
     cells: list[CellIn] | None = Field(default=None, max_length=100)
+    tests: TestsIn | None = Field(default=None, description="When given, replaces the tests.")
 
 
 class WavePublic(BaseModel):
@@ -163,6 +193,25 @@ class CellPublic(BaseModel):
     unit_cost: Decimal | None
 
 
+class ABTestPublic(ABTestIn):
+    """A campaign's A/B test, with its winner once decided."""
+
+    model_config = ConfigDict(extra="ignore")
+    winner_cell: str | None = Field(default=None, description="The winning cell's code.")
+    decided_at: UtcDatetime | None = None
+
+
+class TestsPublic(BaseModel):
+    """A campaign's tests as stored: what :class:`TestsIn` sets, and the hold-out."""
+
+    stratify_by_tier: bool = False
+    one_per_household: bool = False
+    ab_test: ABTestPublic | None = None
+    holdout_share: float = Field(
+        default=0.0, description="Share of the target held out: the control cells' shares."
+    )
+
+
 class CampaignPublic(BaseModel):
     """A stored campaign (one version) with its waves and cells."""
 
@@ -190,5 +239,6 @@ class CampaignPublic(BaseModel):
     launched_at: UtcDatetime | None
     waves: list[WavePublic]
     cells: list[CellPublic]
+    tests: TestsPublic = Field(default_factory=TestsPublic)
     #: the pre-send analysis's warnings, on the answer to an approval
     warnings: list[str] = []

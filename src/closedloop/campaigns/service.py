@@ -23,7 +23,13 @@ from closedloop.campaigns.schemas import (
     WaveIn,
     WavePublic,
 )
-from closedloop.campaigns.targeting import TargetingOptions, set_targeting
+from closedloop.campaigns.targeting import (
+    TargetingOptions,
+    clear_segment,
+    set_targeting,
+    set_tests,
+    tests_of,
+)
 from closedloop.db.base import utcnow
 from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.segments import Segment
@@ -94,11 +100,12 @@ def _set_fields(session: Session, campaign: Campaign, values: dict[str, Any]) ->
             campaign.offer_id = _offer_id(session, value, "offer")
         elif name == "owner":
             campaign.owner_id = _owner_id(session, value)
+        elif name == "segment_id" and value is None:
+            clear_segment(session, campaign.id)
         elif name == "segment_id":
-            if value is not None:
-                _check_segment(session, value, "segment_id")
-                session.flush()
-                set_targeting(session, campaign.id, TargetingOptions(segment_id=value))
+            _check_segment(session, value, "segment_id")
+            session.flush()
+            set_targeting(session, campaign.id, TargetingOptions(segment_id=value))
         else:
             setattr(campaign, name, value.value if hasattr(value, "value") else value)
     if campaign.starts_on and campaign.ends_on and campaign.ends_on < campaign.starts_on:
@@ -169,17 +176,22 @@ def create_campaign(
     session.flush()
     replace_waves(session, campaign, data.waves)
     replace_cells(session, campaign, data.cells)
+    if data.tests is not None:
+        set_tests(session, campaign.id, data.tests)
     return campaign
 
 
 def apply_update(session: Session, campaign: Campaign, data: CampaignUpdate) -> None:
-    """Write the fields given in ``data`` to ``campaign`` (no state check: see lifecycle)."""
-    values = data.model_dump(exclude_unset=True, exclude={"waves", "cells"})
+    """Write the fields given in ``data`` to ``campaign`` (no state check: see lifecycle); a
+    ``segment_id`` given as null takes the target segment off."""
+    values = data.model_dump(exclude_unset=True, exclude={"waves", "cells", "tests"})
     _set_fields(session, campaign, values)
     if data.waves is not None:
         replace_waves(session, campaign, data.waves)
     if data.cells is not None:
         replace_cells(session, campaign, data.cells)
+    if data.tests is not None:
+        set_tests(session, campaign.id, data.tests)
     campaign.updated_at = utcnow()
     session.flush()
 
@@ -312,4 +324,5 @@ def describe(session: Session, campaign: Campaign) -> CampaignPublic:
             )
             for c in cells
         ],
+        tests=tests_of(session, campaign.id, cells),
     )

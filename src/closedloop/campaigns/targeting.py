@@ -5,18 +5,19 @@ automatic winner)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, get_args
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from closedloop.campaigns.coordination_models import CampaignTargeting
-from closedloop.campaigns.models import Campaign
+from closedloop.campaigns.models import Campaign, Cell
+from closedloop.campaigns.schemas import ABMetric, ABTestPublic, TestsIn, TestsPublic
 from closedloop.errors import NotFound, ValidationFailed
 from closedloop.segments.models import Segment
 
 #: Metrics an A/B test can be decided on (response kinds per message sent).
-AB_METRICS = ("open", "click", "purchase")
+AB_METRICS: tuple[str, ...] = get_args(ABMetric)
 
 
 @dataclass
@@ -107,3 +108,62 @@ def clear_ab_test(session: Session, campaign_id: int) -> None:
     if row is not None and row.ab_test_share is not None:
         row.ab_test_share = row.ab_metric = row.ab_decide_after_hours = None
         session.flush()
+
+
+def set_tests(session: Session, campaign_id: int, tests: TestsIn) -> None:
+    """Make ``tests`` campaign ``campaign_id``'s tests (stratification, one per household,
+    A/B test or none), after its cells are written: an A/B test needs two treatment cells or
+    more (ValidationFailed naming ``tests.ab_test`` otherwise)."""
+    ab = tests.ab_test
+    if ab is not None:
+        treatments = session.scalar(
+            select(func.count(Cell.id)).where(Cell.campaign_id == campaign_id, ~Cell.is_control)
+        )
+        if (treatments or 0) < 2:
+            raise ValidationFailed(
+                "An A/B test needs two treatment cells or more.",
+                errors=[{"field": "tests.ab_test", "message": "needs two treatment cells or more"}],
+            )
+    options = TargetingOptions(
+        stratify_by_tier=tests.stratify_by_tier,
+        one_per_household=tests.one_per_household,
+        ab_test_share=ab.share if ab else None,
+        ab_metric=ab.metric if ab else None,
+        ab_decide_after_hours=ab.decide_after_hours if ab else None,
+    )
+    set_targeting(session, campaign_id, options)
+    if ab is None:
+        clear_ab_test(session, campaign_id)
+
+
+def clear_segment(session: Session, campaign_id: int) -> None:
+    """Take the target segment off the campaign (it then has none until one is set)."""
+    row = session.get(CampaignTargeting, campaign_id)
+    if row is not None:
+        row.segment_id = None
+        session.flush()
+
+
+def tests_of(session: Session, campaign_id: int, cells: list[Cell]) -> TestsPublic:
+    """Campaign ``campaign_id``'s tests as shown (``cells``: its cells, for the hold-out share
+    and the A/B winner's code)."""
+    holdout = round(sum(c.share for c in cells if c.is_control), 6)
+    row = session.get(CampaignTargeting, campaign_id)
+    if row is None:
+        return TestsPublic(holdout_share=holdout)
+    ab = None
+    if row.ab_test_share is not None:
+        codes = {c.id: c.code for c in cells}
+        ab = ABTestPublic(
+            share=row.ab_test_share,
+            metric=row.ab_metric or "click",
+            decide_after_hours=row.ab_decide_after_hours or 24.0,
+            winner_cell=codes.get(row.ab_winner_cell_id or 0),
+            decided_at=row.ab_decided_at,
+        )
+    return TestsPublic(
+        stratify_by_tier=row.stratify_by_tier,
+        one_per_household=row.one_per_household,
+        ab_test=ab,
+        holdout_share=holdout,
+    )

@@ -71,6 +71,11 @@ LABELS: dict[str, str] = {
     "waves": N_("Waves"),
 }
 _ROW = re.compile(r"^(waves|cells)-(\d+)(?:-(\w+))?$")
+#: The form field of each part of a campaign's tests (``tests.ab_test.share``…).
+_TESTS = {"stratify_by_tier": "stratify_by_tier", "one_per_household": "one_per_household",
+          "ab_test": "ab_test_share", "ab_test.share": "ab_test_share",
+          "ab_test.metric": "ab_metric",
+          "ab_test.decide_after_hours": "ab_decide_after_hours"}  # fmt: skip
 _DOTTED = re.compile(r"^(waves|cells)\[(\d+)\]\.(\w+)$")
 
 
@@ -338,42 +343,45 @@ def _cells(parsed: CampaignForm, gettext: Gettext) -> list[dict[str, Any]]:
 
 
 def targeting(parsed: CampaignForm, treatments: int, gettext: Gettext) -> dict[str, Any]:
-    """The tests' settings: value-tier stratification, one per household and the A/B test
-    (``ab_test_share`` None: no A/B test)."""
+    """The tests' settings (as :class:`~closedloop.campaigns.schemas.TestsIn`): value-tier
+    stratification, one per household and the A/B test (``ab_test`` None: no A/B test)."""
     v = parsed.values
     out: dict[str, Any] = {"stratify_by_tier": bool(v["stratify_by_tier"]),
                            "one_per_household": bool(v["one_per_household"]),
-                           "ab_test_share": None, "ab_metric": None,
-                           "ab_decide_after_hours": None}  # fmt: skip
+                           "ab_test": None}  # fmt: skip
     if not v["ab_test_share"]:
         return out
+    ab: dict[str, Any] = {}
     share = _convert(parsed, "ab_test_share", v["ab_test_share"], float, gettext)
     if share is not None and not 0 < share < 100:
         parsed.add("ab_test_share", gettext(N_("Enter a percentage above 0 and below 100.")))
     elif share is not None:
-        out["ab_test_share"] = round(share / 100, 6)
+        ab["share"] = round(share / 100, 6)
     if treatments < 2:
         parsed.add("ab_test_share", gettext(N_("An A/B test needs two treatment cells or more.")))
     metric = v["ab_metric"] or "click"
     if metric not in AB_METRICS:
         parsed.add("ab_metric", gettext(N_("Choose a value from the list.")))
-    out["ab_metric"] = metric
+    ab["metric"] = metric
     hours = _convert(parsed, "ab_decide_after_hours", v["ab_decide_after_hours"] or "24", float,
                      gettext)  # fmt: skip
     if hours is not None and not 0 < hours <= 1440:
         parsed.add(
             "ab_decide_after_hours", gettext(N_("Enter a number of hours above 0, at most 1440."))
         )
-    out["ab_decide_after_hours"] = hours
+    ab["decide_after_hours"] = hours
+    out["ab_test"] = ab
     return out
 
 
 def document(parsed: CampaignForm, gettext: Gettext, *, with_code: bool) -> dict[str, Any]:
-    """The campaign document of the form (for CampaignCreate or CampaignUpdate); errors are
-    added to ``parsed``."""
+    """The campaign document of the form (for CampaignCreate or CampaignUpdate), its tests
+    included; errors are added to ``parsed``."""
     doc = _campaign_doc(parsed, gettext, with_code=with_code)
     doc["waves"] = _waves(parsed, gettext)
     doc["cells"] = _cells(parsed, gettext)
+    treatments = sum(1 for c in parsed.cells if c["kind"] != "control")
+    doc["tests"] = targeting(parsed, treatments, gettext)
     return doc
 
 
@@ -385,6 +393,8 @@ def _name_of(loc: tuple[Any, ...] | list[Any]) -> str:
         tail = parts[2] if len(parts) > 2 else ""
         tail = "kind" if tail == "is_control" else tail
         return f"{parts[0]}-{parts[1]}" + (f"-{tail}" if tail else "")
+    if parts[0] == "tests":
+        return _TESTS.get(".".join(parts[1:]), "form")
     return parts[0] if parts[0] in CAMPAIGN_FIELDS else "form"
 
 
@@ -406,6 +416,8 @@ def domain_errors(parsed: CampaignForm, exc: DomainError, *, default: str = "for
         raw = str(e.get("field", default))
         found = _DOTTED.match(raw)
         name = f"{found.group(1)}-{found.group(2)}-{found.group(3)}" if found else raw
+        if name.startswith("tests."):
+            name = _TESTS.get(name.removeprefix("tests."), "form")
         if not found and name not in CAMPAIGN_FIELDS + TEST_FIELDS:
             name = "form"
         parsed.add(name, str(e.get("message") or e.get("reason") or exc.detail))

@@ -22,13 +22,7 @@ from closedloop.campaigns import lifecycle, service
 from closedloop.campaigns.funnel import wave_funnel
 from closedloop.campaigns.models import Campaign, MessageTemplate, Offer
 from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate
-from closedloop.campaigns.targeting import (
-    AB_METRICS,
-    TargetingOptions,
-    clear_ab_test,
-    set_targeting,
-    targeting_of,
-)
+from closedloop.campaigns.targeting import AB_METRICS, targeting_of
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, DomainError
 from closedloop.i18n import N_
@@ -104,19 +98,11 @@ async def _read(request: Request) -> tuple[campaign_form.CampaignForm, str]:
 
 def _checked(
     request: Request, parsed: campaign_form.CampaignForm, *, creating: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The campaign document and the tests' settings of the form; errors go to ``parsed``."""
+) -> dict[str, Any]:
+    """The campaign document of the form, its tests included; errors go to ``parsed``."""
     gettext = gettext_for(request)
     campaign_form.check_controls(parsed, gettext)
-    doc = campaign_form.document(parsed, gettext, with_code=creating)
-    treatments = sum(1 for c in parsed.cells if c["kind"] != "control")
-    return doc, campaign_form.targeting(parsed, treatments, gettext)
-
-
-def _save_tests(db: DbSession, campaign_id: int, tests: dict[str, Any]) -> None:
-    set_targeting(db, campaign_id, TargetingOptions(**tests))
-    if tests["ab_test_share"] is None:
-        clear_ab_test(db, campaign_id)
+    return campaign_form.document(parsed, gettext, with_code=creating)
 
 
 @router.get("/campaigns/new", response_class=Response)
@@ -132,13 +118,12 @@ async def create(request: Request, db: DbSession, user: Writer) -> Response:
     parsed, op = await _read(request)
     if campaign_form.apply_op(parsed, op):
         return _form_page(request, db, parsed)
-    doc, tests = _checked(request, parsed, creating=True)
+    doc = _checked(request, parsed, creating=True)
     if not parsed.errors:
         try:
             data = CampaignCreate.model_validate(doc)
             with db.begin_nested():  # a refusal keeps nothing of the campaign
                 campaign = service.create_campaign(db, data, created_by=user.username)
-                _save_tests(db, campaign.id, tests)
         except ValidationError as exc:
             campaign_form.pydantic_errors(parsed, exc, gettext_for(request))
         except Conflict as exc:
@@ -211,13 +196,12 @@ async def edit(request: Request, db: DbSession, user: Writer, campaign_id: Campa
     parsed.values["code"] = campaign.code
     if campaign_form.apply_op(parsed, op):
         return _form_page(request, db, parsed, campaign)
-    doc, tests = _checked(request, parsed, creating=False)
+    doc = _checked(request, parsed, creating=False)
     if not parsed.errors:
         try:
             data = CampaignUpdate.model_validate(doc)
             with db.begin_nested():  # a refusal keeps nothing of the change
                 result = lifecycle.edit(db, campaign_id, data, by=user.username)
-                _save_tests(db, result.campaign.id, tests)
         except ValidationError as exc:
             campaign_form.pydantic_errors(parsed, exc, gettext_for(request))
         except DomainError as exc:
