@@ -238,3 +238,36 @@ def test_roles_and_csrf(
     assert marketer.post("/campaigns/new", data=form).status_code == 403  # no CSRF token
     assert marketer.post("/campaigns/new", data=form | {"op": "add-wave"}).status_code == 403
     assert _count(factory) == 0
+
+
+def test_a_chosen_segment_is_cleared(
+    logged_in: Callable[..., TestClient], web: Any, factory: sessionmaker[Session]
+) -> None:
+    """The campaign's target and a cell's own segment, once chosen, are set back to none."""
+    segment, young = _base(factory)
+    client = logged_in("marketer")
+    token = web.page_token(client, "/campaigns/new")
+    made = client.post("/campaigns/new", data=_form(segment, young) | {"csrf_token": token},
+                       follow_redirects=False)  # fmt: skip
+    assert made.status_code == 303, _summary(made.text)
+    campaign_id = int(made.headers["location"].rsplit("/", 1)[1])
+    data = _form(segment, young) | {"csrf_token": token, "segment_id": "",
+                                    "cells-1-segment_id": ""}  # fmt: skip
+    data.pop("code")
+    cleared = client.post(f"/campaigns/{campaign_id}/edit", data=data, follow_redirects=False)
+    assert cleared.status_code == 303, _summary(cleared.text)
+    with factory() as s:
+        shown = service.describe(s, service.get_campaign(s, campaign_id))
+    assert shown.segment_id is None
+    assert [(c.code, c.segment_id) for c in shown.cells] == [("A", None), ("B", None),
+                                                             ("HOLD", None)]  # fmt: skip
+    page = client.get(f"/campaigns/{campaign_id}/edit").text
+    for name in ("segment_id", "cells-1-segment_id"):
+        select_ = re.search(rf'<select id="f-{name}".*?</select>', page, re.S)
+        assert select_ and " selected" not in select_.group(0)  # the empty choice shows
+    # and chosen again
+    data |= {"segment_id": str(young)}
+    chosen = client.post(f"/campaigns/{campaign_id}/edit", data=data, follow_redirects=False)
+    assert chosen.status_code == 303, _summary(chosen.text)
+    with factory() as s:
+        assert service.describe(s, service.get_campaign(s, campaign_id)).segment_id == young

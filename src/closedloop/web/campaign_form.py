@@ -286,9 +286,7 @@ def _campaign_doc(parsed: CampaignForm, gettext: Gettext, *, with_code: bool) ->
         doc[name] = _convert(parsed, name, v[name], kind, gettext) if v[name] else None
     if doc["priority"] is None:
         doc.pop("priority")
-    if not with_code and doc["segment_id"] is None:
-        doc.pop("segment_id")  # a stored target segment is kept (it is not cleared here)
-    return doc
+    return doc  # an empty target segment is sent as None: a stored one is taken off
 
 
 def _waves(parsed: CampaignForm, gettext: Gettext) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from closedloop.campaigns.targeting import AB_METRICS, targeting_of
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, DomainError
 from closedloop.i18n import N_
-from closedloop.segments import list_segments
+from closedloop.segments import Segment, list_segments
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission, allowed
@@ -59,11 +59,23 @@ def list_page(request: Request, db: DbSession, user: Reader, status: str = "") -
     return render(request, "campaigns/list.html", context)
 
 
-def _choices(db: DbSession) -> dict[str, Any]:
+def _segments(db: DbSession, parsed: campaign_form.CampaignForm) -> list[Segment]:
+    """The segments to choose from: the first 500 by name and those the form names (so a
+    segment beyond the list is not taken off by saving the form unchanged)."""
+    shown = list_segments(db, limit=500)[0]
+    named = {parsed.values["segment_id"]} | {c["segment_id"] for c in parsed.cells}
+    ids = {int(i) for i in named if i.isdigit() and len(i) < 19}  # a BIGINT
+    missing = ids - {s.id for s in shown}
+    if missing:
+        shown += db.scalars(select(Segment).where(Segment.id.in_(missing)))
+    return shown
+
+
+def _choices(db: DbSession, parsed: campaign_form.CampaignForm) -> dict[str, Any]:
     templates = db.execute(select(MessageTemplate.code, MessageTemplate.channel)).all()
     return {
         "offers": list(db.scalars(select(Offer).order_by(Offer.code))),
-        "segments": list_segments(db, limit=500)[0],
+        "segments": _segments(db, parsed),
         "templates": sorted({(t.code, t.channel) for t in templates}),
         "channels": [c.value for c in Channel],
         "metrics": AB_METRICS,
@@ -86,7 +98,7 @@ def _form_page(
         "campaign": campaign,
         "campaign_id": campaign.id if campaign else None,
         "running": campaign is not None and campaign.status in (S.RUNNING, S.PAUSED),
-        **_choices(db),
+        **_choices(db, parsed),
     }
     return render(request, "campaigns/form.html", context, status=status)
 
