@@ -10,6 +10,9 @@ from pathlib import Path
 # Each xdist worker runs one test at a time: one OpenMP thread each (scikit-learn's boosting
 # otherwise starts one per core in every worker, and the workers fight over the cores).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# argon2's default profile costs about 0.1 s of two cores per hash and per login; a suite that
+# makes a user and logs in for most tests uses the test profile (subprocesses inherit it).
+os.environ.setdefault("CLOSEDLOOP_PASSWORD_HASH_PROFILE", "CHEAPEST")
 
 import pytest
 from fastapi import FastAPI

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,6 +89,14 @@ class Settings(BaseSettings):
         ge=1,
         description='"Send me a fresh link" requests one client (IP address) may make per '
         "hour; past it the page answers 429.",
+    )
+    password_hash_profile: Literal["RFC_9106_LOW_MEMORY", "RFC_9106_HIGH_MEMORY", "CHEAPEST"] = (
+        Field(
+            default="RFC_9106_LOW_MEMORY",
+            description="argon2id parameters for new password hashes (RFC 9106's profiles); "
+            "existing hashes keep theirs until the next login. `CHEAPEST` is for test suites "
+            "only: it makes passwords easy to crack.",
+        )
     )
     campaign_approval_by_other: bool = Field(
         default=False,

@@ -9,18 +9,29 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from closedloop.settings import get_settings
 from closedloop.users import sessions
 from closedloop.users.models import ApiToken, AuditEvent, User
 from closedloop.vocab import Role
 
-_hasher = PasswordHasher()
+
+def _hasher() -> PasswordHasher:
+    """The argon2id hasher of the ``password_hash_profile`` setting."""
+    return _hasher_for(get_settings().password_hash_profile)
+
+
+@functools.cache
+def _hasher_for(profile: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(getattr(profiles, profile))
+
+
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -28,12 +39,12 @@ MIN_PASSWORD_LENGTH = 10
 def _dummy_hash() -> str:
     """Verified against when the user does not exist, so both paths take the same time (made
     on first use, not at import: a hash costs a tenth of a second)."""
-    return _hasher.hash("closedloop-dummy-password")
+    return _hasher().hash("closedloop-dummy-password")
 
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def create_user(
@@ -150,10 +161,10 @@ def authenticate(session: Session, username: str, password: str) -> User:
     hashed = user.password_hash if user is not None else _dummy_hash()
     ok = False
     with contextlib.suppress(VerificationError, InvalidHashError):
-        ok = _hasher.verify(hashed, password)
+        ok = _hasher().verify(hashed, password)
     if not ok or user is None or not user.is_active:
         raise AuthenticationFailed("Unknown user or wrong password.")
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user

@@ -74,3 +74,25 @@ def test_audit_records_who_saw_what(session: Session) -> None:
         (None, "search", None, "cli"),
     ]
     assert events[0].detail == {"why": "call"}
+
+
+def test_passwords_use_the_configured_argon2_profile_and_are_rehashed_at_login(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from closedloop.settings import get_settings
+
+    # The suite hashes with the weak test profile; a made account keeps working when the
+    # production default comes back, and its next login rehashes it with that profile.
+    service.create_user(session, "ana", "a-long-password", Role.MARKETER)
+    session.commit()
+    user = service.authenticate(session, "ana", "a-long-password")
+    assert user.password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    monkeypatch.setenv("CLOSEDLOOP_PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY")
+    get_settings.cache_clear()
+    try:
+        user = service.authenticate(session, "ana", "a-long-password")
+        assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        with pytest.raises(AuthenticationFailed):
+            service.authenticate(session, "ana", "a-wrong-password")
+    finally:
+        get_settings.cache_clear()  # monkeypatch puts the suite's profile back after the test
