@@ -176,14 +176,27 @@ def uplift_cmd(
         None, "--days", min=1, max=730, help="Response window in days (default: the campaign's)."
     ),
     show: int = typer.Option(10, "--show", min=0, max=1000, help="Most moved persons to list."),
+    top_share: float | None = typer.Option(
+        None, "--top-share", help="Share of the members to freeze, best uplift first (0.3: 30 %)."
+    ),
+    segment: str | None = typer.Option(None, "--segment", help="Name of that segment."),
     json_output: bool = JsonOption,
 ) -> None:
     """Which persons a past campaign moved: two models (targeted and control members), judged
-    on held-out members by the Qini curve and coefficient (0 = random targeting)."""
-    from closedloop.targeting.uplift import campaign_uplift
+    on held-out members by the Qini curve and coefficient (0 = random targeting); with
+    --top-share 0.3 --segment NAME, freeze the best 30 % by uplift as a snapshot segment."""
+    from closedloop.errors import ValidationFailed
+    from closedloop.targeting.uplift import campaign_uplift, uplift_segment
 
     with session_scope() as session:
+        if (top_share is None) != (segment is None):
+            raise ValidationFailed(
+                "--top-share and --segment go together: which share, under which name.",
+                errors=[{"field": "segment", "message": "give both or neither"}],
+            )
         data = campaign_uplift(session, campaign, days=days)
+        if top_share is not None and segment is not None:
+            data["segment"] = uplift_segment(session, data, top_share, segment, created_by="cli")
     ranking = data.pop("ranking")
     data["top"] = [{"person_id": p, "uplift": u} for p, u in ranking[:show]]
     if json_output:
@@ -201,6 +214,9 @@ def uplift_cmd(
     console.print(table)
     for row in data["top"]:
         console.print(f"  person {row['person_id']}: {row['uplift']:+.3f}")
+    if "segment" in data:
+        made = data["segment"]
+        console.print(f"Segment [bold]{made['name']}[/bold]: {made['members']:,} persons.")
 
 
 @targeting_app.command("markets")

@@ -139,6 +139,19 @@ def cluster_segment_from_job(
     return cluster_segment(session, job.result, cluster, name, created_by=created_by)
 
 
+def uplift_segment_from_job(
+    session: Session, job_id: int, share: float, name: str, *, created_by: str | None = None
+) -> dict[str, Any]:
+    """Freeze the top ``share`` (e.g. 0.3) of the members of the finished uplift job
+    ``job_id``, by predicted uplift, as the snapshot segment ``name`` (from its stored ranking)."""
+    from closedloop.targeting.uplift import uplift_segment
+
+    job = get(session, job_id, UPLIFT_KIND)
+    if job.status != "done" or not job.result:
+        raise Conflict(f"Uplift analysis {job_id} is {job.status}; wait until it is done.")
+    return uplift_segment(session, job.result, share, name, created_by=created_by)
+
+
 def run_propensity(ctx: JobContext) -> dict[str, Any]:
     """Handler of ``targeting.propensity``: train, evaluate, rank, freeze the segment asked."""
     from closedloop.targeting.propensity import propensity, propensity_segment
@@ -169,13 +182,16 @@ def run_clusters(ctx: JobContext) -> dict[str, Any]:
 
 
 def run_uplift(ctx: JobContext) -> dict[str, Any]:
-    """Handler of ``targeting.uplift``: the two models, the Qini curve, the best persons."""
+    """Handler of ``targeting.uplift``: the two models, the Qini curve, the best persons, and
+    every member's id by uplift (``ranking``, for :func:`uplift_segment_from_job`)."""
     from closedloop.targeting.uplift import campaign_uplift
 
     with unit_of_work(ctx.factory) as session:
         result = campaign_uplift(session, str(ctx.payload["campaign"]),
                                  days=ctx.payload.get("days"), progress=ctx.progress)  # fmt: skip
-    result["top"] = [{"person_id": p, "uplift": u} for p, u in result.pop("ranking")[:20]]
+    ranking = result.pop("ranking")
+    result["top"] = [{"person_id": p, "uplift": u} for p, u in ranking[:20]]
+    result["ranking"] = [p for p, _ in ranking]  # best first: "save the top share as a segment"
     return result
 
 

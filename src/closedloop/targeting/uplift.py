@@ -22,7 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from closedloop.campaigns.models import Campaign, CampaignMember, Cell
+from closedloop.contacts.models import Person
 from closedloop.errors import NotFound, ValidationFailed
+from closedloop.segments.service import freeze_members
 from closedloop.targeting import said
 from closedloop.targeting.features import FEATURES, features_at, load_lines
 
@@ -170,3 +172,46 @@ def campaign_uplift(
         "uplift": round(rate_t - rate_c, 4), "features": list(FEATURES), **judged,
         "ranking": [(int(ids[i]), round(float(scores[i]), 5)) for i in order],
     }  # fmt: skip
+
+
+def _ranked_ids(result: dict[str, Any]) -> list[int]:
+    """The persons of an uplift ``result``, best uplift first: its ``ranking`` of (person,
+    uplift) pairs from :func:`campaign_uplift`, or of person ids as a job stores it."""
+    ranking = result.get("ranking")
+    if not isinstance(ranking, list) or not ranking:
+        raise ValidationFailed(
+            "This uplift analysis has no stored ranking to choose members from; run it again.",
+            errors=[{"field": "ranking", "message": "missing"}],
+        )
+    return [int(r[0]) if isinstance(r, list | tuple) else int(r) for r in ranking]
+
+
+def uplift_segment(
+    session: Session, result: dict[str, Any], share: float, name: str, *,
+    created_by: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Freeze the top ``share`` (0 < share ≤ 1, e.g. 0.3) of the persons of an uplift
+    ``result``, by predicted uplift, as the snapshot segment ``name``; persons erased since
+    are left out, merged ones counted as their golden record. Returns its id, name, members."""
+    import math
+
+    if not isinstance(share, int | float) or math.isnan(share) or not 0 < share <= 1:
+        raise ValidationFailed(
+            f"The share of persons must be above 0 and at most 1 (0.3 is 30 percent), not {share}.",
+            errors=[{"field": "share", "message": "above 0 and at most 1"}],
+        )
+    ids = _ranked_ids(result)
+    chosen = ids[: max(1, round(share * len(ids)))]
+    present: set[int] = set()
+    for start in range(0, len(chosen), 900):
+        part = chosen[start : start + 900]
+        present.update(session.scalars(select(Person.id).where(Person.id.in_(part))))
+    code = str(result.get("campaign", ""))
+    origin = {"source": "uplift", "campaign": code, "share": share,
+              "qini_coefficient": result.get("qini_coefficient")}  # fmt: skip
+    segment = freeze_members(
+        session, name, [p for p in chosen if p in present], origin, created_by=created_by,
+        description=f"Uplift of campaign {code}: the best {share:.0%} of its members",
+    )  # fmt: skip
+    session.flush()
+    return {"id": segment.id, "name": segment.name, "members": segment.frozen_count}

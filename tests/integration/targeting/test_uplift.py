@@ -93,3 +93,51 @@ def test_uplift_ranks_the_persuadables_first(
         len(done["result"]["qini"]) == 21
         and done["result"]["top"][0]["person_id"] in groups["persuadable"]
     )
+
+
+def test_the_best_share_by_uplift_becomes_a_segment(
+    factory: sessionmaker[Session], engine: Engine, client: TestClient,
+    make_token: Callable[..., str],
+) -> None:  # fmt: skip
+    """The top 30 % of SUMMER's members by uplift, saved from the CLI and from a finished
+    job through the API, are persuadables only; a bad share, an unfinished or unknown job, a
+    taken name and a role without campaigns:manage are refused, naming the reason."""
+    groups = _campaign(factory)
+    cli = CliRunner().invoke(app, ["targeting", "uplift", "--campaign", "SUMMER", "--top-share",
+                                   "0.3", "--segment", "Moved (CLI)", "--json"])  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    made = json.loads(cli.stdout)["segment"]
+    assert made["members"] == 27  # round(0.3 × 90)
+    alone = CliRunner().invoke(app, ["targeting", "uplift", "--campaign", "SUMMER",
+                                     "--top-share", "0.3"])  # fmt: skip
+    assert alone.exit_code != 0 and "--top-share and --segment go together" in alone.output
+
+    manager = {"Authorization": f"Bearer {make_token('mara', 'marketer')}"}
+    analyst = {"Authorization": f"Bearer {make_token('ana', 'analyst')}"}
+    queued = client.post("/api/v1/targeting/uplift", json={"campaign": "SUMMER"}, headers=manager)
+    job_id = queued.json()["id"]
+    url = f"/api/v1/targeting/uplift/{job_id}/segments"
+    early = client.post(url, json={"share": 0.3, "name": "Too early"}, headers=manager)
+    assert early.status_code == 409 and "wait until it is done" in early.json()["detail"]
+    assert run_pending(engine, kinds=["targeting.uplift"]) == 1
+    result = client.get(f"/api/v1/targeting/results/{job_id}", headers=manager).json()["result"]
+    assert "ranking" not in result and len(result["top"]) == 20
+    saved = client.post(url, json={"share": 0.3, "name": "Moved by summer"}, headers=manager)
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["members"] == 27
+    members = client.get(f"/api/v1/segments/{saved.json()['id']}/members", headers=manager)
+    assert members.status_code == 200, members.text
+    ids = set(members.json()["items"])
+    assert len(ids) == 27 and ids <= set(groups["persuadable"])
+    for data, code, reason in (
+        ({"share": 0, "name": "x"}, 422, "share"),
+        ({"share": 1.5, "name": "x"}, 422, "share"),
+        ({"share": 0.3, "name": "Moved by summer"}, 409, "exists already"),
+    ):
+        bad = client.post(url, json=data, headers=manager)
+        assert bad.status_code == code and reason in bad.text, bad.text
+    unknown = "/api/v1/targeting/uplift/999999/segments"
+    nobody = {"share": 0.3, "name": "y"}
+    assert client.post(unknown, json=nobody, headers=manager).status_code == 404
+    denied = client.post(url, json={"share": 0.3, "name": "z"}, headers=analyst)
+    assert denied.status_code == 403

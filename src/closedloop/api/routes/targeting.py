@@ -2,7 +2,8 @@
 jobs: 202 with the job, then ``GET /api/v1/targeting/results/{id}``), a person's next best
 products, target markets and the comparison of two segments (answered at once).
 
-A cluster becomes a snapshot segment with ``POST /api/v1/targeting/clusters/{id}/segments``;
+A cluster becomes a snapshot segment with ``POST /api/v1/targeting/clusters/{id}/segments``,
+the best share of an uplift analysis's members with ``POST /api/v1/targeting/uplift/{id}/segments``;
 a propensity job freezes its top N (or a threshold) as a segment when one is named.
 """
 
@@ -83,6 +84,14 @@ class ClusterSegmentIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class UpliftSegmentIn(BaseModel):
+    """Which share of an uplift analysis's members, best predicted uplift first, becomes a
+    snapshot segment, under which name."""
+
+    share: float = Field(gt=0.0, le=1.0, description="Share of the members, e.g. 0.3 for 30 %.")
+    name: str = Field(min_length=1, max_length=200)
+
+
 class AnalysisOut(BaseModel):
     """A targeting analysis (a job): its state, progress and, once done, its result."""
 
@@ -118,7 +127,8 @@ def _out(job: Job) -> AnalysisOut:
         created_at=job.created_at,
         finished_at=job.finished_at,
         parameters=params,
-        result=job.result,
+        # An uplift's full ranking stays in the store (it feeds its segments); "top" shows it.
+        result={k: v for k, v in job.result.items() if k != "ranking"} if job.result else None,
     )
 
 
@@ -210,6 +220,22 @@ def start_uplift(db: DbSession, user: Analyst, data: UpliftIn) -> AnalysisOut:
     job = jobs.queue_uplift(db, data.campaign, days=data.days, created_by=user.username)
     audit(db, user, "started", "job", job.id, channel="api", detail={"kind": job.kind})
     return _out(job)
+
+
+@router.post(
+    "/uplift/{job_id}/segments",
+    response_model=SegmentMade,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def uplift_to_segment(
+    db: DbSession, user: Manager, job_id: Id, data: UpliftSegmentIn
+) -> SegmentMade:
+    """Freeze the top ``share`` of the members of a finished uplift analysis, by predicted
+    uplift (e.g. 0.3: the best 30 %), as a snapshot segment."""
+    made = jobs.uplift_segment_from_job(db, job_id, data.share, data.name, created_by=user.username)
+    audit(db, user, "create", "segment", made["id"], channel="api", detail={"uplift": job_id})
+    return SegmentMade(**made)
 
 
 @router.get(

@@ -4,8 +4,8 @@ shells over :mod:`closedloop.targeting`.
 The heavy analyses (propensity, clusters, the recommendations' evaluation) run as jobs: the
 button queues one and the page refreshes while it runs, showing its progress; the last
 finished result is drawn with Plotly (``static/reports.js``, the report pages' policy). A
-cluster becomes a segment with one button; a propensity run freezes its best persons as a
-segment when a name is given.
+cluster becomes a segment with one button, so does the best share of an uplift analysis; a
+propensity run freezes its best persons as a segment when a name is given.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi import Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from closedloop.deps import DbSession
-from closedloop.errors import DomainError
+from closedloop.errors import DomainError, ValidationFailed
 from closedloop.i18n import N_
 from closedloop.jobs.models import Job
 from closedloop.reports import targeting as figures
@@ -215,6 +215,29 @@ async def start_uplift(request: Request, db: DbSession, user: Analyst) -> Respon
         flash(request, exc.detail, "error")
         return RedirectResponse(back, status_code=303)
     return _queued(request, user, job, back)
+
+
+@router.post("/targeting/uplift/{job_id:int}/segments", response_class=Response)
+async def uplift_segment(request: Request, db: DbSession, user: Manager, job_id: JobId) -> Response:
+    """Freeze the best share (in %) of an uplift analysis's members as a snapshot segment."""
+    form = await request.form()
+    percent = _int(form_str(form, "percent"))
+    try:
+        if percent is None or not 1 <= percent <= 100:
+            raise ValidationFailed(
+                "The share of members to keep must be 1 to 100 percent.",
+                errors=[{"field": "percent", "message": "between 1 and 100"}],
+            )
+        made = jobs.uplift_segment_from_job(
+            db, job_id, percent / 100, form_str(form, "name"), created_by=user.username
+        )
+        users_service.audit(db, user, "create", "segment", made["id"], channel="web")
+    except DomainError as exc:
+        db.rollback()
+        flash(request, exc.detail, "error")
+        return RedirectResponse("/targeting/uplift", status_code=303)
+    flash(request, N_("Segment saved."))
+    return RedirectResponse(f"/segments/{made['id']}", status_code=303)
 
 
 @router.get("/targeting/markets", response_class=Response)
