@@ -38,7 +38,7 @@ def test_imports_page_answers_on_the_demo_base(
     assert batch.status_code == 200
     # What the generator wrote is shown instead (persons, orders…).
     persons = seeded["persons"]
-    assert re.search(rf"<strong>{persons:,}</strong> persons", batch.text)
+    assert re.search(rf"<strong>{persons:,}</strong> Persons", batch.text)
 
 
 def test_mapping_step_shows_each_columns_first_values(
