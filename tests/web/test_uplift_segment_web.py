@@ -50,6 +50,12 @@ def test_uplift_page_saves_the_best_share_as_a_segment(
     twice = {"csrf_token": token, "percent": "30", "name": "Moved by summer"}
     again = client.post(action.group(1), data=twice)
     assert "exists already" in unescape(again.text)
+    # A name with a per cent sign and markup, taken already: the error is shown, escaped.
+    odd = {"csrf_token": token, "percent": "10", "name": "10% <b>movers</b>"}
+    assert client.post(action.group(1), data=odd, follow_redirects=False).status_code == 303
+    taken = client.post(action.group(1), data=odd)
+    assert taken.status_code == 200 and "exists already" in taken.text
+    assert "&lt;b&gt;movers&lt;/b&gt;" in taken.text and "<b>movers</b>" not in taken.text
     client.cookies.clear()
 
     logged_in("analyst")
