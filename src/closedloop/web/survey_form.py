@@ -9,27 +9,25 @@ and field in the page's language.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from closedloop.contacts.validation import control_problem
 from closedloop.errors import DomainError
 from closedloop.i18n import N_
 from closedloop.responses.surveys import QuestionKind
-from closedloop.web.form_errors import REQUIRED, pydantic_message
-
-Gettext = Callable[[str], str]
+from closedloop.web import row_form
+from closedloop.web.form_errors import REQUIRED
+from closedloop.web.row_form import Gettext, RowForm
 
 SURVEY_FIELDS = ("code", "title", "intro", "campaign_id")
 QUESTION_FIELDS = ("code", "text", "kind", "choices", "min_value", "max_value", "required",
                    "attribute_code")  # fmt: skip
 KINDS = tuple(k.value for k in QuestionKind)
 MAX_QUESTIONS = 100
-CONTROL_CHARACTER = N_("This text holds a control character, which cannot be stored.")
 
 LABELS: dict[str, str] = {
     "code": N_("Code"),
@@ -52,40 +50,26 @@ RULES = {
     "only choice questions have choices": N_("Only choice questions have choices."),
     "a scale needs min_value below max_value": N_("Give a lowest point below the highest point."),
 }
-_ROW = re.compile(r"^questions-(\d+)(?:-(\w+))?$")
 
 
 @dataclass
-class SurveyForm:
+class SurveyForm(RowForm):
     """A survey form as shown: its values, questions and errors by field name."""
 
     values: dict[str, str]
     questions: list[dict[str, str]]
     errors: dict[str, list[str]] = field(default_factory=dict)
+    LABELS: ClassVar[Mapping[str, str]] = LABELS
 
-    def add(self, name: str, message: str) -> None:
-        """Record ``message`` against field ``name`` (once)."""
-        if message not in self.errors.setdefault(name, []):
-            self.errors[name].append(message)
+    def rows(self) -> dict[str, list[dict[str, str]]]:
+        """The questions."""
+        return {"questions": self.questions}
 
-    def summary(self, gettext: Gettext) -> list[dict[str, str]]:
-        """Every error with the question and field it names (``anchor``, ``where``,
-        ``message``)."""
-        out: list[dict[str, str]] = []
-        for name, messages in self.errors.items():
-            found = _ROW.match(name)
-            if found:
-                i, part = int(found.group(1)), found.group(2)
-                code = self.questions[i]["code"] if i < len(self.questions) else ""
-                where = gettext(N_("Question %(n)s")) % {"n": i + 1}
-                where += f" ({code})" if code else ""
-                if part:
-                    where += " · " + gettext(LABELS.get(part, part))
-            else:
-                where = gettext(LABELS.get(name, name))
-            anchor = f"f-{name}" if found is None or found.group(2) else name
-            out.extend({"anchor": anchor, "where": where, "message": m} for m in messages)
-        return out
+    def row_name(self, kind: str, index: int, gettext: Gettext) -> str:
+        """ "Question 2 (q2)"."""
+        code = self.questions[index]["code"] if index < len(self.questions) else ""
+        where = gettext(N_("Question %(n)s")) % {"n": index + 1}
+        return where + (f" ({code})" if code else "")
 
 
 def blank_question(questions: list[dict[str, str]]) -> dict[str, str]:
@@ -104,62 +88,25 @@ def new_form() -> SurveyForm:
 
 def read(form: FormData) -> SurveyForm:
     """The submitted form's values and questions, as typed (nothing checked yet)."""
-
-    def text(name: str) -> str:
-        value = form.get(name)
-        return value.strip() if isinstance(value, str) else ""
-
-    values = {name: text(name) for name in SURVEY_FIELDS}
-    indexes = sorted({int(m.group(1)) for key in form if (m := _ROW.match(key))})
-    questions = [
-        {name: text(f"questions-{i}-{name}") for name in QUESTION_FIELDS}
-        for i in indexes[:MAX_QUESTIONS]
-    ]
-    return SurveyForm(values, questions)
+    return SurveyForm(
+        row_form.read_values(form, SURVEY_FIELDS),
+        row_form.read_rows(form, "questions", QUESTION_FIELDS, MAX_QUESTIONS),
+    )
 
 
 def apply_op(parsed: SurveyForm, op: str) -> bool:
     """Add, remove or move a question as button ``op`` asks; False when ``op`` is no such
     button (save or preview)."""
-    if op == "add-question":
-        if len(parsed.questions) < MAX_QUESTIONS:
-            parsed.questions.append(blank_question(parsed.questions))
-        return True
-    found = re.fullmatch(r"(remove|up|down)-question-(\d+)", op)
-    if not found:
-        return False
-    verb, i = found.group(1), int(found.group(2))
-    rows = parsed.questions
-    if i < len(rows) and verb == "remove":
-        rows.pop(i)
-    elif i < len(rows):
-        j = i - 1 if verb == "up" else i + 1
-        if 0 <= j < len(rows):
-            rows[i], rows[j] = rows[j], rows[i]
-    return True
-
-
-def _int(parsed: SurveyForm, name: str, raw: str, gettext: Gettext) -> int | None:
-    try:
-        return int(raw)
-    except ValueError:
-        parsed.add(name, gettext(N_("Enter a whole number.")))
-        return None
+    rows, blank = {"question": parsed.questions}, {"question": blank_question}
+    return row_form.apply_row_op(op, rows, blank, MAX_QUESTIONS)
 
 
 def document(parsed: SurveyForm, gettext: Gettext) -> dict[str, Any]:
     """The survey document of the form (for SurveyIn); errors are added to ``parsed``."""
-    named = list(parsed.values.items())
-    named += [
-        (f"questions-{i}-{k}", v) for i, q in enumerate(parsed.questions) for k, v in q.items()
-    ]
-    for name, value in named:
-        if control_problem(value):
-            parsed.add(name, gettext(CONTROL_CHARACTER))
+    parsed.check_controls(gettext)
     v = parsed.values
     doc: dict[str, Any] = {"code": v["code"], "title": v["title"], "intro": v["intro"] or None}
-    if v["campaign_id"]:
-        doc["campaign_id"] = _int(parsed, "campaign_id", v["campaign_id"], gettext)
+    doc |= parsed.typed("", v, {"campaign_id": int}, gettext)
     codes = [q["code"] for q in parsed.questions]
     questions = []
     for i, q in enumerate(parsed.questions):
@@ -176,7 +123,7 @@ def document(parsed: SurveyForm, gettext: Gettext) -> dict[str, Any]:
                 if not q[bound]:
                     parsed.add(f"{at}-{bound}", gettext(REQUIRED))
                 else:
-                    item[bound] = _int(parsed, f"{at}-{bound}", q[bound], gettext)
+                    item[bound] = parsed.convert(f"{at}-{bound}", q[bound], int, gettext)
         if q["attribute_code"]:
             item["attribute_code"] = q["attribute_code"]
         questions.append(item)
@@ -186,14 +133,10 @@ def document(parsed: SurveyForm, gettext: Gettext) -> dict[str, Any]:
     return doc
 
 
-def _name_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if not parts:
-        return "form"
-    if parts[0] == "questions" and len(parts) >= 2 and parts[1].isdigit():
-        tail = parts[2] if len(parts) > 2 and parts[2] in QUESTION_FIELDS else ""
-        return f"questions-{parts[1]}" + (f"-{tail}" if tail else "")
-    return parts[0] if parts[0] in (*SURVEY_FIELDS, "questions") else "form"
+def _name_of(loc: tuple[Any, ...]) -> str:
+    row = row_form.row_field(loc, ("questions",), lambda t: t if t in QUESTION_FIELDS else "")
+    top = str(loc[0]) if loc else "form"
+    return row or (top if top in (*SURVEY_FIELDS, "questions") else "form")
 
 
 def _rule_field(message: str) -> tuple[str, str | None]:
@@ -207,26 +150,27 @@ def _rule_field(message: str) -> tuple[str, str | None]:
 
 def pydantic_errors(parsed: SurveyForm, exc: ValidationError, gettext: Gettext) -> None:
     """Add the schema's errors to ``parsed``, each on its question and field."""
-    for error in exc.errors():
-        name = _name_of(error["loc"])
-        if error["type"] == "value_error":
-            part, text = _rule_field(str(error["msg"]))
-            if text and name.startswith("questions-") and name.count("-") == 1:
-                parsed.add(f"{name}-{part}", gettext(text))
-                continue
-            if "question codes must be different" in str(error["msg"]):
-                continue  # named on each question's code already
-        parsed.add(name, pydantic_message(gettext, error))
+
+    def rule(name: str, message: str) -> tuple[str, str] | None:
+        part, text = _rule_field(message)
+        if text and name.startswith("questions-") and name.count("-") == 1:
+            return f"{name}-{part}", gettext(text)
+        if "question codes must be different" in message:
+            return "", ""  # named on each question's code already
+        return None
+
+    parsed.add_schema_errors(exc, gettext, _name_of, rule)
 
 
 def domain_errors(parsed: SurveyForm, exc: DomainError, *, default: str = "form") -> None:
     """Add a service's refusal to ``parsed``: ``questions.<code>.<field>`` goes to that
     question's field."""
     codes = [q["code"] for q in parsed.questions]
-    for e in exc.errors or [{"field": default, "message": exc.detail}]:
-        raw = str(e.get("field", default))
-        name = raw if raw in SURVEY_FIELDS else "form"
+
+    def field_of(raw: str) -> str:
         found = re.fullmatch(r"questions\.(.+)\.(\w+)", raw)
         if found and found.group(1) in codes:
-            name = f"questions-{codes.index(found.group(1))}-{found.group(2)}"
-        parsed.add(name, str(e.get("message") or exc.detail))
+            return f"questions-{codes.index(found.group(1))}-{found.group(2)}"
+        return raw if raw in SURVEY_FIELDS else "form"
+
+    parsed.add_refusal(exc, field_of, default=default)

@@ -22,7 +22,7 @@ from closedloop.campaigns import lifecycle, service
 from closedloop.campaigns.funnel import wave_funnel
 from closedloop.campaigns.models import Campaign, MessageTemplate, Offer
 from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate
-from closedloop.campaigns.targeting import AB_METRICS, targeting_of
+from closedloop.campaigns.targeting import AB_METRICS
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, DomainError
 from closedloop.i18n import N_
@@ -113,7 +113,7 @@ def _checked(
 ) -> dict[str, Any]:
     """The campaign document of the form, its tests included; errors go to ``parsed``."""
     gettext = gettext_for(request)
-    campaign_form.check_controls(parsed, gettext)
+    parsed.check_controls(gettext)
     return campaign_form.document(parsed, gettext, with_code=creating)
 
 
@@ -191,9 +191,7 @@ def edit_page(request: Request, db: DbSession, user: Writer, campaign_id: Campai
         return campaign
     shown = service.describe(db, campaign)
     running = campaign.status in (S.RUNNING, S.PAUSED)
-    parsed = campaign_form.from_campaign(
-        shown, targeting_of(db, campaign_id), waves_not_started=running
-    )
+    parsed = campaign_form.from_campaign(shown, waves_not_started=running)
     return _form_page(request, db, parsed, campaign)
 
 
