@@ -39,9 +39,16 @@ def closedloop(db: Path, *args: str) -> str:
     return done.stdout
 
 
-def run_product(workdir: Path, files: list[tuple[Path, list[str]]], *, runs: int = 2) -> CliRun:
-    """A fresh base in ``workdir``; each file imported with its options; ``runs`` dedupe runs;
-    the pairs exported. Rows the import rejected are named in ``rejected_ids``."""
+def run_product(
+    workdir: Path,
+    files: list[tuple[Path, list[str]]],
+    *,
+    runs: int = 2,
+    run_options: tuple[str, ...] = (),
+) -> CliRun:
+    """A fresh base in ``workdir``; each file imported with its options; ``runs`` dedupe runs
+    (``closedloop dedupe run --json`` plus ``run_options``, e.g. ``--link-only``); the pairs
+    exported. Rows the import rejected are named in ``rejected_ids``."""
     db = workdir / "bench.db"
     for stale in workdir.glob("bench.db*"):
         stale.unlink()
@@ -61,7 +68,7 @@ def run_product(workdir: Path, files: list[tuple[Path, list[str]]], *, runs: int
     out.seconds["import"] = time.perf_counter() - start
     for n in range(runs):
         start = time.perf_counter()
-        out.runs.append(json.loads(closedloop(db, "dedupe", "run", "--json")))
+        out.runs.append(json.loads(closedloop(db, "dedupe", "run", "--json", *run_options)))
         out.seconds[f"run {n + 1}"] = time.perf_counter() - start
     exported = workdir / "pairs.csv"
     closedloop(db, "dedupe", "export-pairs", str(exported))

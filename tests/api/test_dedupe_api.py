@@ -123,3 +123,41 @@ def test_a_run_is_queued_as_a_job_and_polled(
     assert job["result"]["threshold"] == 0.95
     merged = client.get(f"{PERSONS}/{b['id']}", headers=admin).json()
     assert merged["merged_into_id"] == a["id"]
+
+
+def test_a_link_only_run_pairs_persons_of_different_sources_only(
+    client: TestClient,
+    admin: dict[str, str],
+    create: Callable[..., dict[str, Any]],
+    engine: Engine,
+) -> None:
+    """``link_only``: two sources each clean within itself. The two ERP records of Jean are
+    two persons by that premise: neither is paired with the other, and only one of them is
+    linked to the shop's record (a cluster holds one person per source)."""
+    e1 = create(**JEAN, source_system="erp", external_id="E1")
+    e2 = create(**{**JEAN, "emails": []}, source_system="erp", external_id="E2")
+    s1 = create(**{**JEAN, "family_name": "Dupond"}, source_system="shop", external_id="S1")
+    queued = client.post("/api/v1/dedupe/runs", headers=admin, json={"link_only": True})
+    assert queued.status_code == 202, queued.text
+    status_url = queued.json()["status_url"]
+    assert client.get(status_url, headers=admin).json()["payload"]["link_only"] is True
+    assert run_pending(engine) >= 1
+    job = client.get(status_url, headers=admin).json()
+    assert job["status"] == "done", job
+    assert job["result"]["link_only"] is True and job["result"]["merges"] == 1
+    with engine.connect() as conn:
+        batch_pairs = {
+            (int(a), int(b))
+            for a, b in conn.exec_driver_sql(
+                "SELECT person_l_id, person_r_id FROM duplicate_candidates WHERE origin = 'batch'"
+            )
+        }
+    assert (min(e1["id"], e2["id"]), max(e1["id"], e2["id"])) not in batch_pairs
+    merged = {
+        p["id"]: client.get(f"{PERSONS}/{p['id']}", headers=admin).json()["merged_into_id"]
+        for p in (e1, e2, s1)
+    }
+    assert merged[e1["id"]] is None and merged[e2["id"]] is None  # ERP records stay apart
+    assert merged[s1["id"]] in (e1["id"], e2["id"])
+    bad = client.post("/api/v1/dedupe/runs", headers=admin, json={"link_only": "sometimes"})
+    assert bad.status_code == 422

@@ -67,6 +67,12 @@ def run(
         help="Queue pairs from this probability up for review (default 0.5).",
     ),
     merge: bool = typer.Option(True, "--merge/--no-merge", help="Merge the high pairs."),
+    link_only: bool = typer.Option(
+        False,
+        "--link-only",
+        help="Link sources that are each clean within themselves (the --source of each "
+        "import): pair persons of different sources only, at most one per source in a cluster.",
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Deduplicate every golden person as a job: train the model on the base (no labels),
@@ -91,6 +97,7 @@ def run(
                 threshold=threshold,
                 review_threshold=review_threshold,
                 merge=merge,
+                link_only=link_only,
             )
     except DomainError as exc:
         err_console.print(f"[red]error:[/red] {exc.detail}")
@@ -98,7 +105,8 @@ def run(
     if json_output:
         print_json(asdict(report))
         return
-    table = Table(title=f"Dedupe run (job {report.job_id}, model v{report.model_version})")
+    mode = ", link-only" if report.link_only else ""
+    table = Table(title=f"Dedupe run (job {report.job_id}, model v{report.model_version}{mode})")
     table.add_column("")
     table.add_column("", justify="right")
     for label, value in (

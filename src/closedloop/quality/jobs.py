@@ -25,7 +25,7 @@ INDEX_KIND = "dedupe.index"
 RUN_KIND = one_at_a_time("dedupe.run")
 #: Share of the job each phase of ``dedupe.run`` ends at (for the progress bar).
 _PHASES = {"read": 0.1, "dedupe": 0.6, "index": 0.7, "store": 0.85, "merge": 0.95}
-_RUN_OPTIONS = ("threshold", "review_threshold", "merge")
+_RUN_OPTIONS = ("threshold", "review_threshold", "merge", "link_only")
 
 
 def enqueue_index(session: Session, person_ids: list[int], batch_id: int | None) -> Job | None:
@@ -42,10 +42,13 @@ def enqueue_run(
     threshold: float | None = None,
     review_threshold: float | None = None,
     merge: bool = True,
+    link_only: bool = False,
     created_by: str | None = None,
 ) -> Job:
     """Queue a ``dedupe.run`` job (the worker runs :func:`quality.runs.run_dedupe`)."""
     payload: dict[str, Any] = {"merge": merge}
+    if link_only:
+        payload["link_only"] = True
     if threshold is not None:
         payload["threshold"] = threshold
     if review_threshold is not None:

@@ -74,6 +74,8 @@ class RunReport:
     match_keys: int = 0
     threshold: float = 0.0
     review_threshold: float = 0.0
+    #: link-only mode: pairs across sources only, one record per source in a cluster
+    link_only: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
     job_id: int | None = None
 
@@ -132,7 +134,7 @@ def _merge_clusters(
     checkpoint: Callable[[], None],
 ) -> None:
     ids = sorted(set(strong.unique_id_l) | set(strong.unique_id_r))
-    clusters, _refused = cluster_pairs(ids, strong, result.records)
+    clusters, _refused = cluster_pairs(ids, strong, result.records, one_per_source=report.link_only)
     groups: dict[str, list[int]] = defaultdict(list)
     for uid, cid in zip(clusters.unique_id, clusters.cluster_id, strict=True):
         groups[cid].append(int(uid))
@@ -255,6 +257,7 @@ def _groups(
     session: Session,
     result: BatchResult,
     edges: pd.DataFrame,
+    link_only: bool = False,
 ) -> list[set[int]]:
     """The clusters to store: each merged family (a golden record with every record ever
     merged into it) is one group from the start, and the run's kept pairs join groups under
@@ -279,7 +282,7 @@ def _groups(
     ids = sorted(set(edges.unique_id_l) | set(edges.unique_id_r) | {i for g in joined for i in g})
     if not ids:
         return []
-    clusters, _ = cluster_pairs(ids, edges, result.records, joined=joined)
+    clusters, _ = cluster_pairs(ids, edges, result.records, joined=joined, one_per_source=link_only)
     groups: dict[str, set[int]] = defaultdict(set)
     for uid, cid in zip(clusters.unique_id, clusters.cluster_id, strict=True):
         groups[cid].add(int(uid))
@@ -292,6 +295,7 @@ def run_dedupe(
     threshold: float | None = None,
     review_threshold: float | None = None,
     merge: bool = True,
+    link_only: bool = False,
     merged_by: str = "dedupe",
     job_id: int | None = None,
     progress: Progress | None = None,
@@ -301,7 +305,12 @@ def run_dedupe(
 
     ``checkpoint`` is called once the model and pairs are stored and every hundred merged
     clusters: a caller that commits there keeps the merges already decided when a later
-    step fails (the next run then starts from them)."""
+    step fails (the next run then starts from them).
+
+    ``link_only``: the base holds sources each clean within itself (each person's
+    ``source_system``): only pairs of persons from different sources are proposed, and a
+    cluster holds at most one person of each source (see ``docs/concepts/identity-resolution.md``).
+    """
     save_point = checkpoint or (lambda: None)
     settings = get_dedupe_settings()
     upper = settings.threshold if threshold is None else threshold
@@ -312,7 +321,7 @@ def run_dedupe(
             errors=[{"field": "review_threshold", "message": f"{lower} > {upper}"}],
         )
     report_progress = progress or (lambda phase, done, total: None)
-    report = RunReport(threshold=upper, review_threshold=lower, job_id=job_id)
+    report = RunReport(threshold=upper, review_threshold=lower, job_id=job_id, link_only=link_only)
     t0 = time.perf_counter()
     frame = read_persons_frame(session, progress=lambda n: report_progress("read", n, 0))
     report.persons = len(frame)
@@ -321,7 +330,19 @@ def run_dedupe(
         return report
     report_progress("dedupe", 0, 0)
     t = time.perf_counter()
-    result = run_batch(frame.drop(columns=["phone_line_type"], errors="ignore"), threshold=lower)
+    try:
+        result = run_batch(
+            frame.drop(columns=["phone_line_type"], errors="ignore"),
+            threshold=lower,
+            link_only=link_only,
+        )
+    except ValueError as exc:
+        if not link_only:
+            raise
+        raise ValidationFailed(
+            f"Link-only mode cannot run: {exc}.",
+            errors=[{"field": "link_only", "message": str(exc)}],
+        ) from exc
     report.seconds["engine"] = time.perf_counter() - t
     result.model.threshold = upper
     record = save_model(
@@ -401,7 +422,7 @@ def run_dedupe(
     report.seconds["merge"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    groups = _groups(session, result, accepted)
+    groups = _groups(session, result, accepted, link_only)
     report.clusters, report.clusters_kept = store_clusters(session, groups, job_id)
     report.pending = int(
         session.scalar(select(func.count()).where(DuplicateCandidate.status == "pending")) or 0

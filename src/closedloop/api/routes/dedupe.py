@@ -221,6 +221,12 @@ class RunIn(BaseModel):
         None, gt=0, lt=1, description="Queue pairs from this probability up (default 0.5)."
     )
     merge: bool = Field(True, description="Merge the pairs above the threshold.")
+    link_only: bool = Field(
+        False,
+        description="Link sources, each clean within itself (a person's source_system, the "
+        "import's source): only pairs of persons from different sources are proposed, and a "
+        "cluster holds at most one person per source.",
+    )
 
 
 class RunQueued(BaseModel):
@@ -248,6 +254,7 @@ def start_run(db: DbSession, user: PersonsWriter, data: RunIn | None = None) -> 
         threshold=options.threshold,
         review_threshold=options.review_threshold,
         merge=options.merge,
+        link_only=options.link_only,
         created_by=user.username,
     )
     audit(db, user, "dedupe_run", "job", job.id, channel="api")

@@ -26,6 +26,13 @@ from closedloop.quality.dedupe.conflict import (
     identity_conflict,
     same_identifier,
 )
+from closedloop.quality.dedupe.link import (
+    SOURCE_COLUMN,
+    across_sources,
+    equivalent_records,
+    keep_across,
+    sources_of,
+)
 from closedloop.quality.dedupe.model import (
     DEFAULT_MAX_BLOCK_SIZE,
     DedupeModel,
@@ -159,6 +166,7 @@ def cluster_pairs(
     records: dict[str, dict[str, Any]],
     strong_weight: float = STRONG_WEIGHT,
     joined: Sequence[Sequence[str]] = (),
+    one_per_source: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Connected components over the edges, strongest first, refusing a join that would put
     together two records that (a) conflict (:func:`identity_conflict`), or (b) have clearly
@@ -169,6 +177,8 @@ def cluster_pairs(
     ``joined``: groups of records already known to be one person (merged); each starts as
     one group, and a record without an entry in ``records`` (merged away before this run)
     is judged through the others. Every record ends in exactly one cluster.
+    ``one_per_source`` (link-only mode, :mod:`.link`): also refuse a join that would put two
+    records of one source (``records[id]["link_source"]``) into one cluster.
     Returns (clusters, refused edges)."""
     linked = sorted(
         set(edges.unique_id_l) | set(edges.unique_id_r) | {i for group in joined for i in group}
@@ -197,6 +207,8 @@ def cluster_pairs(
         a, b = records.get(x), records.get(y)
         if a is None or b is None:
             return False
+        if one_per_source and a.get(SOURCE_COLUMN) == b.get(SOURCE_COLUMN):
+            return True
         if identity_conflict(a, b):
             return True
         pair = (x, y) if x <= y else (y, x)
@@ -236,7 +248,12 @@ def cluster_pairs(
         if any(apart(x, y) for x in members[small] for y in members[large]):
             refused.append(pos)
             own = identity_conflict(records[left], records[right])
-            reasons.append("identity conflict" if own else "conflict within the cluster")
+            if own:
+                reasons.append("identity conflict")
+            elif one_per_source and _same_source(members[small], members[large], records):
+                reasons.append("one record per source")
+            else:
+                reasons.append("conflict within the cluster")
             continue
         parent[small] = large
         members[large].extend(members.pop(small))
@@ -247,6 +264,16 @@ def cluster_pairs(
     out = edges.loc[refused].copy()
     out["reason"] = reasons
     return clusters, out
+
+
+def _same_source(small: list[str], large: list[str], records: dict[str, dict[str, Any]]) -> bool:
+    """Whether the two groups hold records of one source (link-only mode)."""
+
+    def source(i: str) -> Any:
+        return (records.get(i) or {}).get(SOURCE_COLUMN)
+
+    held = {source(i) for i in large} - {None}
+    return any(source(i) in held for i in small)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,6 +295,7 @@ def run_batch(
     max_block_size: int | None = None,
     train_model: bool = True,
     keep_blocked_pairs: bool = False,
+    link_only: bool = False,
 ) -> BatchResult:
     """Deduplicate person records (see :mod:`closedloop.quality.dedupe.prepare` for columns).
 
@@ -275,9 +303,14 @@ def run_batch(
     ``train_model`` is true); by default the product's settings are built for the frame's
     attributes and trained on it without labels. ``threshold`` is the match probability at
     or above which a pair counts as a duplicate (default :data:`DEFAULT_THRESHOLD`).
+    ``link_only``: the records come from sources each clean within itself (``source_system``,
+    the import's ``--source``); only pairs across sources are proposed and a cluster holds at
+    most one record per source (:mod:`.link`). ValueError when there is no such column or
+    fewer than two sources.
     """
     seconds: dict[str, float] = {}
     start = time.perf_counter()
+    sources = sources_of(df) if link_only else None
     prepared = prepare_persons(df)
     seconds["prepare"] = time.perf_counter() - start
 
@@ -296,9 +329,15 @@ def run_batch(
         must_train = train_model
     if threshold is not None:
         model.threshold = threshold
+    if sources is not None:
+        model.settings = across_sources(model.settings)
 
     t = time.perf_counter()
     frame, stats = add_blocking_columns(prepared, model.keys, model.max_block_size)
+    source_of: dict[str, str] = {}
+    if sources is not None:
+        frame[SOURCE_COLUMN] = sources.to_numpy()
+        source_of = dict(zip(prepared.unique_id, sources, strict=True))
     seconds["blocking_keys"] = time.perf_counter() - t
 
     if must_train:
@@ -329,20 +368,29 @@ def run_batch(
         stat.pairs = per_rule.get(i, 0)
     with quiet_splink():
         if must_train and model.training.u_pairs:  # trained (not a base too small to)
-            raw = _predict_estimating_prior(linker, model, len(prepared))
+            pairs_as = len(prepared) if sources is None else equivalent_records(sources)
+            raw = _predict_estimating_prior(linker, model, pairs_as)
         else:
             raw = linker.inference.predict(
                 threshold_match_probability=model.threshold, warning_mode="never"
             ).as_pandas_dataframe()
     pairs = _pairs_frame(raw, model)
     links = identifier_links(prepared, identifier_columns_of(prepared), model.max_block_size)
+    if sources is not None:  # no pair inside one source, by rule or by model
+        links.pairs = keep_across(links.pairs, source_of)
+        pairs = keep_across(pairs, source_of)
     pairs = apply_rules(pairs, links, lambda missing: score_pairs(model, prepared, missing))
     seconds["predict"] = time.perf_counter() - t
 
     t = time.perf_counter()
     linked = set(pairs.unique_id_l) | set(pairs.unique_id_r)
     records = _records(prepared[prepared.unique_id.isin(linked)])
-    clusters, refused = cluster_pairs(list(prepared.unique_id), pairs, records)
+    if sources is not None:
+        for uid, record in records.items():
+            record[SOURCE_COLUMN] = source_of[uid]
+    clusters, refused = cluster_pairs(
+        list(prepared.unique_id), pairs, records, one_per_source=sources is not None
+    )
     seconds["cluster"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - start
 
