@@ -96,6 +96,8 @@ def install(app: FastAPI) -> None:
         jobs,
         outbox,
         person_actions,
+        person_addresses,
+        person_attributes,
         persons,
         persons_export,
         preferences,
@@ -138,7 +140,7 @@ def install(app: FastAPI) -> None:
         *(signup, preferences, signup_forms, tracking, vendor, pressure, surveys),
         evaluation,
         # the persons list's export and the card's actions (issue 14)
-        *(persons_export, person_actions),
+        *(persons_export, person_actions, person_addresses, person_attributes),
         campaign_calendar,
         campaigns,
         calldesk,
