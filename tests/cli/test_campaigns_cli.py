@@ -118,6 +118,24 @@ def test_target_by_code_changes_the_latest_version(
     assert _ok("target", "1", "--json")["weight"] == 1  # version 1 kept its own targeting
 
 
+def test_a_file_with_an_ab_test_by_value_tier_and_a_hold_out(
+    factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    segment = _base(factory)
+    cells = [{"code": "A", "name": "Mail A", "channel": "email", "template": "cli-mail",
+              "share": 0.45},
+             {"code": "B", "name": "Mail B", "channel": "email", "template": "cli-mail",
+              "share": 0.45},
+             {"code": "HOLD", "name": "Hold-out", "is_control": True, "share": 0.1}]  # fmt: skip
+    tests = {"stratify_by_tier": True, "ab_test": {"share": 0.2, "metric": "open"}}
+    _ok("create", "--file", str(_file(tmp_path, segment, cells=cells, tests=tests)))
+    shown = _ok("show", "CLI", "--json")["tests"]
+    assert shown == {"stratify_by_tier": True, "one_per_household": False, "holdout_share": 0.1,
+                     "ab_test": {"share": 0.2, "metric": "open", "decide_after_hours": 24.0,
+                                 "winner_cell": None, "decided_at": None}}  # fmt: skip
+    assert "tests: by value tier; A/B 20% on open after 24 h; hold-out 10%" in _ok("show", "CLI")
+
+
 def test_bad_files_name_the_field(factory: sessionmaker[Session], tmp_path: Path) -> None:
     segment = _base(factory)
     path = _file(tmp_path, segment, budget="-5", cells=[{"code": "A", "name": "A"}])

@@ -239,6 +239,17 @@ def list_(
     console.print(table)
 
 
+def _tests(tests: Any) -> str:
+    """The tests in a line: "by value tier; A/B 20 % on open after 12 h; hold-out 10 %"."""
+    ab = tests.ab_test
+    said = ["by value tier" if tests.stratify_by_tier else "", "one per household"
+            if tests.one_per_household else "",
+            f"A/B {ab.share:.0%} on {ab.metric} after {ab.decide_after_hours:g} h"
+            + (f", won by {ab.winner_cell}" if ab.winner_cell else "") if ab else "",
+            f"hold-out {tests.holdout_share:.0%}" if tests.holdout_share else ""]  # fmt: skip
+    return "; ".join(s for s in said if s)
+
+
 def _print(shown: Any, conflicts: list[str]) -> None:
     console.print(f"[bold]{shown.code}[/bold] v{shown.version} — {shown.name} ({shown.status})")
     for label, value in (
@@ -253,6 +264,7 @@ def _print(shown: Any, conflicts: list[str]) -> None:
         ("purpose", shown.purpose),
         ("author", shown.created_by),
         ("approved by", shown.approved_by),
+        ("tests", _tests(shown.tests)),
     ):
         if value not in (None, ""):
             console.print(f"  {label}: {value}")
