@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from closedloop.i18n import N_
+
 Source = Literal["person", "score", "address", "organisation"]
 Kind = Literal["string", "integer", "number", "date", "datetime", "boolean"]
 
@@ -57,42 +59,43 @@ _TIERS = ("A", "B", "C", "D")
 _LIFECYCLE = ("prospect", "customer", "lapsed", "won_back")
 
 PERSON_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("gender", "person", "gender", "string", "Gender"),
-    FieldSpec("birth_date", "person", "birth_date", "date", "Birth date"),
-    FieldSpec("age", "person", "birth_date", "integer", "Age (years)"),
-    FieldSpec("language", "person", "language", "string", "Language"),
-    FieldSpec("lifecycle_status", "person", "lifecycle_status", "string", "Lifecycle status",
+    FieldSpec("gender", "person", "gender", "string", N_("Gender")),
+    FieldSpec("birth_date", "person", "birth_date", "date", N_("Birth date")),
+    FieldSpec("age", "person", "birth_date", "integer", N_("Age (years)")),
+    FieldSpec("language", "person", "language", "string", N_("Language")),
+    FieldSpec("lifecycle_status", "person", "lifecycle_status", "string", N_("Lifecycle status"),
               _LIFECYCLE),
-    FieldSpec("preferred_channel", "person", "preferred_channel", "string", "Preferred channel"),
-    FieldSpec("given_name", "person", "given_name", "string", "Given name"),
-    FieldSpec("family_name", "person", "family_name", "string", "Family name"),
-    FieldSpec("source_system", "person", "source_system", "string", "Source system"),
-    FieldSpec("created_at", "person", "created_at", "datetime", "Created"),
-    FieldSpec("tier", "score", "tier", "string", "Value tier", _TIERS),
-    FieldSpec("lifecycle_stage", "score", "lifecycle_stage", "string", "Lifecycle stage"),
-    FieldSpec("rfm_segment", "score", "rfm_segment", "string", "RFM segment"),
-    FieldSpec("rfm_code", "score", "rfm_code", "string", "RFM code"),
-    FieldSpec("recency_days", "score", "recency_days", "integer", "Days since last purchase"),
-    FieldSpec("frequency", "score", "frequency", "integer", "Purchase days in the RFM window"),
-    FieldSpec("monetary", "score", "monetary", "number", "Revenue in the RFM window"),
-    FieldSpec("revenue", "score", "revenue", "number", "Revenue, whole history"),
-    FieldSpec("purchase_days", "score", "purchase_days", "integer", "Purchase days, history"),
-    FieldSpec("p_alive", "score", "p_alive", "number", "Probability alive"),
-    FieldSpec("clv", "score", "clv", "number", "Customer lifetime value"),
-    FieldSpec("expected_spend", "score", "expected_spend", "number", "Expected spend"),
-    FieldSpec("first_purchase_on", "score", "first_purchase_on", "date", "First purchase"),
-    FieldSpec("country", "address", "country", "string", "Country (ISO code)"),
-    FieldSpec("region", "address", "region", "string", "Region"),
-    FieldSpec("postal_code", "address", "postal_code", "string", "Postal code"),
-    FieldSpec("locality", "address", "locality", "string", "Locality"),
+    FieldSpec("preferred_channel", "person", "preferred_channel", "string",
+              N_("Preferred channel")),
+    FieldSpec("given_name", "person", "given_name", "string", N_("Given name")),
+    FieldSpec("family_name", "person", "family_name", "string", N_("Family name")),
+    FieldSpec("source_system", "person", "source_system", "string", N_("Source system")),
+    FieldSpec("created_at", "person", "created_at", "datetime", N_("Created")),
+    FieldSpec("tier", "score", "tier", "string", N_("Value tier"), _TIERS),
+    FieldSpec("lifecycle_stage", "score", "lifecycle_stage", "string", N_("Lifecycle stage")),
+    FieldSpec("rfm_segment", "score", "rfm_segment", "string", N_("RFM segment")),
+    FieldSpec("rfm_code", "score", "rfm_code", "string", N_("RFM code")),
+    FieldSpec("recency_days", "score", "recency_days", "integer", N_("Days since last purchase")),
+    FieldSpec("frequency", "score", "frequency", "integer", N_("Purchase days in the RFM window")),
+    FieldSpec("monetary", "score", "monetary", "number", N_("Revenue in the RFM window")),
+    FieldSpec("revenue", "score", "revenue", "number", N_("Revenue, whole history")),
+    FieldSpec("purchase_days", "score", "purchase_days", "integer", N_("Purchase days, history")),
+    FieldSpec("p_alive", "score", "p_alive", "number", N_("Probability alive")),
+    FieldSpec("clv", "score", "clv", "number", N_("Customer lifetime value")),
+    FieldSpec("expected_spend", "score", "expected_spend", "number", N_("Expected spend")),
+    FieldSpec("first_purchase_on", "score", "first_purchase_on", "date", N_("First purchase")),
+    FieldSpec("country", "address", "country", "string", N_("Country (ISO code)")),
+    FieldSpec("region", "address", "region", "string", N_("Region")),
+    FieldSpec("postal_code", "address", "postal_code", "string", N_("Postal code")),
+    FieldSpec("locality", "address", "locality", "string", N_("Locality")),
 )  # fmt: skip
 
 ORGANISATION_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("name", "organisation", "name", "string", "Name"),
-    FieldSpec("industry", "organisation", "industry", "string", "Industry"),
-    FieldSpec("legal_form", "organisation", "legal_form", "string", "Legal form"),
-    FieldSpec("employee_count", "organisation", "employee_count", "integer", "Employees"),
-    FieldSpec("annual_revenue", "organisation", "annual_revenue", "number", "Annual revenue"),
+    FieldSpec("name", "organisation", "name", "string", N_("Name")),
+    FieldSpec("industry", "organisation", "industry", "string", N_("Industry")),
+    FieldSpec("legal_form", "organisation", "legal_form", "string", N_("Legal form")),
+    FieldSpec("employee_count", "organisation", "employee_count", "integer", N_("Employees")),
+    FieldSpec("annual_revenue", "organisation", "annual_revenue", "number", N_("Annual revenue")),
 )
 
 FIELDS: dict[str, FieldSpec] = {f.name: f for f in PERSON_FIELDS}
