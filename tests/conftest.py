@@ -30,6 +30,24 @@ from closedloop.users import service as users_service
 from closedloop.vocab import Role
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """On PostgreSQL, leave out ``tests/unit``: those tests touch no store (none of them takes
+    a database fixture), so they give on PostgreSQL exactly what they gave on SQLite, and CI
+    runs the suite on both. ``--unit-too`` keeps them."""
+    if not os.environ.get("CLOSEDLOOP_TEST_DATABASE_URL") or config.getoption("unit_too"):
+        return None
+    unit = Path(__file__).parent / "unit"
+    return collection_path == unit or None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--unit-too",
+        action="store_true",
+        help="also run tests/unit when CLOSEDLOOP_TEST_DATABASE_URL is set",
+    )
+
+
 def _test_url(tmp_dir: Path) -> str:
     url = os.environ.get("CLOSEDLOOP_TEST_DATABASE_URL")
     worker = os.environ.get("PYTEST_XDIST_WORKER")

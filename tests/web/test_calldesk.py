@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
@@ -19,7 +20,8 @@ from closedloop.responses.models import Answer, Response
 
 
 def _text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    """The page's words as the agent reads them (tags dropped, entities decoded)."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def _take(client: TestClient, web: SimpleNamespace) -> str:
@@ -74,7 +76,7 @@ def test_agent_works_a_call_with_its_survey(
         follow_redirects=False,
     )
     assert done.status_code == 303 and done.headers["location"] == "/desk"
-    assert "The call's outcome is recorded." in client.get("/desk").text
+    assert "The call's outcome is recorded." in _text(client.get("/desk").text)
     assert "Calls done today 1 / 80" in _text(client.get("/desk").text)
     with factory() as s:
         kinds = sorted((r.kind, r.communication_id) for r in s.scalars(select(Response)).all())
