@@ -192,7 +192,12 @@ def demo_admin(
     with unit_of_work(session_factory(engine)) as s:
         enqueue_run(s, created_by="admin")
         scoring.enqueue_run(s, ScoreParams(update_lifecycle=True), created_by="admin")
-    assert jobs.run_pending(engine) >= 2
+        # A job that fails (an email to a person who does not exist), as the jobs page and
+        # the start page's "needs attention" show it; and one still waiting.
+        jobs.enqueue(s, "email.send", {"person_id": 999999}, max_attempts=1)
+    assert jobs.run_pending(engine) >= 3
+    with unit_of_work(session_factory(engine)) as s:
+        jobs.enqueue(s, "reports.refresh_demand", created_by="admin")
     return logged_in("admin")
 
 
