@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -218,3 +219,20 @@ def test_every_page_of_the_demo_reads_well_in_english_and_french(
     assert len(french.seen) >= 40
     problems = [f"en {p}" for p in english.problems] + [f"fr {p}" for p in french.problems]
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ["agent", "analyst"])
+def test_every_link_a_role_is_shown_opens(
+    demo_admin: TestClient,
+    app: FastAPI,
+    make_user: Callable[..., str],
+    web: SimpleNamespace,
+    role: str,
+) -> None:
+    """A role sees only links it may follow: none of them answers 403 (or anything but 200)."""
+    make_user(role, role)
+    with TestClient(app) as client:
+        assert web.login(client, role).status_code == 303
+        seen = walk(client)
+    assert len(seen.seen) >= 10, seen.seen
+    assert seen.problems == [], "\n".join(seen.problems)
