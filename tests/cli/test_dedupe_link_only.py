@@ -1,7 +1,7 @@
 """``closedloop dedupe run --link-only`` (issue 12): two sources, each clean within itself, are
 linked without deduplicating inside either; pairs are only proposed across sources.
 
-The base is built as a user builds it: the first 400 persons of FEBRL4's file A and of its
+The base is built as a user builds it: the first 200 persons of FEBRL4's file A and of its
 file B written to CSV and imported with ``--source a`` and ``--source b``. Source A also holds
 30 near-copies of its own records (another record id, one letter of the given name changed):
 an ordinary run pairs them, a link-only run must not, while it still finds the persons of A
@@ -24,7 +24,7 @@ from closedloop.quality.dedupe import evaluate as ev
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow
-PERSONS = 400
+PERSONS = 200
 COLUMNS = ["external_id", "given_name", "family_name", "address_line1", "address_line2",
            "locality", "postal_code", "region", "birth_date", "country"]  # fmt: skip
 
