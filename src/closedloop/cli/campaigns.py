@@ -1,8 +1,11 @@
 """closedloop campaigns: plan a campaign, approve it, launch it, follow and steer its
 sending (create, list, show, edit, approve, launch, pause, resume, cancel, send, status).
 
-The extraction commands (extract, target, funnel, holdout, ab-decide) come from
-:mod:`closedloop.cli.extraction`, the evaluation report from :mod:`closedloop.cli.evaluation`.
+Here are the planning commands (create, edit, approve); list and show come from
+:mod:`closedloop.cli.campaign_views`, launching and sending from
+:mod:`closedloop.cli.campaign_sending`, the extraction commands (extract, target, funnel,
+holdout, ab-decide) from :mod:`closedloop.cli.extraction`, the evaluation report from
+:mod:`closedloop.cli.evaluation`.
 """
 
 from __future__ import annotations
@@ -16,10 +19,8 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.table import Table
 
 from closedloop.campaigns import lifecycle, service
-from closedloop.campaigns.calendar import conflicts_of
 from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate, CellIn, WaveIn
 from closedloop.cli._common import (
     JsonOption,
@@ -28,7 +29,7 @@ from closedloop.cli._common import (
     print_json,
     session_scope,
 )
-from closedloop.vocab import CampaignStatus, Channel, Purpose
+from closedloop.vocab import Channel, Purpose
 
 app = typer.Typer(
     name="campaigns",
@@ -75,10 +76,6 @@ def _file(path: Path | None) -> dict[str, Any]:
 
 def _doc(model: BaseModel) -> dict[str, Any]:
     return json.loads(model.model_dump_json())  # type: ignore[no-any-return]
-
-
-def _money(value: Decimal | None, currency: str) -> str:
-    return f"{value:,.2f} {currency}" if value is not None else ""
 
 
 @app.command("create")
@@ -210,114 +207,6 @@ def edit(
         console.print(f"Campaign {shown.code} changed{note}.")
 
 
-@app.command("list")
-def list_(
-    status: CampaignStatus | None = typer.Option(None, "--status", help="Only this state."),
-    json_output: bool = JsonOption,
-) -> None:
-    """List campaigns (every version), the latest start first."""
-    with session_scope() as session:
-        rows = [
-            service.describe(session, c) for c in service.list_campaigns(session, status=status)
-        ]
-    if json_output:
-        print_json([_doc(r) for r in rows])
-        return
-    table = Table("id", "code", "v", "name", "status", "starts", "ends", "waves", "budget")
-    for r in rows:
-        table.add_row(
-            str(r.id),
-            r.code,
-            str(r.version),
-            r.name,
-            r.status,
-            str(r.starts_on or ""),
-            str(r.ends_on or ""),
-            str(len(r.waves)),
-            _money(r.budget, r.currency),
-        )
-    console.print(table)
-
-
-def _tests(tests: Any) -> str:
-    """The tests in a line: "by value tier; A/B 20 % on open after 12 h; hold-out 10 %"."""
-    ab = tests.ab_test
-    said = ["by value tier" if tests.stratify_by_tier else "", "one per household"
-            if tests.one_per_household else "",
-            f"A/B {ab.share:.0%} on {ab.metric} after {ab.decide_after_hours:g} h"
-            + (f", won by {ab.winner_cell}" if ab.winner_cell else "") if ab else "",
-            f"hold-out {tests.holdout_share:.0%}" if tests.holdout_share else ""]  # fmt: skip
-    return "; ".join(s for s in said if s)
-
-
-def _print(shown: Any, conflicts: list[str]) -> None:
-    console.print(f"[bold]{shown.code}[/bold] v{shown.version} — {shown.name} ({shown.status})")
-    for label, value in (
-        ("objective", shown.objective),
-        ("offer", shown.offer),
-        ("target segment", shown.segment_id),
-        ("budget", _money(shown.budget, shown.currency)),
-        ("cost per contact", _money(shown.cost_per_contact, shown.currency)),
-        ("owner", shown.owner),
-        ("dates", f"{shown.starts_on or '?'} → {shown.ends_on or '?'}"),
-        ("priority", shown.priority),
-        ("purpose", shown.purpose),
-        ("author", shown.created_by),
-        ("approved by", shown.approved_by),
-        ("tests", _tests(shown.tests)),
-    ):
-        if value not in (None, ""):
-            console.print(f"  {label}: {value}")
-    cells = Table(
-        "cell", "name", "channel", "offer", "price", "template", "segment", "share", title="Cells"
-    )
-    for c in shown.cells:
-        template = f"{c.template} v{c.template_version}" if c.template else ""
-        cells.add_row(
-            c.code,
-            c.name,
-            c.channel or "control",
-            c.offer or "",
-            str(c.price or ""),
-            template,
-            str(c.segment_id or ""),
-            f"{c.share:.0%}",
-        )
-    console.print(cells)
-    waves = Table("wave", "name", "when", "status", "planned", "messages", title="Waves")
-    for w in shown.waves:
-        messages = ", ".join(f"{k} {v:,}" for k, v in sorted(w.messages.items()))
-        waves.add_row(
-            str(w.id),
-            w.name,
-            str(w.scheduled_at or "at launch"),
-            w.status,
-            str(w.expected_volume or ""),
-            messages,
-        )
-    console.print(waves)
-    for conflict in conflicts:
-        console.print(f"[yellow]conflict:[/yellow] {conflict}")
-
-
-@app.command("show")
-def show(ref: str = RefArgument, json_output: bool = JsonOption) -> None:
-    """Show a campaign: fields, cells, waves, messages and calendar conflicts.
-
-    The cells are the marketing mix (channel, offer, price, template per target); the
-    conflicts are those of the calendar its waves are part of.
-    """
-    with session_scope() as session:
-        campaign = service.find_campaign(session, ref)
-        shown = service.describe(session, campaign)
-        conflicts = [c.message for c in conflicts_of(session, campaign.id)]
-    if json_output:
-        print_json({**_doc(shown), "conflicts": conflicts})
-    else:
-        _print(shown, conflicts)
-
-
-@app.command("approve")
 def approve(
     ref: str = RefArgument, by: str | None = ByOption, json_output: bool = JsonOption
 ) -> None:
@@ -344,8 +233,11 @@ def approve(
 
 def register(root: typer.Typer) -> None:
     """Attach campaigns (with the extraction and evaluation commands) to the main app."""
-    from closedloop.cli import campaign_sending, evaluation, extraction
+    from closedloop.cli import campaign_sending, campaign_views, evaluation, extraction
 
+    # In the order of --help: create, edit, list, show, approve, then sending and the rest.
+    campaign_views.add_commands(app)
+    app.command("approve")(approve)
     campaign_sending.add_commands(app)
     extraction.add_commands(app)
     evaluation.add_report(app)
