@@ -87,6 +87,7 @@ def install(app: FastAPI) -> None:
         admin,
         auth,
         calldesk,
+        campaign_actions,
         campaign_calendar,
         campaigns,
         dedupe,
@@ -143,6 +144,7 @@ def install(app: FastAPI) -> None:
         *(persons_export, person_actions, person_addresses, person_attributes),
         campaign_calendar,
         campaigns,
+        campaign_actions,
         calldesk,
         targeting,
     )

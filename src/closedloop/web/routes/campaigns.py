@@ -6,6 +6,9 @@ fields, several waves with their schedule, several cells (channel, offer, price,
 target segment, share, unit cost, or a control group), and its tests (A/B with an automatic
 winner, stratification by value tier). A running campaign's content stays frozen: saving
 makes a new version.
+
+The page's buttons (approve, launch, pause, resume, cancel) are
+:mod:`closedloop.web.routes.campaign_actions`.
 """
 
 from __future__ import annotations
@@ -39,8 +42,6 @@ from closedloop.web.security import requires
 router = page_router()
 Reader = Annotated[User, requires(Permission.CAMPAIGNS_READ)]
 Writer = Annotated[User, requires(Permission.CAMPAIGNS_WRITE)]
-Approver = Annotated[User, requires(Permission.CAMPAIGNS_APPROVE)]
-Sender = Annotated[User, requires(Permission.CAMPAIGNS_SEND)]
 CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 S = CampaignStatus
 
@@ -232,96 +233,3 @@ async def edit(request: Request, db: DbSession, user: Writer, campaign_id: Campa
                 flash(request, N_("The campaign is changed."))
             return RedirectResponse(f"/campaigns/{result.campaign.id}", status_code=303)
     return _form_page(request, db, parsed, campaign, status=422)
-
-
-def _act(
-    request: Request, db: DbSession, user: User, campaign_id: int, verb: str, done: str, action: Any
-) -> Response:
-    """Run a state change in a savepoint: on a refusal nothing of it is kept, and the
-    campaign's page says why."""
-    try:
-        with db.begin_nested():
-            action()
-    except DomainError as exc:
-        flash(request, exc.detail, "error")
-    else:
-        users_service.audit(db, user, verb, "campaign", campaign_id, channel="web")
-        flash(request, done)
-    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
-
-
-@router.post("/campaigns/{campaign_id:int}/approve", response_class=Response)
-def approve(request: Request, db: DbSession, user: Approver, campaign_id: CampaignId) -> Response:
-    """Approve the draft."""
-    return _act(
-        request,
-        db,
-        user,
-        campaign_id,
-        "approve",
-        N_("The campaign is approved."),
-        lambda: _approve(request, db, campaign_id, user.username),
-    )
-
-
-def _approve(request: Request, db: DbSession, campaign_id: int, by: str) -> None:
-    """Approve, and flash each warning of the pre-send analysis."""
-    _campaign, warnings = lifecycle.approve_checked(db, campaign_id, by=by)
-    for w in warnings:
-        flash(request, (f"cell {w.cell}: " if w.cell else "") + w.message, "info")
-
-
-@router.post("/campaigns/{campaign_id:int}/launch", response_class=Response)
-def launch(request: Request, db: DbSession, user: Sender, campaign_id: CampaignId) -> Response:
-    """Launch the approved campaign (due waves extracted and queued for sending)."""
-    return _act(
-        request,
-        db,
-        user,
-        campaign_id,
-        "launch",
-        N_("The campaign is launched."),
-        lambda: lifecycle.launch(db, campaign_id, by=user.username),
-    )
-
-
-@router.post("/campaigns/{campaign_id:int}/pause", response_class=Response)
-def pause(request: Request, db: DbSession, user: Sender, campaign_id: CampaignId) -> Response:
-    """Pause the campaign's sending."""
-    return _act(
-        request,
-        db,
-        user,
-        campaign_id,
-        "pause",
-        N_("The campaign is paused."),
-        lambda: lifecycle.pause(db, campaign_id),
-    )
-
-
-@router.post("/campaigns/{campaign_id:int}/resume", response_class=Response)
-def resume(request: Request, db: DbSession, user: Sender, campaign_id: CampaignId) -> Response:
-    """Resume the paused campaign."""
-    return _act(
-        request,
-        db,
-        user,
-        campaign_id,
-        "resume",
-        N_("The campaign goes on."),
-        lambda: lifecycle.resume(db, campaign_id, by=user.username),
-    )
-
-
-@router.post("/campaigns/{campaign_id:int}/cancel", response_class=Response)
-def cancel(request: Request, db: DbSession, user: Sender, campaign_id: CampaignId) -> Response:
-    """Cancel the campaign (its queued messages are skipped)."""
-    return _act(
-        request,
-        db,
-        user,
-        campaign_id,
-        "cancel",
-        N_("The campaign is cancelled."),
-        lambda: lifecycle.cancel(db, campaign_id),
-    )
