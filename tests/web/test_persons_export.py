@@ -40,7 +40,9 @@ def test_the_export_button_downloads_the_persons_the_list_shows(
     everyone = _rows(client.get("/persons/export.csv").content)
     assert sorted(r["family_name"] for r in everyone) == sorted(people)
     with unit_of_work(factory) as s:
-        audits = s.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+        audits = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id)
+        ).all()
     assert [a.detail["count"] for a in audits] == [1, 1, 3]  # type: ignore[index]
     assert audits[0].detail["filter"] == {"q": "dupont"}  # type: ignore[index]
 
