@@ -32,9 +32,9 @@ import pandas as pd
 from _harness import machine
 from dedupe_cli import exported_pairs, ordered, run_product, scores, true_pairs
 
-from closedloop.quality.dedupe import evaluate as ev
-from closedloop.quality.dedupe.batch import run_batch
-from closedloop.quality.settings import get_dedupe_settings
+from closedloop.dedupe.engine import evaluate as ev
+from closedloop.dedupe.engine.batch import run_batch
+from closedloop.dedupe.settings import get_dedupe_settings
 
 COLUMNS = ["external_id", "given_name", "family_name", "address_line1", "address_line2",
            "locality", "postal_code", "region", "birth_date", "country", "soc_sec_id"]  # fmt: skip

@@ -31,7 +31,7 @@ import pandas as pd
 from _harness import machine
 from dedupe_cli import exported_pairs, ordered, run_product, scores
 
-from closedloop.quality.settings import get_dedupe_settings
+from closedloop.dedupe.settings import get_dedupe_settings
 
 SEED = 12
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 from closedloop.bootstrap import engine_for, get_session_factory
 from closedloop.contacts.models import Address, Email, Person, Phone
 from closedloop.contacts.schemas import PersonCreate
+from closedloop.dedupe.engine.evaluate import synthetic_persons
+from closedloop.dedupe.indexing import index_missing
+from closedloop.dedupe.models import PersonMatchKey
+from closedloop.dedupe.online import find_candidates
 from closedloop.migrations import upgrade
-from closedloop.quality.dedupe.evaluate import synthetic_persons
-from closedloop.quality.indexing import index_missing
-from closedloop.quality.models import PersonMatchKey
-from closedloop.quality.online import find_candidates
 
 
 def fill(url: str, n: int) -> None:

@@ -19,8 +19,8 @@ import time
 
 from _harness import machine
 
-from closedloop.quality.dedupe import evaluate as ev
-from closedloop.quality.dedupe.batch import run_batch
+from closedloop.dedupe.engine import evaluate as ev
+from closedloop.dedupe.engine.batch import run_batch
 
 
 def main() -> None:

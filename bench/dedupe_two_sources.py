@@ -43,7 +43,7 @@ import pandas as pd
 from _harness import machine
 from dedupe_cli import exported_pairs, ordered, run_product, scores
 
-from closedloop.quality.settings import get_dedupe_settings
+from closedloop.dedupe.settings import get_dedupe_settings
 
 SEED = 12
 ABBREVIATIONS = {"Road": "Rd", "Street": "St", "Avenue": "Ave", "Lane": "Ln", "Drive": "Dr"}
@@ -287,7 +287,7 @@ def febrl4(threshold: float, run_options: tuple[str, ...], as_json: bool) -> Non
     from dedupe_febrl import febrl_file
     from dedupe_febrl import plain_splink as plain_febrl
 
-    from closedloop.quality.dedupe import evaluate as ev
+    from closedloop.dedupe.engine import evaluate as ev
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -22,10 +22,10 @@ def metadata() -> MetaData:
     from closedloop.channels import models as _channels
     from closedloop.consent import models as _consent
     from closedloop.contacts import models as _contacts
+    from closedloop.dedupe import models as _dedupe
     from closedloop.ingest import models as _ingest
     from closedloop.interfaces import models as _interfaces
     from closedloop.jobs import models as _jobs
-    from closedloop.quality import models as _quality
     from closedloop.responses import models as _responses
     from closedloop.scoring import models as _scoring
     from closedloop.segments import models as _segments
@@ -33,7 +33,7 @@ def metadata() -> MetaData:
     from closedloop.users import models as _users
 
     del _automation, _campaigns, _channels, _consent, _contacts, _ingest, _interfaces, _jobs
-    del _quality, _coordination
+    del _dedupe, _coordination
     del _responses, _scoring, _segments, _transactions, _users
     return Base.metadata
 
@@ -45,9 +45,9 @@ def load_plugins() -> None:
     from closedloop.campaigns import hooks as campaigns_hooks
     from closedloop.channels import hooks as channels_hooks
     from closedloop.consent import hooks as consent_hooks
+    from closedloop.dedupe import hooks as dedupe_hooks
     from closedloop.ingest import hooks as ingest_hooks
     from closedloop.interfaces import hooks as interfaces_hooks
-    from closedloop.quality import hooks as quality_hooks
     from closedloop.reports import hooks as reports_hooks
     from closedloop.responses import hooks as responses_hooks
     from closedloop.scoring import hooks as scoring_hooks
@@ -61,7 +61,7 @@ def load_plugins() -> None:
         campaigns_hooks,
         responses_hooks,
         automation_hooks,
-        quality_hooks,
+        dedupe_hooks,
         scoring_hooks,
         segments_hooks,
         channels_hooks,

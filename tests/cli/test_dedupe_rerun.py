@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from closedloop.cli.main import app
-from closedloop.quality.dedupe import evaluate as ev
+from closedloop.dedupe.engine import evaluate as ev
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow

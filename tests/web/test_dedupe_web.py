@@ -18,9 +18,9 @@ from closedloop.contacts import service as contacts_service
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate
 from closedloop.db.uow import unit_of_work
+from closedloop.dedupe.models import DuplicateCandidate
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import run_pending
-from closedloop.quality.models import DuplicateCandidate
 from closedloop.web.routes.vendor import PLOTLY_URL, plotly_path
 
 

@@ -14,8 +14,8 @@ from closedloop.consent.models import Suppression
 from closedloop.consent.service import record_consent
 from closedloop.contacts.models import Address, Email, Person, Phone
 from closedloop.db.uow import unit_of_work
+from closedloop.dedupe.models import DuplicateCandidate
 from closedloop.jobs.models import Job
-from closedloop.quality.models import DuplicateCandidate
 from closedloop.transactions.models import Order
 from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
 

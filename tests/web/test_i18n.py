@@ -263,8 +263,8 @@ def test_pages_show_times_in_the_configured_zone(
 def test_stored_job_messages_are_translated_where_shown() -> None:
     """Background work stores English; a page finds the message and writes it in its
     language with its numbers, a marked constant too; anything else is left as it is."""
+    from closedloop.dedupe.said import PHASE_DONE, PHASE_TEXT
     from closedloop.errors import failure_message
-    from closedloop.quality.said import PHASE_DONE, PHASE_TEXT
 
     stored = PHASE_DONE(phase=PHASE_TEXT["store"], done=12345, total=20000)
     assert stored == "storing pairs: 12,345 of 20,000"

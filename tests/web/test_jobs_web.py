@@ -12,9 +12,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.db.uow import unit_of_work
+from closedloop.dedupe.said import INDEXED
 from closedloop.hookspecs import hookimpl, pm
 from closedloop.jobs import schedules, service
-from closedloop.quality.said import INDEXED
 
 
 class Broken:

@@ -26,9 +26,9 @@ from sqlalchemy import Engine
 
 from closedloop import i18n
 from closedloop.db.uow import session_factory, unit_of_work
+from closedloop.dedupe.jobs import enqueue_run
 from closedloop.demo import seed_demo
 from closedloop.jobs import service as jobs
-from closedloop.quality.jobs import enqueue_run
 from closedloop.scoring import service as scoring
 from closedloop.scoring.schemas import ScoreParams
 

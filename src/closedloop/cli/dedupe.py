@@ -19,10 +19,10 @@ from rich.table import Table
 
 from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.cli._common import JsonOption, console, err_console, print_json, session_scope
+from closedloop.dedupe import merge as merge_service
+from closedloop.dedupe.indexing import count_indexed, index_missing, rebuild_index
+from closedloop.dedupe.online import find_candidates
 from closedloop.errors import DomainError
-from closedloop.quality import merge as merge_service
-from closedloop.quality.indexing import count_indexed, index_missing, rebuild_index
-from closedloop.quality.online import find_candidates
 
 dedupe_app = typer.Typer(
     name="dedupe",
@@ -78,7 +78,7 @@ def run(
     """Deduplicate every golden person as a job: train the model on the base (no labels),
     store it as a new version, store the pairs with their explanation, merge pairs above the
     threshold into golden records, queue the grey zone for review, keep cluster ids."""  # fmt: skip
-    from closedloop.quality.runs import run_dedupe_job  # pandas, Splink: for this command only
+    from closedloop.dedupe.runs import run_dedupe_job  # pandas, Splink: for this command only
 
     bar = _bar(json_output)
     tasks: dict[str, TaskID] = {}
@@ -139,7 +139,7 @@ def run(
 def export(file: Path = typer.Argument(..., help="CSV file to write.")) -> None:
     """Write every predicted pair (both records' source system and external id, match
     probability and weight, status) as CSV, to score against a ground truth."""
-    from closedloop.quality.runs import export_pairs
+    from closedloop.dedupe.runs import export_pairs
 
     with session_scope() as session:
         count = export_pairs(session, file)
@@ -150,7 +150,7 @@ def export(file: Path = typer.Argument(..., help="CSV file to write.")) -> None:
 def households(json_output: bool = JsonOption) -> None:
     """Group persons living together (same address and family name, a shared landline, or a
     shared email and family name) into households."""
-    from closedloop.quality.households import build_households  # pandas
+    from closedloop.dedupe.households import build_households  # pandas
 
     with session_scope() as session:
         report = build_households(session)

@@ -3,7 +3,7 @@
 These are the plain values of a :class:`closedloop.contacts.models.Person` (contact points,
 addresses and identifiers are rows of their own). The contacts service, the import
 (:mod:`closedloop.ingest.map.fields`, :mod:`closedloop.ingest.validate.prepare`), survivorship after a
-merge (:mod:`closedloop.quality.survivorship`) and the web edit form
+merge (:mod:`closedloop.dedupe.survivorship`) and the web edit form
 (:mod:`closedloop.web.person_form`) take their lists from :data:`PERSON_FIELDS`; adding a field
 to a person is one more line here, its column in ``models.py`` with a migration, and its
 typed entry in ``schemas.py`` (docs/howto/add-a-person-field.md). A test checks that the
@@ -28,7 +28,7 @@ class PersonField:
     max_length: int | None
     #: what the import's field list says about it
     help: str
-    #: default survivorship rule (:mod:`closedloop.quality.survivorship`)
+    #: default survivorship rule (:mod:`closedloop.dedupe.survivorship`)
     survives: str
 
 

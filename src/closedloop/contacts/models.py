@@ -246,7 +246,7 @@ class Identifier(Base):
 
     Several persons may hold the same value: two records sharing a national id are the
     strongest evidence of one person, and identity resolution links them (a deterministic
-    rule of ``closedloop.quality``) rather than the import refusing the second one.
+    rule of ``closedloop.dedupe``) rather than the import refusing the second one.
     """
 
     __tablename__ = "identifiers"

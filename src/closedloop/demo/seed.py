@@ -160,7 +160,7 @@ def _index_persons(engine: Engine, *, fresh: bool, report: Progress) -> int:
     """Build the online duplicate check's index (match keys) for the persons just written:
     the bulk writer bypasses ``person_saved``. Returns the number of key rows."""
     from closedloop.db.uow import session_factory, unit_of_work
-    from closedloop.quality.indexing import index_missing, rebuild_index
+    from closedloop.dedupe.indexing import index_missing, rebuild_index
 
     def progress(done: int, total: int) -> None:
         report("index", done, total)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from closedloop.consent.models import ConsentCurrent, Suppression
 from closedloop.contacts.models import Address, Email, Person, Phone
+from closedloop.dedupe.models import DuplicateCandidate
 from closedloop.jobs.models import Job
-from closedloop.quality.models import DuplicateCandidate
 from closedloop.transactions.models import Order
 from closedloop.vocab import Channel, ConsentState, JobStatus
 

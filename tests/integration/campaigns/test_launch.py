@@ -20,10 +20,10 @@ from closedloop.campaigns.sender import WaveSender
 from closedloop.consent.models import Suppression
 from closedloop.consent.service import record_consent
 from closedloop.db.uow import unit_of_work
+from closedloop.dedupe.merge import merge_persons
 from closedloop.errors import Refused
 from closedloop.jobs import service as jobs
 from closedloop.jobs.models import Job
-from closedloop.quality.merge import merge_persons
 from closedloop.segments import freeze_members
 from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
 

@@ -15,6 +15,7 @@ from closedloop.contacts import service as contacts_service
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate
 from closedloop.db.uow import unit_of_work
+from closedloop.dedupe.merge import merge_persons, unmerge
 from closedloop.interfaces import webhooks
 from closedloop.interfaces.events import sync_events
 from closedloop.interfaces.models import InterfaceEvent, WebhookDelivery
@@ -22,7 +23,6 @@ from closedloop.interfaces.outbox import DELIVER
 from closedloop.interfaces.sync import sync_persons
 from closedloop.jobs.models import Job
 from closedloop.jobs.service import run_pending
-from closedloop.quality.merge import merge_persons, unmerge
 from closedloop.transactions.models import Order
 
 from .conftest import Receiver

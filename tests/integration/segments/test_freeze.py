@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from closedloop.contacts import service as contacts
 from closedloop.contacts.schemas import PersonCreate
 from closedloop.db.uow import unit_of_work
+from closedloop.dedupe.merge import merge_persons, unmerge
 from closedloop.errors import Conflict, ValidationFailed
-from closedloop.quality.merge import merge_persons, unmerge
 from closedloop.segments import SNAPSHOT, Segment, SegmentMember, freeze_members, get_segment
 
 

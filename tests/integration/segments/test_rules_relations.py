@@ -21,8 +21,8 @@ from closedloop.contacts.models import (
 )
 from closedloop.contacts.service import delete_person
 from closedloop.db.uow import unit_of_work
+from closedloop.dedupe.merge import merge_persons
 from closedloop.errors import ValidationFailed
-from closedloop.quality.merge import merge_persons
 from closedloop.responses.models import Answer, Question, Response, Survey
 from closedloop.segments import count, freeze_members, member_ids, rule_member_ids
 

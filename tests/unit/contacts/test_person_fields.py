@@ -7,9 +7,9 @@ from sqlalchemy import String
 from closedloop.contacts.fields import PERSON_FIELD_NAMES, PERSON_FIELDS
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate, PersonPublic, PersonUpdate
+from closedloop.dedupe.survivorship import DEFAULT_RULES, RULES
 from closedloop.ingest.map.fields import PERSONS
 from closedloop.ingest.validate.convert import READERS
-from closedloop.quality.survivorship import DEFAULT_RULES, RULES
 
 
 def test_each_field_is_a_column_of_the_right_length() -> None:

@@ -18,11 +18,11 @@ from closedloop.api.schemas import UtcDatetime
 from closedloop.contacts import service as contacts
 from closedloop.contacts.schemas import PersonCreate
 from closedloop.db.types import DbId
+from closedloop.dedupe import candidates as queue_service
+from closedloop.dedupe import merge as merge_service
+from closedloop.dedupe.jobs import enqueue_run
+from closedloop.dedupe.online import Candidate, find_candidates
 from closedloop.deps import DbSession
-from closedloop.quality import candidates as queue_service
-from closedloop.quality import merge as merge_service
-from closedloop.quality.jobs import enqueue_run
-from closedloop.quality.online import Candidate, find_candidates
 from closedloop.users.service import audit
 
 router = APIRouter(tags=["duplicates"])

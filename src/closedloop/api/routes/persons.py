@@ -17,8 +17,8 @@ from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate, PersonFilter, PersonUpdate
 from closedloop.db.types import DbCount, DbId
+from closedloop.dedupe.online import saved_candidates
 from closedloop.deps import DbSession
-from closedloop.quality.online import saved_candidates
 from closedloop.reports.card import build_card
 from closedloop.settings import get_settings
 from closedloop.users.service import audit

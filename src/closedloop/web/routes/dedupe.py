@@ -12,14 +12,14 @@ from sqlalchemy import select
 
 from closedloop.contacts import service as contacts_service
 from closedloop.contacts.models import Person
+from closedloop.dedupe import candidates as queue_service
+from closedloop.dedupe import merge as merge_service
+from closedloop.dedupe.jobs import RUN_KIND, enqueue_run
+from closedloop.dedupe.models import MergeEvent
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, DomainError, NotFound
 from closedloop.i18n import N_
 from closedloop.jobs import service as jobs_service
-from closedloop.quality import candidates as queue_service
-from closedloop.quality import merge as merge_service
-from closedloop.quality.jobs import RUN_KIND, enqueue_run
-from closedloop.quality.models import MergeEvent
 from closedloop.users import service as users_service
 from closedloop.users.models import User
 from closedloop.users.permissions import Permission

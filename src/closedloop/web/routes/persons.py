@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from closedloop.contacts import service as contacts_service
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonFilter
+from closedloop.dedupe.candidates import pending_for
+from closedloop.dedupe.merge import merges_of
+from closedloop.dedupe.online import saved_candidates
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.i18n import N_
-from closedloop.quality.candidates import pending_for
-from closedloop.quality.merge import merges_of
-from closedloop.quality.online import saved_candidates
 from closedloop.reports.card import build_card
 from closedloop.responses.survey_report import satisfaction
 from closedloop.settings import get_settings
