@@ -53,3 +53,12 @@ def test_persons_routes_carry_their_docstrings(client: TestClient) -> None:
     }
     assert "PersonCardPublic" in spec["components"]["schemas"]
     assert spec["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+
+
+def test_schema_names_follow_one_suffix_convention(client: TestClient) -> None:
+    """Request bodies end in Create (or Update/Patch), answers in Public (ARCHITECTURE.md):
+    no schema is named with the old ``In``/``Out`` suffixes."""
+    names = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    old = sorted(n for n in names if n.endswith(("In", "Out")))
+    assert old == []
+    assert {"PersonRecordPublic", "SegmentCreate", "SegmentPublic", "WaveCreate"} <= set(names)

@@ -39,7 +39,7 @@ from typer.testing import CliRunner
 
 from closedloop.campaigns import lifecycle, service
 from closedloop.campaigns.models import Campaign, CampaignMember, Cell, Offer
-from closedloop.campaigns.schemas import CampaignCreate, CellIn, WaveIn
+from closedloop.campaigns.schemas import CampaignCreate, CellCreate, WaveCreate
 from closedloop.campaigns.sender import WaveSender
 from closedloop.cli.main import app as cli
 from closedloop.consent.service import record_consent
@@ -106,11 +106,11 @@ def _campaign(factory: sessionmaker[Session], code: str, people: list[int]) -> i
             name=f"Campaign {code}",
             segment_id=segment.id,
             response_window_days=14,
-            waves=[WaveIn(name="Now")],
+            waves=[WaveCreate(name="Now")],
             cells=[
-                CellIn(code="A", name="Mail", channel=Channel.EMAIL, template="loop-mail",
+                CellCreate(code="A", name="Mail", channel=Channel.EMAIL, template="loop-mail",
                        offer="CLUB", share=0.5),
-                CellIn(code="CTL", name="Hold-out", is_control=True, share=0.5),
+                CellCreate(code="CTL", name="Hold-out", is_control=True, share=0.5),
             ],
         )  # fmt: skip
         campaign_id = service.create_campaign(s, data, created_by="alice").id

@@ -20,7 +20,7 @@ from closedloop.reports.card import PersonCard
 UtcDatetime = DbUtcDatetime
 
 
-class PersonOut(PersonPublic):
+class PersonRecordPublic(PersonPublic):
     """A person as the API returns it, with its contact points (times in UTC)."""
 
     created_at: UtcDatetime
@@ -30,7 +30,7 @@ class PersonOut(PersonPublic):
 class PersonPage(BaseModel):
     """One page of persons, ordered by family name, given name and id."""
 
-    items: list[PersonOut]
+    items: list[PersonRecordPublic]
     total: int = Field(description="How many persons match, exactly.")
     total_capped: bool = Field(
         False, description="Always false: `total` is exact (kept for clients of version 1)."
@@ -46,7 +46,7 @@ class _Orm(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class RelationshipOut(_Orm):
+class RelationshipPublic(_Orm):
     """A link to another person, an organisation or a household."""
 
     kind: str
@@ -57,12 +57,12 @@ class RelationshipOut(_Orm):
     direction: str = Field(description='"out" when this person holds the link, "in" otherwise')
 
 
-class HouseholdOut(_Orm):
+class HouseholdPublic(_Orm):
     id: int
     name: str
 
 
-class AttributeOut(_Orm):
+class AttributePublic(_Orm):
     """A catalogue attribute with the person's value(s); choices come with their labels."""
 
     code: str
@@ -72,7 +72,7 @@ class AttributeOut(_Orm):
     values: list[Any]
 
 
-class ConsentOut(_Orm):
+class ConsentPublic(_Orm):
     """The current consent state for one channel and purpose."""
 
     channel: str
@@ -82,7 +82,7 @@ class ConsentOut(_Orm):
     event_id: int
 
 
-class ConsentEventOut(_Orm):
+class ConsentEventPublic(_Orm):
     """One grant or withdrawal of the consent ledger, with its proof."""
 
     id: int
@@ -99,7 +99,7 @@ class ConsentEventOut(_Orm):
     recorded_at: UtcDatetime
 
 
-class SuppressionOut(_Orm):
+class SuppressionPublic(_Orm):
     id: int
     value_key: str | None
     channel: str | None
@@ -109,7 +109,7 @@ class SuppressionOut(_Orm):
     created_at: UtcDatetime
 
 
-class OrderLineOut(BaseModel):
+class OrderLinePublic(BaseModel):
     line_no: int
     product_id: int | None
     sku: str | None
@@ -119,7 +119,7 @@ class OrderLineOut(BaseModel):
     amount: Decimal
 
 
-class OrderOut(BaseModel):
+class OrderPublic(BaseModel):
     id: int
     ordered_at: UtcDatetime
     channel: str | None
@@ -130,10 +130,10 @@ class OrderOut(BaseModel):
     campaign_id: int | None
     source_system: str | None
     external_id: str | None
-    lines: list[OrderLineOut]
+    lines: list[OrderLinePublic]
 
 
-class OrderSummaryOut(_Orm):
+class OrderSummaryPublic(_Orm):
     """Totals over all of the person's orders (not only the recent ones listed)."""
 
     count: int
@@ -143,7 +143,7 @@ class OrderSummaryOut(_Orm):
     last_at: UtcDatetime | None
 
 
-class CommunicationOut(_Orm):
+class CommunicationPublic(_Orm):
     """A message sent (or suppressed) to the person."""
 
     id: int
@@ -157,7 +157,7 @@ class CommunicationOut(_Orm):
     cost: Decimal | None
 
 
-class ResponseOut(_Orm):
+class CardResponsePublic(_Orm):
     """A reaction of the person (open, click, purchase…)."""
 
     id: int
@@ -170,7 +170,7 @@ class ResponseOut(_Orm):
     order_id: int | None
 
 
-class ScoreOut(_Orm):
+class ScorePublic(_Orm):
     """The person's figures in one scoring run."""
 
     run_id: int
@@ -190,7 +190,7 @@ class ScoreOut(_Orm):
     lifecycle_stage: str | None
 
 
-class TaskOut(_Orm):
+class TaskPublic(_Orm):
     id: int
     kind: str
     title: str
@@ -202,7 +202,7 @@ class TaskOut(_Orm):
     campaign_id: int | None
 
 
-class AppointmentOut(_Orm):
+class AppointmentPublic(_Orm):
     id: int
     subject: str
     location: str | None
@@ -219,20 +219,20 @@ class PersonCardPublic(BaseModel):
     ones (``recent`` of each); ``order_summary`` covers all orders.
     """
 
-    person: PersonOut
-    relationships: list[RelationshipOut]
-    households: list[HouseholdOut]
-    attributes: list[AttributeOut]
-    consents: list[ConsentOut]
-    consent_history: list[ConsentEventOut]
-    suppressions: list[SuppressionOut]
-    orders: list[OrderOut]
-    order_summary: OrderSummaryOut
-    communications: list[CommunicationOut]
-    responses: list[ResponseOut]
-    scores: list[ScoreOut]
-    tasks: list[TaskOut]
-    appointments: list[AppointmentOut]
+    person: PersonRecordPublic
+    relationships: list[RelationshipPublic]
+    households: list[HouseholdPublic]
+    attributes: list[AttributePublic]
+    consents: list[ConsentPublic]
+    consent_history: list[ConsentEventPublic]
+    suppressions: list[SuppressionPublic]
+    orders: list[OrderPublic]
+    order_summary: OrderSummaryPublic
+    communications: list[CommunicationPublic]
+    responses: list[CardResponsePublic]
+    scores: list[ScorePublic]
+    tasks: list[TaskPublic]
+    appointments: list[AppointmentPublic]
 
 
 def _plain_value(value: Any) -> Any:
@@ -245,7 +245,7 @@ def _plain_value(value: Any) -> Any:
 def card_public(card: PersonCard) -> PersonCardPublic:
     """The response model of a person card built by :func:`closedloop.reports.card.build_card`."""
     orders = [
-        OrderOut(
+        OrderPublic(
             id=o.id,
             ordered_at=o.ordered_at,
             channel=o.channel,
@@ -257,7 +257,7 @@ def card_public(card: PersonCard) -> PersonCardPublic:
             source_system=o.source_system,
             external_id=o.external_id,
             lines=[
-                OrderLineOut(
+                OrderLinePublic(
                     line_no=line.line_no,
                     product_id=line.product_id,
                     sku=line.product.sku if line.product else None,
@@ -272,11 +272,11 @@ def card_public(card: PersonCard) -> PersonCardPublic:
         for o in card.orders
     ]
     return PersonCardPublic(
-        person=PersonOut.model_validate(card.person),
-        relationships=[RelationshipOut.model_validate(r) for r in card.relationships],
-        households=[HouseholdOut.model_validate(h) for h in card.households],
+        person=PersonRecordPublic.model_validate(card.person),
+        relationships=[RelationshipPublic.model_validate(r) for r in card.relationships],
+        households=[HouseholdPublic.model_validate(h) for h in card.households],
         attributes=[
-            AttributeOut(
+            AttributePublic(
                 code=a.code,
                 labels=a.labels,
                 group=a.group,
@@ -285,23 +285,23 @@ def card_public(card: PersonCard) -> PersonCardPublic:
             )
             for a in card.attributes
         ],
-        consents=[ConsentOut.model_validate(c) for c in card.consents],
-        consent_history=[ConsentEventOut.model_validate(e) for e in card.consent_history],
-        suppressions=[SuppressionOut.model_validate(s) for s in card.suppressions],
+        consents=[ConsentPublic.model_validate(c) for c in card.consents],
+        consent_history=[ConsentEventPublic.model_validate(e) for e in card.consent_history],
+        suppressions=[SuppressionPublic.model_validate(s) for s in card.suppressions],
         orders=orders,
-        order_summary=OrderSummaryOut.model_validate(card.order_summary),
+        order_summary=OrderSummaryPublic.model_validate(card.order_summary),
         communications=[
-            CommunicationOut.model_validate(c).model_copy(update={"campaign_name": name})
+            CommunicationPublic.model_validate(c).model_copy(update={"campaign_name": name})
             for c, name in card.communications
         ],
         responses=[
-            ResponseOut.model_validate(r).model_copy(update={"campaign_name": name})
+            CardResponsePublic.model_validate(r).model_copy(update={"campaign_name": name})
             for r, name in card.responses
         ],
         scores=[
-            ScoreOut.model_validate(s).model_copy(update={"as_of": run.as_of})
+            ScorePublic.model_validate(s).model_copy(update={"as_of": run.as_of})
             for s, run in card.scores
         ],
-        tasks=[TaskOut.model_validate(t) for t in card.tasks],
-        appointments=[AppointmentOut.model_validate(a) for a in card.appointments],
+        tasks=[TaskPublic.model_validate(t) for t in card.tasks],
+        appointments=[AppointmentPublic.model_validate(a) for a in card.appointments],
     )

@@ -27,7 +27,7 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
-class WaveIn(BaseModel):
+class WaveCreate(BaseModel):
     """One send date of the campaign."""
 
     model_config = ConfigDict(extra="forbid")
@@ -43,7 +43,7 @@ class WaveIn(BaseModel):
     )
 
 
-class CellIn(BaseModel):
+class CellCreate(BaseModel):
     """One treatment: what a target segment gets (or a control group that gets nothing)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -63,7 +63,7 @@ class CellIn(BaseModel):
     unit_cost: Amount | None = None
 
     @model_validator(mode="after")
-    def _treatment(self) -> CellIn:
+    def _treatment(self) -> CellCreate:
         if self.is_control and (self.channel or self.template):
             raise ValueError(f"cell {self.code}: a control group gets no channel or template")
         if not self.is_control and self.channel is None:
@@ -74,7 +74,7 @@ class CellIn(BaseModel):
 ABMetric = Literal["open", "click", "purchase"]
 
 
-class ABTestIn(BaseModel):
+class ABTestCreate(BaseModel):
     """An A/B test with an automatic winner: the treatment cells are sent to a share of the
     audience, split as their shares say; after a wait the best cell on the metric wins and the
     rest of the audience gets it. It applies to every wave of the campaign."""
@@ -87,7 +87,7 @@ class ABTestIn(BaseModel):
     )
 
 
-class TestsIn(BaseModel):
+class TestsCreate(BaseModel):
     """A campaign's tests: stratification by value tier, one person per household, the A/B
     test (null: none). The control group (hold-out) is a control cell and its share."""
 
@@ -96,7 +96,7 @@ class TestsIn(BaseModel):
         default=False, description="Draw the cells within each value tier (RFM tier)."
     )
     one_per_household: bool = False
-    ab_test: ABTestIn | None = None
+    ab_test: ABTestCreate | None = None
 
 
 class CampaignFields(BaseModel):
@@ -128,9 +128,9 @@ class CampaignCreate(CampaignFields):
 
     code: Code
     name: Name
-    waves: list[WaveIn] = Field(default_factory=list, max_length=100)
-    cells: list[CellIn] = Field(default_factory=list, max_length=100)
-    tests: TestsIn | None = Field(default=None, description="Empty: no test settings.")
+    waves: list[WaveCreate] = Field(default_factory=list, max_length=100)
+    cells: list[CellCreate] = Field(default_factory=list, max_length=100)
+    tests: TestsCreate | None = Field(default=None, description="Empty: no test settings.")
 
     @model_validator(mode="after")
     def _unique_cells(self) -> CampaignCreate:
@@ -159,9 +159,9 @@ class CampaignUpdate(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=1000)
     purpose: Purpose | None = None
     response_window_days: int | None = Field(default=None, ge=1, le=3650)
-    waves: list[WaveIn] | None = Field(default=None, max_length=100)
-    cells: list[CellIn] | None = Field(default=None, max_length=100)
-    tests: TestsIn | None = Field(default=None, description="When given, replaces the tests.")
+    waves: list[WaveCreate] | None = Field(default=None, max_length=100)
+    cells: list[CellCreate] | None = Field(default=None, max_length=100)
+    tests: TestsCreate | None = Field(default=None, description="When given, replaces the tests.")
 
 
 class WavePublic(BaseModel):
@@ -193,7 +193,7 @@ class CellPublic(BaseModel):
     unit_cost: Decimal | None
 
 
-class ABTestPublic(ABTestIn):
+class ABTestPublic(ABTestCreate):
     """A campaign's A/B test, with its winner once decided."""
 
     model_config = ConfigDict(extra="ignore")
@@ -202,7 +202,7 @@ class ABTestPublic(ABTestIn):
 
 
 class TestsPublic(BaseModel):
-    """A campaign's tests as stored: what :class:`TestsIn` sets, and the hold-out."""
+    """A campaign's tests as stored: what :class:`TestsCreate` sets, and the hold-out."""
 
     stratify_by_tier: bool = False
     one_per_household: bool = False

@@ -28,8 +28,8 @@ from closedloop.campaigns.schemas import (
     CampaignCreate,
     CampaignFields,
     CampaignUpdate,
-    CellIn,
-    WaveIn,
+    CellCreate,
+    WaveCreate,
 )
 from closedloop.campaigns.targeting import (
     TargetingOptions,
@@ -137,7 +137,7 @@ def _set_fields(session: Session, campaign: Campaign, values: dict[str, Any]) ->
         )
 
 
-def replace_waves(session: Session, campaign: Campaign, waves: list[WaveIn]) -> None:
+def replace_waves(session: Session, campaign: Campaign, waves: list[WaveCreate]) -> None:
     """Make ``waves`` the campaign's waves (the old ones are deleted: a draft has sent none)."""
     session.execute(delete(Wave).where(Wave.campaign_id == campaign.id))
     for w in waves:
@@ -147,7 +147,7 @@ def replace_waves(session: Session, campaign: Campaign, waves: list[WaveIn]) -> 
     session.flush()
 
 
-def replace_cells(session: Session, campaign: Campaign, cells: list[CellIn]) -> None:
+def replace_cells(session: Session, campaign: Campaign, cells: list[CellCreate]) -> None:
     """Make ``cells`` the campaign's marketing mix; every name is resolved first, so a bad
     one changes nothing."""
     rows = []

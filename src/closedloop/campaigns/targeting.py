@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.campaigns.coordination_models import CampaignTargeting
 from closedloop.campaigns.models import Campaign, Cell
-from closedloop.campaigns.schemas import ABMetric, ABTestPublic, TestsIn, TestsPublic
+from closedloop.campaigns.schemas import ABMetric, ABTestPublic, TestsCreate, TestsPublic
 from closedloop.errors import NotFound, ValidationFailed
 from closedloop.segments.models import Segment
 
@@ -110,7 +110,7 @@ def clear_ab_test(session: Session, campaign_id: int) -> None:
         session.flush()
 
 
-def set_tests(session: Session, campaign_id: int, tests: TestsIn) -> None:
+def set_tests(session: Session, campaign_id: int, tests: TestsCreate) -> None:
     """Make ``tests`` campaign ``campaign_id``'s tests (stratification, one per household,
     A/B test or none), after its cells are written: an A/B test needs two treatment cells or
     more (ValidationFailed naming ``tests.ab_test`` otherwise)."""

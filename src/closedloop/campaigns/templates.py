@@ -38,7 +38,7 @@ Locale = Annotated[
 ]
 
 
-class ContentIn(BaseModel):
+class ContentCreate(BaseModel):
     """One locale's text of a template."""
 
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +56,7 @@ class TemplateCreate(BaseModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     channel: Channel
     default_locale: Locale = "en"
-    contents: list[ContentIn] = Field(min_length=1, max_length=30)
+    contents: list[ContentCreate] = Field(min_length=1, max_length=30)
 
 
 class TemplatePublic(BaseModel):
@@ -104,7 +104,7 @@ class MessageRenderer:
 
 
 def compile_template(
-    channel: Channel, default_locale: str, contents: list[ContentIn], template_id: int = 0
+    channel: Channel, default_locale: str, contents: list[ContentCreate], template_id: int = 0
 ) -> tuple[MessageRenderer | None, list[Problem]]:
     """Compile every locale; the problems instead when there are any."""
     compiled: dict[str, CompiledContent] = {}
@@ -159,7 +159,7 @@ def get_template(session: Session, template_id: int) -> MessageTemplate:
     return template
 
 
-def template_contents(session: Session, template_id: int) -> list[ContentIn]:
+def template_contents(session: Session, template_id: int) -> list[ContentCreate]:
     """The stored contents of a template version."""
     rows = session.scalars(
         select(MessageContent)
@@ -167,7 +167,7 @@ def template_contents(session: Session, template_id: int) -> list[ContentIn]:
         .order_by(MessageContent.locale)
     )
     return [
-        ContentIn(locale=r.locale, subject=r.subject, body=r.body, text_body=r.text_body)
+        ContentCreate(locale=r.locale, subject=r.subject, body=r.body, text_body=r.text_body)
         for r in rows
     ]
 

@@ -21,7 +21,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from closedloop.campaigns import lifecycle, service
-from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate, CellIn, WaveIn
+from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate, CellCreate, WaveCreate
 from closedloop.cli._common import (
     JsonOption,
     console,
@@ -131,7 +131,7 @@ def create(
     if channel is not None:
         share = 1.0 - (control or 0.0)
         data["cells"] = [
-            CellIn(
+            CellCreate(
                 code="A",
                 name=f"{channel.value} A",
                 channel=channel,
@@ -142,14 +142,14 @@ def create(
         ]
         if control:
             data["cells"].append(
-                CellIn(code="CONTROL", name="Control group", is_control=True, share=control)
+                CellCreate(code="CONTROL", name="Control group", is_control=True, share=control)
             )
     if wave_at:
         data["waves"] = [
-            WaveIn(name=f"Wave {i + 1}", scheduled_at=w) for i, w in enumerate(wave_at)
+            WaveCreate(name=f"Wave {i + 1}", scheduled_at=w) for i, w in enumerate(wave_at)
         ]
     elif "waves" not in data:
-        data["waves"] = [WaveIn(name="Wave 1")]
+        data["waves"] = [WaveCreate(name="Wave 1")]
     data = {k: (_doc(v) if isinstance(v, BaseModel) else v) for k, v in data.items()}
     data = {
         k: ([_doc(i) if isinstance(i, BaseModel) else i for i in v] if isinstance(v, list) else v)

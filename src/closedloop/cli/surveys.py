@@ -28,10 +28,10 @@ def create(
     text, a kind — single, multiple, scale, nps, text — and its choices or bounds)."""
     from pydantic import ValidationError
 
-    from closedloop.responses.surveys import SurveyIn, create_survey
+    from closedloop.responses.surveys import SurveyCreate, create_survey
 
     try:
-        data = SurveyIn.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        data = SurveyCreate.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, ValidationError) as exc:
         err_console.print(f"[red]error:[/red] {path}: {exc}")
         raise typer.Exit(code=1) from exc

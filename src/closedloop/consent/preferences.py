@@ -22,7 +22,7 @@ from closedloop.consent.service import current_consents, record_consent
 from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person
 from closedloop.contacts.normalize import clean_text, normalize_email
-from closedloop.contacts.schemas import EmailIn, PersonUpdate, PhoneIn
+from closedloop.contacts.schemas import EmailCreate, PersonUpdate, PhoneCreate
 from closedloop.contacts.service import golden_record
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import ValidationFailed
@@ -166,9 +166,9 @@ def update_details(
     record changed since ``version`` was read."""
     person = golden_record(session, person_id)
     others = [p for p in person.phones if p is not primary(person.phones)]
-    phones = [PhoneIn(number=p.e164, kind=ContactKind(p.kind)) for p in others]
+    phones = [PhoneCreate(number=p.e164, kind=ContactKind(p.kind)) for p in others]
     if phone.strip():
-        phones.insert(0, PhoneIn(number=phone.strip(), is_primary=True))
+        phones.insert(0, PhoneCreate(number=phone.strip(), is_primary=True))
     data = PersonUpdate(
         version=version,
         given_name=clean_text(given_name),
@@ -211,9 +211,9 @@ def confirm_email_change(session: Session, person_id: int, address: str) -> Pers
     current = primary(person.emails)
     if current is not None and current.address_key == key:
         return person
-    emails = [EmailIn(address=normalized, is_primary=True)]
+    emails = [EmailCreate(address=normalized, is_primary=True)]
     emails += [
-        EmailIn(address=e.address, kind=ContactKind(e.kind))
+        EmailCreate(address=e.address, kind=ContactKind(e.kind))
         for e in person.emails
         if e is not current and e.address_key != key
     ]

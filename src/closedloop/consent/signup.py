@@ -27,7 +27,13 @@ from closedloop.consent.people import find_by_email
 from closedloop.consent.service import record_consent
 from closedloop.contacts import service as contacts
 from closedloop.contacts.normalize import clean_text, normalize_email, normalize_phone
-from closedloop.contacts.schemas import AddressIn, EmailIn, PersonCreate, PersonUpdate, PhoneIn
+from closedloop.contacts.schemas import (
+    AddressCreate,
+    EmailCreate,
+    PersonCreate,
+    PersonUpdate,
+    PhoneCreate,
+)
 from closedloop.contacts.service import golden_record
 from closedloop.contacts.validation import control_problem
 from closedloop.db.base import as_utc, utcnow
@@ -106,11 +112,11 @@ def _new_prospect(
             family_name=details.get("family_name"),
             language=locale if locale and len(locale) == 2 else None,
             lifecycle_status=LifecycleStatus.PROSPECT,
-            emails=[EmailIn(address=address, is_primary=True)],
-            phones=[PhoneIn(number=details["phone"], is_primary=True)]
+            emails=[EmailCreate(address=address, is_primary=True)],
+            phones=[PhoneCreate(number=details["phone"], is_primary=True)]
             if "phone" in details
             else [],
-            addresses=[AddressIn(country=details["country"])] if "country" in details else [],
+            addresses=[AddressCreate(country=details["country"])] if "country" in details else [],
             source_system=SOURCE,
         ),
     )
@@ -242,7 +248,7 @@ def _fill_gaps(session: Session, person_id: int, details: dict[str, str]) -> Non
         if details.get(name) and not getattr(person, name):
             changes[name] = details[name]
     if details.get("phone") and not person.phones:
-        changes["phones"] = [PhoneIn(number=details["phone"], is_primary=True)]
+        changes["phones"] = [PhoneCreate(number=details["phone"], is_primary=True)]
     if changes:
         contacts.update_person(session, person_id, PersonUpdate(version=person.version, **changes))
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from closedloop.contacts.models import Address, Person
-from closedloop.contacts.schemas import AddressIn, PersonUpdate
+from closedloop.contacts.schemas import AddressCreate, PersonUpdate
 from closedloop.contacts.service import get_person, update_person
 from closedloop.errors import NotFound
 
@@ -39,7 +39,7 @@ def _save(session: Session, person: Person, version: int, items: list[dict[str, 
     return update_person(session, person.id, update)
 
 
-def add_address(session: Session, person_id: int, version: int, data: AddressIn) -> Person:
+def add_address(session: Session, person_id: int, version: int, data: AddressCreate) -> Person:
     """Add an address to the person (after the others; primary only if it says so)."""
     person = get_person(session, person_id)
     items = [_as_input(a) for a in person.addresses]
@@ -49,7 +49,7 @@ def add_address(session: Session, person_id: int, version: int, data: AddressIn)
 
 
 def change_address(
-    session: Session, person_id: int, address_id: int, version: int, data: AddressIn
+    session: Session, person_id: int, address_id: int, version: int, data: AddressCreate
 ) -> Person:
     """Replace the person's address ``address_id`` by ``data``; it keeps its place and whether
     it is the primary one. The region and coordinates go with the place: kept only if the

@@ -49,7 +49,7 @@ class _Texts(_Schema):
         return check_text(value)
 
 
-class EmailIn(_Texts):
+class EmailCreate(_Texts):
     """An email address to store; syntax is checked by the service."""
 
     address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
@@ -57,7 +57,7 @@ class EmailIn(_Texts):
     is_primary: bool = False
 
 
-class PhoneIn(_Texts):
+class PhoneCreate(_Texts):
     """A phone number in any common form; stored in E.164."""
 
     number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64)]
@@ -66,7 +66,7 @@ class PhoneIn(_Texts):
     is_primary: bool = False
 
 
-class AddressIn(_Texts):
+class AddressCreate(_Texts):
     """A postal address."""
 
     line1: Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)] | None = None
@@ -125,9 +125,9 @@ class PersonBase(_Texts):
 class PersonCreate(PersonBase):
     """A new person, with optional contact points and origin."""
 
-    emails: list[EmailIn] = Field(default_factory=list, max_length=20)
-    phones: list[PhoneIn] = Field(default_factory=list, max_length=20)
-    addresses: list[AddressIn] = Field(default_factory=list, max_length=20)
+    emails: list[EmailCreate] = Field(default_factory=list, max_length=20)
+    phones: list[PhoneCreate] = Field(default_factory=list, max_length=20)
+    addresses: list[AddressCreate] = Field(default_factory=list, max_length=20)
     source_system: Annotated[str, StringConstraints(max_length=64)] | None = None
     external_id: Annotated[str, StringConstraints(max_length=128)] | None = None
 
@@ -152,9 +152,9 @@ class PersonUpdate(PersonBase):
     """
 
     version: DbId = Field(..., description="The version read; a stale one gives 409.")
-    emails: list[EmailIn] | None = Field(None, max_length=20)
-    phones: list[PhoneIn] | None = Field(None, max_length=20)
-    addresses: list[AddressIn] | None = Field(None, max_length=20)
+    emails: list[EmailCreate] | None = Field(None, max_length=20)
+    phones: list[PhoneCreate] | None = Field(None, max_length=20)
+    addresses: list[AddressCreate] | None = Field(None, max_length=20)
 
 
 class EmailPublic(_Schema):

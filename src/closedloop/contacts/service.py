@@ -22,12 +22,12 @@ from closedloop.contacts.normalize import (
     search_key,
 )
 from closedloop.contacts.schemas import (
-    AddressIn,
-    EmailIn,
+    AddressCreate,
+    EmailCreate,
     PersonCreate,
     PersonFilter,
     PersonUpdate,
-    PhoneIn,
+    PhoneCreate,
 )
 from closedloop.contacts.validation import NOBODY, identifies
 from closedloop.db.base import utcnow
@@ -38,7 +38,7 @@ from closedloop.settings import get_settings
 _SIMPLE_FIELDS = PERSON_FIELD_NAMES
 
 
-def _build_emails(items: list[EmailIn], errors: list[dict[str, Any]]) -> list[Email]:
+def _build_emails(items: list[EmailCreate], errors: list[dict[str, Any]]) -> list[Email]:
     out: list[Email] = []
     for i, item in enumerate(items):
         try:
@@ -54,7 +54,9 @@ def _build_emails(items: list[EmailIn], errors: list[dict[str, Any]]) -> list[Em
     return out
 
 
-def _build_phones(items: list[PhoneIn], country: str, errors: list[dict[str, Any]]) -> list[Phone]:
+def _build_phones(
+    items: list[PhoneCreate], country: str, errors: list[dict[str, Any]]
+) -> list[Phone]:
     out: list[Phone] = []
     for i, item in enumerate(items):
         try:
@@ -74,7 +76,7 @@ def _build_phones(items: list[PhoneIn], country: str, errors: list[dict[str, Any
     return out
 
 
-def _build_addresses(items: list[AddressIn]) -> list[Address]:
+def _build_addresses(items: list[AddressCreate]) -> list[Address]:
     return [
         Address(
             **item.model_dump(exclude={"kind", "postal_code"}),

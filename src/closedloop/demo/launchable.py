@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from closedloop.campaigns import lifecycle, service
 from closedloop.campaigns.models import Campaign, Offer
-from closedloop.campaigns.schemas import CampaignCreate, CellIn, WaveIn
-from closedloop.campaigns.templates import ContentIn, TemplateCreate, create_template
+from closedloop.campaigns.schemas import CampaignCreate, CellCreate, WaveCreate
+from closedloop.campaigns.templates import ContentCreate, TemplateCreate, create_template
 from closedloop.consent.models import ConsentCurrent
 from closedloop.segments import freeze_members
 from closedloop.vocab import Channel, ConsentState, Purpose
@@ -72,7 +72,7 @@ def ensure_launchable_campaign(session: Session, *, by: str = "demo") -> str | N
         name="Book club invitation",
         channel=Channel.EMAIL,
         contents=[
-            ContentIn(
+            ContentCreate(
                 locale="en",
                 subject="Join the book club, {{ person.given_name | default('reader') }}",
                 body=HTML,
@@ -91,9 +91,9 @@ def ensure_launchable_campaign(session: Session, *, by: str = "demo") -> str | N
         cost_per_contact=Decimal("0.01"),
         starts_on=start,
         ends_on=start + timedelta(days=30),
-        waves=[WaveIn(name="Wave 1", expected_volume=len(people))],
+        waves=[WaveCreate(name="Wave 1", expected_volume=len(people))],
         cells=[
-            CellIn(
+            CellCreate(
                 code="A",
                 name="E-mail: book club",
                 channel=Channel.EMAIL,
@@ -101,7 +101,9 @@ def ensure_launchable_campaign(session: Session, *, by: str = "demo") -> str | N
                 offer="DEMO-CLUB",
                 share=0.9,
             ),
-            CellIn(code="CONTROL", name="Control group (no message)", is_control=True, share=0.1),
+            CellCreate(
+                code="CONTROL", name="Control group (no message)", is_control=True, share=0.1
+            ),
         ],
     )
     campaign = service.create_campaign(session, data, created_by=by)

@@ -36,7 +36,7 @@ from closedloop.contacts.models import Person, Phone
 from closedloop.db.base import as_utc, utcnow
 from closedloop.errors import Conflict, NotFound, ValidationFailed
 from closedloop.responses import calltimes
-from closedloop.responses.desk import CallIn, CallOutcome, record_call
+from closedloop.responses.desk import CallCreate, CallOutcome, record_call
 from closedloop.responses.models import Response
 from closedloop.responses.settings import get_response_settings
 from closedloop.settings import get_settings
@@ -285,7 +285,7 @@ def finish_call(
             )
     response = record_call(
         session,
-        CallIn(
+        CallCreate(
             person_id=row.person_id,
             outcome=outcome,
             communication_id=row.id,

@@ -52,7 +52,7 @@ class RsvpAnswer(StrEnum):
     NO_SHOW = "no_show"
 
 
-class CallIn(BaseModel):
+class CallCreate(BaseModel):
     """A call's outcome, as the agent records it."""
 
     person_id: DbId
@@ -64,7 +64,7 @@ class CallIn(BaseModel):
     occurred_at: UtcDatetime | None = None
 
 
-class RsvpIn(BaseModel):
+class RsvpCreate(BaseModel):
     """An answer to an event invitation, or attendance."""
 
     person_id: DbId
@@ -125,7 +125,7 @@ def _person(session: Session, person_id: int) -> int:
         ) from exc
 
 
-def record_call(session: Session, data: CallIn, *, agent: str | None = None) -> Response:
+def record_call(session: Session, data: CallCreate, *, agent: str | None = None) -> Response:
     """Record a call outcome (``do_not_call`` also withdraws phone consent)."""
     pid = _person(session, data.person_id)
     comm = _message(session, pid, data.communication_id, data.campaign_id)
@@ -155,7 +155,7 @@ def record_call(session: Session, data: CallIn, *, agent: str | None = None) -> 
     return response
 
 
-def record_rsvp(session: Session, data: RsvpIn) -> Response:
+def record_rsvp(session: Session, data: RsvpCreate) -> Response:
     """Record an invitation's answer (kind ``rsvp``) or attendance (``attendance``)."""
     pid = _person(session, data.person_id)
     comm = _message(session, pid, data.communication_id, data.campaign_id)

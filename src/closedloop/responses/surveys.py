@@ -53,7 +53,7 @@ class QuestionKind(StrEnum):
     TEXT = "text"
 
 
-class QuestionIn(BaseModel):
+class QuestionCreate(BaseModel):
     """A question of a new survey."""
 
     code: Code
@@ -66,7 +66,7 @@ class QuestionIn(BaseModel):
     attribute_code: Code | None = None
 
     @model_validator(mode="after")
-    def _shape(self) -> QuestionIn:
+    def _shape(self) -> QuestionCreate:
         if self.kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
             if not self.choices or len(set(self.choices)) < 2:
                 raise ValueError(f"{self.code}: a choice question needs two different choices")
@@ -81,17 +81,17 @@ class QuestionIn(BaseModel):
         return self
 
 
-class SurveyIn(BaseModel):
+class SurveyCreate(BaseModel):
     """A new survey and its questions (in order)."""
 
     code: Code
     title: Text = Field(min_length=1, max_length=200)
     intro: Text | None = Field(default=None, max_length=5000)
     campaign_id: DbId | None = None
-    questions: list[QuestionIn] = Field(min_length=1, max_length=100)
+    questions: list[QuestionCreate] = Field(min_length=1, max_length=100)
 
     @model_validator(mode="after")
-    def _unique(self) -> SurveyIn:
+    def _unique(self) -> SurveyCreate:
         codes = [q.code for q in self.questions]
         if len(set(codes)) != len(codes):
             raise ValueError("question codes must be different")
@@ -111,7 +111,7 @@ _FITS = {
 }
 
 
-def create_survey(session: Session, data: SurveyIn) -> Survey:
+def create_survey(session: Session, data: SurveyCreate) -> Survey:
     """Create a survey; its code must be new and attribute codes must exist and fit."""
     if session.scalar(select(Survey.id).where(Survey.code == data.code)) is not None:
         raise Conflict(f"A survey {data.code!r} exists already.")

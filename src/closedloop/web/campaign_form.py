@@ -228,7 +228,7 @@ def _cells(parsed: CampaignForm, gettext: Gettext) -> list[dict[str, Any]]:
 
 
 def targeting(parsed: CampaignForm, treatments: int, gettext: Gettext) -> dict[str, Any]:
-    """The tests' settings (as :class:`~closedloop.campaigns.schemas.TestsIn`): value-tier
+    """The tests' settings (as :class:`~closedloop.campaigns.schemas.TestsCreate`): value-tier
     stratification, one per household and the A/B test (``ab_test`` None: no A/B test)."""
     v = parsed.values
     out: dict[str, Any] = {"stratify_by_tier": bool(v["stratify_by_tier"]),

@@ -102,7 +102,7 @@ def apply_op(parsed: SurveyForm, op: str) -> bool:
 
 
 def document(parsed: SurveyForm, gettext: Gettext) -> dict[str, Any]:
-    """The survey document of the form (for SurveyIn); errors are added to ``parsed``."""
+    """The survey document of the form (for SurveyCreate); errors are added to ``parsed``."""
     parsed.check_controls(gettext)
     v = parsed.values
     doc: dict[str, Any] = {"code": v["code"], "title": v["title"], "intro": v["intro"] or None}

@@ -9,7 +9,7 @@ from tests.integration.campaigns.waves import email_template, wave
 from closedloop.campaigns.checks import analyse_wave
 from closedloop.campaigns.models import Cell, MessageContent
 from closedloop.campaigns.seeds import SeedCreate, add_seed
-from closedloop.campaigns.templates import ContentIn, TemplateCreate, create_template
+from closedloop.campaigns.templates import ContentCreate, TemplateCreate, create_template
 from closedloop.channels import ChannelSettings
 from closedloop.consent.service import record_consent
 from closedloop.contacts.models import Person
@@ -83,7 +83,7 @@ def test_sms_over_budget_and_ucs2_are_counted(factory: sessionmaker[Session]) ->
                 code="sms",
                 name="SMS",
                 channel=Channel.SMS,
-                contents=[ContentIn(locale="en", body=long_gsm)],
+                contents=[ContentCreate(locale="en", body=long_gsm)],
             ),
         ).id
         setup = wave(s, 3, channel=Channel.SMS, template_id=t, phone=True, code="S1")
@@ -93,7 +93,7 @@ def test_sms_over_budget_and_ucs2_are_counted(factory: sessionmaker[Session]) ->
                 code="sms2",
                 name="SMS",
                 channel=Channel.SMS,
-                contents=[ContentIn(locale="en", body="It’s {{ offer.name }}")],
+                contents=[ContentCreate(locale="en", body="It’s {{ offer.name }}")],
             ),
         )
         s.execute(update(Cell).where(Cell.id == setup.cell_id).values(template_id=t))

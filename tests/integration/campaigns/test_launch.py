@@ -15,7 +15,7 @@ from tests.integration.campaigns.waves import Rejecting, email_template, person,
 
 from closedloop.campaigns import lifecycle, service
 from closedloop.campaigns.models import Communication, Offer, Wave
-from closedloop.campaigns.schemas import CampaignCreate, CellIn, WaveIn
+from closedloop.campaigns.schemas import CampaignCreate, CellCreate, WaveCreate
 from closedloop.campaigns.sender import WaveSender
 from closedloop.consent.models import Suppression
 from closedloop.consent.service import record_consent
@@ -28,7 +28,7 @@ from closedloop.segments import freeze_members
 from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
 
 
-def _approved(s: Session, n: int, waves: list[WaveIn]) -> tuple[int, list[int]]:
+def _approved(s: Session, n: int, waves: list[WaveCreate]) -> tuple[int, list[int]]:
     email_template(s, code="launch-mail")
     s.add(Offer(code="CLUB", name="Book club", price=Decimal("19.90")))
     people = [person(s, i) for i in range(n)]
@@ -39,7 +39,7 @@ def _approved(s: Session, n: int, waves: list[WaveIn]) -> tuple[int, list[int]]:
         segment_id=segment.id,
         waves=waves,
         cells=[
-            CellIn(
+            CellCreate(
                 code="A", name="Mail", channel=Channel.EMAIL, template="launch-mail", offer="CLUB"
             )
         ],
@@ -59,7 +59,7 @@ def test_launch_extracts_sends_and_honours_what_changed_since_extraction(
     factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with unit_of_work(factory) as s:
-        cid, people = _approved(s, 4, [WaveIn(name="Now")])
+        cid, people = _approved(s, 4, [WaveCreate(name="Now")])
     with unit_of_work(factory) as s:
         report = lifecycle.launch(s, cid, by="bob")
     assert report.status == "running" and report.scheduled == []
@@ -93,7 +93,7 @@ def test_launch_extracts_sends_and_honours_what_changed_since_extraction(
 def test_a_wave_of_the_future_waits_for_its_time(factory: sessionmaker[Session]) -> None:
     later = datetime.now(UTC) + timedelta(days=3)
     with unit_of_work(factory) as s:
-        cid, _people = _approved(s, 2, [WaveIn(name="Later", scheduled_at=later)])
+        cid, _people = _approved(s, 2, [WaveCreate(name="Later", scheduled_at=later)])
     with unit_of_work(factory) as s:
         report = lifecycle.launch(s, cid, by="bob")
     assert (report.status, report.started) == ("scheduled", [])
@@ -114,7 +114,7 @@ def test_a_wave_of_the_future_waits_for_its_time(factory: sessionmaker[Session])
 
 def test_launch_is_refused_until_approved(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory) as s:
-        cid, _people = _approved(s, 1, [WaveIn(name="Now")])
+        cid, _people = _approved(s, 1, [WaveCreate(name="Now")])
         service.get_campaign(s, cid).status = "draft"
     with (
         pytest.raises(Refused, match="is draft: it cannot be launched"),
@@ -127,7 +127,7 @@ def test_the_worker_sends_a_launched_campaign_and_completes_it(
     engine: Engine, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with unit_of_work(factory) as s:
-        cid, _people = _approved(s, 3, [WaveIn(name="Now")])
+        cid, _people = _approved(s, 3, [WaveCreate(name="Now")])
     with unit_of_work(factory) as s:
         lifecycle.launch(s, cid, by="bob")
     handler = Rejecting()
@@ -152,8 +152,8 @@ def test_approval_of_a_large_segment_renders_a_sample_and_says_so(
         people = [person(s, i) for i in range(8)]
         segment = freeze_members(s, "Readers", people, {"kind": "test"})
         data = CampaignCreate(code="BIG", name="Big", segment_id=segment.id,
-                              waves=[WaveIn(name="Now")],
-                              cells=[CellIn(code="A", name="Mail", channel=Channel.EMAIL,
+                              waves=[WaveCreate(name="Now")],
+                              cells=[CellCreate(code="A", name="Mail", channel=Channel.EMAIL,
                                             template="sample-mail", offer="CLUB")])  # fmt: skip
         campaign = service.create_campaign(s, data, created_by="alice")
         first = approval_checks.analyse_for_approval(s, campaign)

@@ -14,7 +14,7 @@ from tests.integration.campaigns.waves import Rejecting, email_template, person,
 from closedloop.campaigns import lifecycle, service
 from closedloop.campaigns.ledger import queue_rows
 from closedloop.campaigns.models import Campaign, Cell, Communication, Offer, Wave
-from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate, CellIn, WaveIn
+from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate, CellCreate, WaveCreate
 from closedloop.campaigns.sender import WaveSender
 from closedloop.db.uow import unit_of_work
 from closedloop.errors import Conflict, Refused, ValidationFailed
@@ -35,9 +35,9 @@ def _draft(s: Session, code: str = "SPRING", **kw: object) -> Campaign:
         cost_per_contact=Decimal("0.02"),
         starts_on=datetime(2027, 3, 1).date(),
         ends_on=datetime(2027, 3, 31).date(),
-        waves=[WaveIn(name="Wave 1", expected_volume=1000)],
+        waves=[WaveCreate(name="Wave 1", expected_volume=1000)],
         cells=[
-            CellIn(
+            CellCreate(
                 code="A",
                 name="Mail A",
                 channel=Channel.EMAIL,
@@ -46,7 +46,7 @@ def _draft(s: Session, code: str = "SPRING", **kw: object) -> Campaign:
                 price=Decimal("8.90"),
                 share=0.9,
             ),
-            CellIn(code="CONTROL", name="Hold-out", is_control=True, share=0.1),
+            CellCreate(code="CONTROL", name="Hold-out", is_control=True, share=0.1),
         ],
         **kw,  # type: ignore[arg-type]
     )
@@ -75,7 +75,7 @@ def test_bad_references_name_the_field_and_store_nothing(factory: sessionmaker[S
     bad = CampaignCreate(
         code="BAD",
         name="Bad",
-        cells=[CellIn(code="A", name="A", channel=Channel.SMS, template="sms-not")],
+        cells=[CellCreate(code="A", name="A", channel=Channel.SMS, template="sms-not")],
     )
     with pytest.raises(ValidationFailed) as caught, unit_of_work(factory) as s:
         service.create_campaign(s, bad)
@@ -84,7 +84,7 @@ def test_bad_references_name_the_field_and_store_nothing(factory: sessionmaker[S
     with factory() as s:
         assert s.scalar(select(Campaign).where(Campaign.code == "BAD")) is None
     with pytest.raises(ValueError, match="control group gets no channel"):
-        CellIn(code="C", name="C", is_control=True, channel=Channel.EMAIL)
+        CellCreate(code="C", name="C", is_control=True, channel=Channel.EMAIL)
 
 
 def test_approval_needs_a_complete_campaign_and_another_marketer_when_configured(

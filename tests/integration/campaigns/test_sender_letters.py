@@ -14,7 +14,7 @@ from tests.integration.campaigns.waves import wave
 
 from closedloop.campaigns.models import Communication
 from closedloop.campaigns.sender import WaveSender
-from closedloop.campaigns.templates import ContentIn, TemplateCreate, create_template
+from closedloop.campaigns.templates import ContentCreate, TemplateCreate, create_template
 from closedloop.channels import PostalAddress, address_block
 from closedloop.channels.letter import LetterChannel
 from closedloop.channels.settings import ChannelSettings
@@ -33,7 +33,7 @@ def _letters(factory: sessionmaker[Session], n: int) -> int:
                 code="letter",
                 name="Letter",
                 channel=Channel.LETTER,
-                contents=[ContentIn(locale="en", subject="Your book club", body=BODY)],
+                contents=[ContentCreate(locale="en", subject="Your book club", body=BODY)],
             ),
         ).id
         setup = wave(s, n, channel=Channel.LETTER, template_id=t, postal=True, email=False)

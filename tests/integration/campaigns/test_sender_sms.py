@@ -18,7 +18,7 @@ from tests.net import free_port
 
 from closedloop.campaigns.models import Communication
 from closedloop.campaigns.sender import WaveSender
-from closedloop.campaigns.templates import ContentIn, TemplateCreate, create_template
+from closedloop.campaigns.templates import ContentCreate, TemplateCreate, create_template
 from closedloop.channels import sms_length
 from closedloop.db.uow import unit_of_work
 from closedloop.vocab import Channel
@@ -79,7 +79,9 @@ def test_sms_go_through_the_provider_with_500s_retried_and_timeouts_unconfirmed(
                 name="SMS",
                 channel=Channel.SMS,
                 contents=[
-                    ContentIn(locale="en", body='{{ person.given_name }}: "{{ offer.name }}" -20%')
+                    ContentCreate(
+                        locale="en", body='{{ person.given_name }}: "{{ offer.name }}" -20%'
+                    )
                 ],
             ),
         ).id

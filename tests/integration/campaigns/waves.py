@@ -15,7 +15,7 @@ from tests.net import free_port
 
 from closedloop.campaigns.ledger import queue_rows
 from closedloop.campaigns.models import Campaign, Cell, Offer, Wave
-from closedloop.campaigns.templates import ContentIn, TemplateCreate, create_template
+from closedloop.campaigns.templates import ContentCreate, TemplateCreate, create_template
 from closedloop.consent.service import record_consent
 from closedloop.contacts.models import Address, Email, Person, Phone
 from closedloop.settings import get_settings
@@ -46,7 +46,7 @@ def email_template(
     code: str = "news",
     locales: Sequence[str] = ("en",),
 ) -> int:
-    contents = [ContentIn(locale=loc, subject=subject, body=body) for loc in locales]
+    contents = [ContentCreate(locale=loc, subject=subject, body=body) for loc in locales]
     data = TemplateCreate(code=code, name="News", channel=Channel.EMAIL, contents=contents)
     return create_template(session, data).id
 

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.contacts import service
 from closedloop.contacts.schemas import (
-    AddressIn,
-    EmailIn,
+    AddressCreate,
+    EmailCreate,
     PersonCreate,
     PersonFilter,
     PersonUpdate,
-    PhoneIn,
+    PhoneCreate,
 )
 from closedloop.errors import Conflict, NotFound, Refused, ValidationFailed
 from closedloop.transactions.models import Order
@@ -49,8 +49,8 @@ def test_create_normalises_contact_points(session: Session) -> None:
 def test_invalid_contact_points_name_each_field(session: Session) -> None:
     data = PersonCreate(
         family_name="X",
-        emails=[EmailIn(address="ok@example.org"), EmailIn(address="not-an-email")],
-        phones=[PhoneIn(number="123")],
+        emails=[EmailCreate(address="ok@example.org"), EmailCreate(address="not-an-email")],
+        phones=[PhoneCreate(number="123")],
     )
     with pytest.raises(ValidationFailed) as info:
         service.create_person(session, data)
@@ -83,7 +83,7 @@ def test_search_by_name_email_phone_postal_code(
         session,
         given_name="Jean",
         family_name="Dupont",
-        addresses=[AddressIn(postal_code="75011", country="FR").model_dump()],
+        addresses=[AddressCreate(postal_code="75011", country="FR").model_dump()],
     )
     _create(
         session,
@@ -118,7 +118,7 @@ def test_update_with_stale_version_is_refused(factory: sessionmaker[Session]) ->
 def test_contact_only_update_bumps_version(session: Session) -> None:
     pid = _create(session, family_name="Martin")
     service.update_person(
-        session, pid, PersonUpdate(version=1, emails=[EmailIn(address="m@example.org")])
+        session, pid, PersonUpdate(version=1, emails=[EmailCreate(address="m@example.org")])
     )
     session.commit()
     person = service.get_person(session, pid)
@@ -171,11 +171,11 @@ def test_changing_the_primary_email_keeps_the_other_rows_and_their_origin(
         PersonUpdate(
             version=person.version,
             emails=[
-                EmailIn(address="Anna@Home.example", is_primary=True),
-                EmailIn(address="anna@work.example"),
-                EmailIn(address="anna@new.example"),
+                EmailCreate(address="Anna@Home.example", is_primary=True),
+                EmailCreate(address="anna@work.example"),
+                EmailCreate(address="anna@new.example"),
             ],
-            phones=[PhoneIn(number="044 668 18 00", country="CH")],
+            phones=[PhoneCreate(number="044 668 18 00", country="CH")],
         ),
     )
     session.commit()

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from tests.integration.campaigns.waves import WaveSetup, wave
 
 from closedloop.campaigns.models import Wave
-from closedloop.campaigns.templates import ContentIn, TemplateCreate, create_template
-from closedloop.responses.surveys import QuestionIn, SurveyIn, create_survey
+from closedloop.campaigns.templates import ContentCreate, TemplateCreate, create_template
+from closedloop.responses.surveys import QuestionCreate, SurveyCreate, create_survey
 from closedloop.vocab import Channel
 
 SCRIPT = "Hello {{ person.given_name }}, this is the book club: {{ offer.name }} for you."
@@ -30,7 +30,7 @@ def phone_wave(
             code=f"script-{code}",
             name="Call script",
             channel=Channel.PHONE,
-            contents=[ContentIn(locale="en", body=SCRIPT)],
+            contents=[ContentCreate(locale="en", body=SCRIPT)],
         ),
     ).id
     setup = wave(session, n, channel=Channel.PHONE, template_id=script, code=code, phone=True)
@@ -39,13 +39,13 @@ def phone_wave(
     if survey:
         create_survey(
             session,
-            SurveyIn(
+            SurveyCreate(
                 code=f"sat-{code}",
                 title="Satisfaction",
                 campaign_id=setup.campaign_id,
                 questions=[
-                    QuestionIn(code="nps", text="Would you recommend us?", kind="nps"),
-                    QuestionIn(
+                    QuestionCreate(code="nps", text="Would you recommend us?", kind="nps"),
+                    QuestionCreate(
                         code="genre",
                         text="Favourite genre?",
                         kind="single",

@@ -22,7 +22,7 @@ from tests.integration.responses.calls import phone_wave
 
 from closedloop.campaigns import lifecycle, service
 from closedloop.campaigns.models import Campaign, Communication, Offer, Wave
-from closedloop.campaigns.schemas import CampaignCreate, CellIn, WaveIn
+from closedloop.campaigns.schemas import CampaignCreate, CellCreate, WaveCreate
 from closedloop.campaigns.sender import WaveSender
 from closedloop.consent.preferences import withdraw_all
 from closedloop.contacts.models import Person, Phone
@@ -272,11 +272,11 @@ def test_a_launched_campaign_mails_some_and_leaves_its_calls_to_the_desk(
             code="MIX",
             name="Mixed",
             segment_id=segment.id,
-            waves=[WaveIn(name="Now")],
+            waves=[WaveCreate(name="Now")],
             cells=[
-                CellIn(code="M", name="Mail", channel=Channel.EMAIL, template="mix-mail",
+                CellCreate(code="M", name="Mail", channel=Channel.EMAIL, template="mix-mail",
                        offer="CLUB", share=0.5),
-                CellIn(code="P", name="Calls", channel=Channel.PHONE, offer="CLUB", share=0.5),
+                CellCreate(code="P", name="Calls", channel=Channel.PHONE, offer="CLUB", share=0.5),
             ],
         )  # fmt: skip
         cid = service.create_campaign(s, data, created_by="alice").id

@@ -11,7 +11,7 @@ from tests.integration.segments.world import category, order, person, product
 
 from closedloop.bootstrap import load_plugins
 from closedloop.campaigns.compose import recommendations_for
-from closedloop.campaigns.templates import ContentIn, base_context, compile_template
+from closedloop.campaigns.templates import ContentCreate, base_context, compile_template
 from closedloop.db.uow import unit_of_work
 from closedloop.transactions.models import Product
 from closedloop.vocab import Channel
@@ -38,7 +38,7 @@ def test_a_template_lists_the_persons_next_best_products(factory: sessionmaker[S
         ann = person(s, given_name="Ann")
         order(s, ann, date(2026, 10, 1), [(crime[0], "10")])
     renderer, problems = compile_template(
-        Channel.EMAIL, "en", [ContentIn(locale="en", subject="For you", body=BODY)]
+        Channel.EMAIL, "en", [ContentCreate(locale="en", subject="For you", body=BODY)]
     )
     assert renderer is not None, problems
     with factory() as s:

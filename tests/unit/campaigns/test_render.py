@@ -11,13 +11,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from closedloop.campaigns import render
 from closedloop.campaigns.render import Fields, Rendered, RenderFailed, with_tracking
-from closedloop.campaigns.templates import ContentIn, compile_template
+from closedloop.campaigns.templates import ContentCreate, compile_template
 from closedloop.campaigns.tracking import read_click, read_open
 from closedloop.vocab import Channel
 
 
 def _renderer(body: str, subject: str | None = "Hi", **kw: str) -> object:
-    contents = [ContentIn(locale=kw.get("locale", "en"), subject=subject, body=body)]
+    contents = [ContentCreate(locale=kw.get("locale", "en"), subject=subject, body=body)]
     renderer, problems = compile_template(Channel.EMAIL, "en", contents)
     assert not problems, problems
     return renderer
@@ -25,7 +25,7 @@ def _renderer(body: str, subject: str | None = "Hi", **kw: str) -> object:
 
 def _problems(body: str, subject: str | None = "Hi") -> list[str]:
     _r, problems = compile_template(
-        Channel.EMAIL, "en", [ContentIn(locale="en", subject=subject, body=body)]
+        Channel.EMAIL, "en", [ContentCreate(locale="en", subject=subject, body=body)]
     )
     return [str(p) for p in problems]
 
@@ -95,8 +95,8 @@ def test_an_empty_field_needs_a_fallback() -> None:
 
 def test_locale_variants_and_locale_aware_money() -> None:
     contents = [
-        ContentIn(locale="en", subject="Offer", body="<p>{{ offer.price | money }}</p>"),
-        ContentIn(locale="fr", subject="Offre", body="<p>{{ offer.price | money }}</p>"),
+        ContentCreate(locale="en", subject="Offer", body="<p>{{ offer.price | money }}</p>"),
+        ContentCreate(locale="fr", subject="Offre", body="<p>{{ offer.price | money }}</p>"),
     ]
     renderer, _ = compile_template(Channel.EMAIL, "en", contents)
     assert renderer is not None

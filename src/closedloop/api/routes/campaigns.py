@@ -44,14 +44,14 @@ class CampaignDetail(CampaignPublic):
     conflicts: list[str] = Field(description="Pressure, gap and capacity conflicts.")
 
 
-class EditOut(CampaignPublic):
+class EditPublic(CampaignPublic):
     """The campaign an edit wrote to: the same one or a new version of a running one."""
 
     new_version: bool
     approval_withdrawn: bool
 
 
-class WaveStartOut(BaseModel):
+class WaveStartPublic(BaseModel):
     """A wave started: its messages queued and the send job."""
 
     wave_id: int
@@ -59,17 +59,17 @@ class WaveStartOut(BaseModel):
     job_id: int
 
 
-class LaunchOut(BaseModel):
+class LaunchPublic(BaseModel):
     """What launch or resume did."""
 
     campaign_id: int
     status: str
-    started: list[WaveStartOut]
+    started: list[WaveStartPublic]
     scheduled: list[int]
     superseded: list[int]
 
 
-class CancelOut(BaseModel):
+class CancelPublic(BaseModel):
     """A cancelled campaign and how many queued messages were skipped."""
 
     campaign_id: int
@@ -88,7 +88,7 @@ class WaveProgress(BaseModel):
     done: float | None
 
 
-class StatusOut(BaseModel):
+class StatusPublic(BaseModel):
     """A campaign's progress."""
 
     id: int
@@ -98,24 +98,24 @@ class StatusOut(BaseModel):
     waves: list[WaveProgress]
 
 
-class SendOut(BaseModel):
+class SendPublic(BaseModel):
     """The send jobs queued, one per running wave."""
 
     campaign_id: int
     jobs: dict[int, int] = Field(description="Wave id → job id.")
 
 
-def _launch(report: lifecycle.LaunchReport) -> LaunchOut:
-    return LaunchOut(
+def _launch(report: lifecycle.LaunchReport) -> LaunchPublic:
+    return LaunchPublic(
         campaign_id=report.campaign_id,
         status=report.status,
-        started=[WaveStartOut(**vars(s)) for s in report.started],
+        started=[WaveStartPublic(**vars(s)) for s in report.started],
         scheduled=report.scheduled,
         superseded=report.superseded,
     )
 
 
-def progress(session: Session, campaign_id: int) -> StatusOut:
+def progress(session: Session, campaign_id: int) -> StatusPublic:
     """The campaign's progress (settling waves whose messages are all done)."""
     campaign = lifecycle.settle(session, campaign_id)
     shown = service.describe(session, campaign)
@@ -133,7 +133,7 @@ def progress(session: Session, campaign_id: int) -> StatusOut:
                 done=(total - pending) / total if total else None,
             )
         )
-    return StatusOut(
+    return StatusPublic(
         id=shown.id, code=shown.code, version=shown.version, status=shown.status, waves=waves
     )
 
@@ -189,17 +189,19 @@ def get_campaign(session: DbSession, user: Reader, campaign_id: CampaignId) -> C
 
 
 @router.patch(
-    "/{campaign_id}", response_model=EditOut, responses=problem_responses(401, 403, 404, 409, 422)
+    "/{campaign_id}",
+    response_model=EditPublic,
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def edit_campaign(
     session: DbSession, user: Writer, campaign_id: CampaignId, data: CampaignUpdate
-) -> EditOut:
+) -> EditPublic:
     """Change a campaign: a draft in place, an approved or scheduled one back to draft, a
     running or paused one through a new version (its content is frozen)."""
     result = lifecycle.edit(session, campaign_id, data, by=user.username)
     audit(session, user, "update", "campaign", result.campaign.id, channel="api")
     shown = service.describe(session, result.campaign)
-    return EditOut(
+    return EditPublic(
         **shown.model_dump(),
         new_version=result.new_version,
         approval_withdrawn=result.approval_withdrawn,
@@ -227,10 +229,10 @@ def _said(finding: Any) -> str:
 
 @router.post(
     "/{campaign_id}/launch",
-    response_model=LaunchOut,
+    response_model=LaunchPublic,
     responses=problem_responses(401, 403, 404, 409),
 )
-def launch_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> LaunchOut:
+def launch_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> LaunchPublic:
     """Launch an approved campaign: due waves are extracted and their send jobs queued;
     later waves are scheduled."""
     report = lifecycle.launch(session, campaign_id, by=user.username)
@@ -240,10 +242,10 @@ def launch_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -
 
 @router.post(
     "/{campaign_id}/pause",
-    response_model=StatusOut,
+    response_model=StatusPublic,
     responses=problem_responses(401, 403, 404, 409),
 )
-def pause_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> StatusOut:
+def pause_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> StatusPublic:
     """Pause a scheduled or running campaign (its senders stop after the batch in hand)."""
     lifecycle.pause(session, campaign_id)
     audit(session, user, "pause", "campaign", campaign_id, channel="api")
@@ -252,10 +254,10 @@ def pause_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) ->
 
 @router.post(
     "/{campaign_id}/resume",
-    response_model=LaunchOut,
+    response_model=LaunchPublic,
     responses=problem_responses(401, 403, 404, 409),
 )
-def resume_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> LaunchOut:
+def resume_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> LaunchPublic:
     """Resume a paused campaign: its waves' sending is queued again."""
     report = lifecycle.resume(session, campaign_id, by=user.username)
     audit(session, user, "resume", "campaign", campaign_id, channel="api")
@@ -264,23 +266,23 @@ def resume_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -
 
 @router.post(
     "/{campaign_id}/cancel",
-    response_model=CancelOut,
+    response_model=CancelPublic,
     responses=problem_responses(401, 403, 404, 409),
 )
-def cancel_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> CancelOut:
+def cancel_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> CancelPublic:
     """Cancel a campaign: its queued messages are skipped (sent ones stay in the history)."""
     campaign, skipped = lifecycle.cancel(session, campaign_id)
     audit(session, user, "cancel", "campaign", campaign_id, channel="api")
-    return CancelOut(campaign_id=campaign.id, status=campaign.status, skipped=skipped)
+    return CancelPublic(campaign_id=campaign.id, status=campaign.status, skipped=skipped)
 
 
 @router.post(
     "/{campaign_id}/send",
-    response_model=SendOut,
+    response_model=SendPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(401, 403, 404, 409),
 )
-def send_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> SendOut:
+def send_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> SendPublic:
     """Queue the sending of every running wave (a ``campaigns.send`` job each; a wave already
     being sent is not sent twice: one sender works on a wave at a time)."""
     campaign = service.get_campaign(session, campaign_id)
@@ -294,13 +296,13 @@ def send_campaign(session: DbSession, user: Sender, campaign_id: CampaignId) -> 
     if not jobs:
         raise ValidationFailed(f"Campaign {campaign.code} has no running wave to send.")
     audit(session, user, "send", "campaign", campaign_id, channel="api")
-    return SendOut(campaign_id=campaign_id, jobs=jobs)
+    return SendPublic(campaign_id=campaign_id, jobs=jobs)
 
 
 @router.get(
-    "/{campaign_id}/status", response_model=StatusOut, responses=problem_responses(401, 403, 404)
+    "/{campaign_id}/status", response_model=StatusPublic, responses=problem_responses(401, 403, 404)
 )
-def campaign_status(session: DbSession, user: Reader, campaign_id: CampaignId) -> StatusOut:
+def campaign_status(session: DbSession, user: Reader, campaign_id: CampaignId) -> StatusPublic:
     """A campaign's progress: each wave's messages by status and the share settled."""
     service.get_campaign(session, campaign_id)
     return progress(session, campaign_id)

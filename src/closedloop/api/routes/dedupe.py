@@ -36,7 +36,7 @@ class Step(BaseModel):
     weight: float
 
 
-class CandidateOut(BaseModel):
+class CandidatePublic(BaseModel):
     """A stored person who may be the same as the one checked."""
 
     person_id: int
@@ -48,13 +48,13 @@ class CandidateOut(BaseModel):
     explanation: list[Step]
 
 
-class CandidatesOut(BaseModel):
+class CandidatesPublic(BaseModel):
     """Candidate duplicates, most likely first (only those at or above the review threshold)."""
 
-    items: list[CandidateOut]
+    items: list[CandidatePublic]
 
 
-class PairOut(BaseModel):
+class PairPublic(BaseModel):
     """A predicted pair and what became of it."""
 
     id: int
@@ -72,28 +72,28 @@ class PairOut(BaseModel):
 
 
 class PairPage(BaseModel):
-    items: list[PairOut]
+    items: list[PairPublic]
     total: int
     limit: int
     offset: int
 
 
-class DecisionIn(BaseModel):
+class DecisionCreate(BaseModel):
     """``accept`` merges the pair, ``reject`` leaves it apart this time, ``not_duplicate``
     leaves it apart for good (never proposed again)."""
 
     decision: Literal["accept", "reject", "not_duplicate"]
 
 
-class MergeIn(BaseModel):
+class MergeCreate(BaseModel):
     source_id: DbId = Field(description="The person merged into this one.")
 
 
-class UnmergeIn(BaseModel):
+class UnmergeCreate(BaseModel):
     force: bool = Field(False, description="Undo even if the golden record changed since.")
 
 
-class MergeOut(BaseModel):
+class MergePublic(BaseModel):
     """A merge event (without its snapshots)."""
 
     id: int
@@ -111,10 +111,10 @@ def _display(record: dict[str, Any]) -> str:
     return " ".join(parts) if parts else f"#{record.get('record_id')}"
 
 
-def _candidates(found: list[Candidate]) -> CandidatesOut:
-    return CandidatesOut(
+def _candidates(found: list[Candidate]) -> CandidatesPublic:
+    return CandidatesPublic(
         items=[
-            CandidateOut(
+            CandidatePublic(
                 person_id=c.person_id,
                 display_name=_display(c.record),
                 match_probability=c.match_probability,
@@ -128,8 +128,8 @@ def _candidates(found: list[Candidate]) -> CandidatesOut:
     )
 
 
-def _pair(row: Any) -> PairOut:
-    return PairOut(
+def _pair(row: Any) -> PairPublic:
+    return PairPublic(
         id=row.id,
         person_l_id=row.person_l_id,
         person_r_id=row.person_r_id,
@@ -145,9 +145,9 @@ def _pair(row: Any) -> PairOut:
     )
 
 
-def _merge(event: Any) -> MergeOut:
+def _merge(event: Any) -> MergePublic:
     merged_at: datetime = event.merged_at
-    return MergeOut(
+    return MergePublic(
         id=event.id,
         golden_id=event.golden_id,
         source_id=event.source_id,
@@ -161,10 +161,10 @@ def _merge(event: Any) -> MergeOut:
 
 @router.post(
     "/persons/check-duplicates",
-    response_model=CandidatesOut,
+    response_model=CandidatesPublic,
     responses=problem_responses(401, 403, 422),
 )
-def check_duplicates(data: PersonCreate, db: DbSession, user: PersonsReader) -> CandidatesOut:
+def check_duplicates(data: PersonCreate, db: DbSession, user: PersonsReader) -> CandidatesPublic:
     """Check a person *before* creating them: the stored persons who may be the same, with
     their scores and the reasons (nothing is stored)."""
     found = find_candidates(db, data)
@@ -175,10 +175,10 @@ def check_duplicates(data: PersonCreate, db: DbSession, user: PersonsReader) -> 
 
 @router.get(
     "/persons/{person_id}/duplicates",
-    response_model=CandidatesOut,
+    response_model=CandidatesPublic,
     responses=problem_responses(401, 403, 404, 422),
 )
-def person_duplicates(person_id: Id, db: DbSession, user: PersonsReader) -> CandidatesOut:
+def person_duplicates(person_id: Id, db: DbSession, user: PersonsReader) -> CandidatesPublic:
     """The stored persons who may be duplicates of this one, most likely first."""
     contacts.get_person(db, person_id)
     found = find_candidates(db, person_id)
@@ -203,15 +203,15 @@ def list_pairs(
 
 @router.get(
     "/duplicates/{pair_id}",
-    response_model=PairOut,
+    response_model=PairPublic,
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_pair(pair_id: Id, db: DbSession, user: PersonsReader) -> PairOut:
+def get_pair(pair_id: Id, db: DbSession, user: PersonsReader) -> PairPublic:
     """One candidate pair (as named by a create or update answer's ``pair_id``)."""
     return _pair(queue_service.get_candidate(db, pair_id))
 
 
-class RunIn(BaseModel):
+class RunCreate(BaseModel):
     """Options of a batch deduplication (defaults: ``CLOSEDLOOP_DEDUPE_*``)."""
 
     threshold: float | None = Field(
@@ -245,10 +245,10 @@ class RunQueued(BaseModel):
     responses=problem_responses(401, 403, 409, 422, 429),
     dependencies=[JOB_QUOTA],
 )
-def start_run(db: DbSession, user: PersonsWriter, data: RunIn | None = None) -> RunQueued:
+def start_run(db: DbSession, user: PersonsWriter, data: RunCreate | None = None) -> RunQueued:
     """Queue a batch deduplication of the whole base (a worker runs it: training, scoring,
     merging, the review queue). The answer names the job to poll for progress and result."""
-    options = data or RunIn()
+    options = data or RunCreate()
     job = enqueue_run(
         db,
         threshold=options.threshold,
@@ -265,10 +265,10 @@ def start_run(db: DbSession, user: PersonsWriter, data: RunIn | None = None) -> 
 
 @router.post(
     "/duplicates/{pair_id}/decision",
-    response_model=PairOut,
+    response_model=PairPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def decide(pair_id: Id, data: DecisionIn, db: DbSession, user: PersonsWriter) -> PairOut:
+def decide(pair_id: Id, data: DecisionCreate, db: DbSession, user: PersonsWriter) -> PairPublic:
     """Decide a pair: accept (merge it), reject, or not a duplicate (remembered)."""
     row, event = queue_service.decide(db, pair_id, data.decision, decided_by=user.username)
     audit(db, user, f"dedupe_{data.decision}", "duplicate_pair", pair_id, channel="api",
@@ -278,10 +278,10 @@ def decide(pair_id: Id, data: DecisionIn, db: DbSession, user: PersonsWriter) ->
 
 @router.post(
     "/persons/{person_id}/merge",
-    response_model=MergeOut,
+    response_model=MergePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def merge(person_id: Id, data: MergeIn, db: DbSession, user: PersonsWriter) -> MergeOut:
+def merge(person_id: Id, data: MergeCreate, db: DbSession, user: PersonsWriter) -> MergePublic:
     """Merge another person into this one (this one stays, as the golden record)."""
     event = merge_service.merge_persons(
         db, person_id, data.source_id, reason="manual", merged_by=user.username
@@ -293,12 +293,12 @@ def merge(person_id: Id, data: MergeIn, db: DbSession, user: PersonsWriter) -> M
 
 @router.post(
     "/merges/{merge_id}/unmerge",
-    response_model=MergeOut,
+    response_model=MergePublic,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def unmerge(
-    merge_id: Id, db: DbSession, user: PersonsWriter, data: UnmergeIn | None = None
-) -> MergeOut:
+    merge_id: Id, db: DbSession, user: PersonsWriter, data: UnmergeCreate | None = None
+) -> MergePublic:
     """Undo a merge: both persons and everything that moved return to their state before."""
     event = merge_service.unmerge(
         db, merge_id, undone_by=user.username, force=bool(data and data.force)

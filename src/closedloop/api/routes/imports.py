@@ -43,7 +43,7 @@ BatchId = Annotated[DbId, Path(description="The batch's id.")]
 JobId = Annotated[DbId, Path(description="The import job's id.")]
 
 
-class RejectOut(BaseModel):
+class RejectPublic(BaseModel):
     """One refused value: the file line, the field, the value (cut at 200 characters)."""
 
     line: int
@@ -63,9 +63,9 @@ class ImportSummary(BaseModel):
     counts: dict[str, Any] = Field(
         description="rows, new, updated, unchanged, kept_with_warnings, rejected, duplicates, empty"
     )
-    rejects: list[RejectOut] = Field(description="The first rejects, in file order.")
+    rejects: list[RejectPublic] = Field(description="The first rejects, in file order.")
     rejects_total: int
-    value_warnings: list[RejectOut] = Field(
+    value_warnings: list[RejectPublic] = Field(
         [], description="The first values left out of kept rows, in file order."
     )
     value_warnings_total: int = 0
@@ -77,7 +77,7 @@ class ImportSummary(BaseModel):
     seconds: float = 0.0
 
 
-class ImportJobOut(BaseModel):
+class ImportJobPublic(BaseModel):
     """An import job: queued, running (with its progress), then done with the summary."""
 
     job_id: int
@@ -91,7 +91,7 @@ class ImportJobOut(BaseModel):
     summary: ImportSummary | None = Field(None, description="The batch summary, once done.")
 
 
-class BatchOut(BaseModel):
+class BatchPublic(BaseModel):
     """An import batch as stored."""
 
     id: int
@@ -109,27 +109,29 @@ class BatchOut(BaseModel):
     error: str | None
     rolled_back_at: UtcDatetime | None
     rolled_back_by: str | None
-    rejects: list[RejectOut] = []
+    rejects: list[RejectPublic] = []
     rejects_total: int = 0
-    value_warnings: list[RejectOut] = Field(
+    value_warnings: list[RejectPublic] = Field(
         [], description="The first values left out of kept rows (the rows were stored)."
     )
     value_warnings_total: int = 0
 
 
-def _rejects(db: DbSession, batch_id: int, limit: int, severity: str = "error") -> list[RejectOut]:
+def _rejects(
+    db: DbSession, batch_id: int, limit: int, severity: str = "error"
+) -> list[RejectPublic]:
     return [
-        RejectOut(line=r.line_no, field=r.field, value=r.value, reason=r.reason)
+        RejectPublic(line=r.line_no, field=r.field, value=r.value, reason=r.reason)
         for r in batches.rejects(db, batch_id, limit=limit, severity=severity)
     ]
 
 
-def _job_out(db: DbSession, job_id: int) -> ImportJobOut:
+def _job_out(db: DbSession, job_id: int) -> ImportJobPublic:
     job = background.import_job(db, job_id)
     summary = None
     if job.summary is not None and job.status == "done":
         summary = ImportSummary.model_validate(job.summary)
-    return ImportJobOut(
+    return ImportJobPublic(
         job_id=job.job_id, status=job.status, progress=job.progress, message=job.message,
         error=job.error, batch_id=job.batch_id, dry_run=job.dry_run, counts=job.counts,
         summary=summary,
@@ -138,7 +140,7 @@ def _job_out(db: DbSession, job_id: int) -> ImportJobOut:
 
 @router.post(
     "",
-    response_model=ImportJobOut,
+    response_model=ImportJobPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(400, 401, 403, 409, 422, 429),
     dependencies=[JOB_QUOTA],
@@ -170,7 +172,7 @@ def create_import(
         bool, Form(description="Month-first dates (03/05/2024 = March 5).")
     ] = False,
     default_country: Annotated[str | None, Form(pattern=r"^[A-Za-z]{2}$")] = None,
-) -> ImportJobOut:
+) -> ImportJobPublic:
     """Check an uploaded file and queue its import (dry runs too) as a worker job.
 
     The file must be readable and every column mapped: a column matching no field gives 422
@@ -214,29 +216,33 @@ def create_import(
 
 
 @router.get(
-    "/jobs/{job_id}", response_model=ImportJobOut, responses=problem_responses(401, 403, 404, 422)
+    "/jobs/{job_id}",
+    response_model=ImportJobPublic,
+    responses=problem_responses(401, 403, 404, 422),
 )
-def get_import_job(job_id: JobId, db: DbSession, user: PersonsReader) -> ImportJobOut:
+def get_import_job(job_id: JobId, db: DbSession, user: PersonsReader) -> ImportJobPublic:
     """An import job: its status and progress, its batch once started, the batch summary once
     done. Poll it after `POST /api/v1/imports` (every second or two)."""
     return _job_out(db, job_id)
 
 
-@router.get("", response_model=list[BatchOut], responses=problem_responses(401, 403, 422))
+@router.get("", response_model=list[BatchPublic], responses=problem_responses(401, 403, 422))
 def list_imports(
     db: DbSession,
     user: PersonsReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
-) -> list[BatchOut]:
+) -> list[BatchPublic]:
     """The latest import batches first."""
     return [
-        BatchOut.model_validate(batches.batch_dict(b))
+        BatchPublic.model_validate(batches.batch_dict(b))
         for b in batches.list_batches(db, limit=limit, offset=offset)
     ]
 
 
-@router.get("/{batch_id}", response_model=BatchOut, responses=problem_responses(401, 403, 404, 422))
+@router.get(
+    "/{batch_id}", response_model=BatchPublic, responses=problem_responses(401, 403, 404, 422)
+)
 def get_import(
     batch_id: BatchId,
     db: DbSession,
@@ -244,10 +250,10 @@ def get_import(
     rejects: Annotated[
         int, Query(ge=0, le=10_000, description="How many rejects (and warnings).")
     ] = 100,
-) -> BatchOut:
+) -> BatchPublic:
     """One batch with its counts, its first rejects and its first warnings."""
     batch = batches.get_batch(db, batch_id)
-    out = BatchOut.model_validate(batches.batch_dict(batch))
+    out = BatchPublic.model_validate(batches.batch_dict(batch))
     out.rejects = _rejects(db, batch_id, rejects)
     out.rejects_total = batches.reject_count(db, batch_id)
     out.value_warnings = _rejects(db, batch_id, rejects, "warning")
@@ -286,7 +292,7 @@ def get_warnings_csv(batch_id: BatchId, db: DbSession, user: PersonsReader) -> R
     )
 
 
-class RollbackOut(BaseModel):
+class RollbackPublic(BaseModel):
     """What a rollback did."""
 
     batch_id: int
@@ -310,10 +316,10 @@ class RollbackOut(BaseModel):
 
 @router.post(
     "/{batch_id}/rollback",
-    response_model=RollbackOut,
+    response_model=RollbackPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def rollback_import(batch_id: BatchId, db: DbSession, user: ImportsRollbacker) -> RollbackOut:
+def rollback_import(batch_id: BatchId, db: DbSession, user: ImportsRollbacker) -> RollbackPublic:
     """Undo a whole batch: restore what it changed, remove what it created.
 
     Persons it created who have gained history since (orders from elsewhere,
@@ -326,7 +332,7 @@ def rollback_import(batch_id: BatchId, db: DbSession, user: ImportsRollbacker) -
     done = batches.rollback_batch(get_engine(), batch_id, user=user.username)
     at = done.pop("rolled_back_at")
     audit(db, user, "rollback", "import_batch", batch_id, channel="api", detail=done)
-    return RollbackOut(
+    return RollbackPublic(
         batch_id=batch_id,
         status="rolled_back",
         restored=done["restored"],

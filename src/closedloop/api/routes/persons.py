@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from closedloop.api.auth import PersonsDeleter, PersonsReader, PersonsWriter
 from closedloop.api.errors import ApiProblem, problem_responses
-from closedloop.api.schemas import PersonCardPublic, PersonOut, PersonPage, card_public
+from closedloop.api.schemas import PersonCardPublic, PersonPage, PersonRecordPublic, card_public
 from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person
 from closedloop.contacts.schemas import PersonCreate, PersonFilter, PersonUpdate
@@ -77,9 +77,9 @@ def check_if_match(if_match: str | None, person: Person) -> None:
         )
 
 
-def _public(person: Person, response: Response) -> PersonOut:
+def _public(person: Person, response: Response) -> PersonRecordPublic:
     response.headers["ETag"] = etag(person)
-    return PersonOut.model_validate(person)
+    return PersonRecordPublic.model_validate(person)
 
 
 class DuplicateHint(BaseModel):
@@ -96,7 +96,7 @@ class DuplicateHint(BaseModel):
     pair_status: str | None = Field(None, description="The pair's review status.")
 
 
-class PersonWritten(PersonOut):
+class PersonWritten(PersonRecordPublic):
     """A created or updated person, with the duplicates the online check found."""
 
     duplicate_candidates: list[DuplicateHint] = Field(
@@ -192,7 +192,7 @@ def list_persons(
         },
     )
     return PersonPage(
-        items=[PersonOut.model_validate(p) for p in persons],
+        items=[PersonRecordPublic.model_validate(p) for p in persons],
         total=total,
         total_capped=False,
         total_cap=None,
@@ -224,10 +224,10 @@ def create_person(
     return _written(db, person, response)
 
 
-@router.get("/{person_id}", response_model=PersonOut, responses=_ONE)
+@router.get("/{person_id}", response_model=PersonRecordPublic, responses=_ONE)
 def get_person(
     person_id: PersonId, response: Response, db: DbSession, user: PersonsReader
-) -> PersonOut:
+) -> PersonRecordPublic:
     """Read one person with their contact points; the `ETag` header is their version."""
     person = contacts.get_person(db, person_id)
     audit(db, user, "view", "person", person_id, channel="api")

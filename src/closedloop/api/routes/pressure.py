@@ -27,7 +27,7 @@ Manager = Annotated[User, Depends(requires(Permission.CAMPAIGNS_MANAGE))]
 Reader = Annotated[User, Depends(requires(Permission.CAMPAIGNS_READ))]
 
 
-class RuleIn(BaseModel):
+class RuleCreate(BaseModel):
     """A pressure rule: at most ``max_messages`` (weighted) per ``period_days``."""
 
     name: str = Field(min_length=1, max_length=100, description="Its name (unique).")
@@ -39,13 +39,13 @@ class RuleIn(BaseModel):
     active: bool = True
 
 
-class RuleOut(RuleIn):
+class RulePublic(RuleCreate):
     """A stored pressure rule."""
 
     id: int
 
 
-class StepOut(BaseModel):
+class StepPublic(BaseModel):
     """A stage of the funnel: how many left there, how many are still in after it."""
 
     stage: str
@@ -53,7 +53,7 @@ class StepOut(BaseModel):
     remaining: int
 
 
-class ExclusionOut(BaseModel):
+class ExclusionPublic(BaseModel):
     """A person a wave left out, with the stage and reason."""
 
     person_id: int
@@ -61,37 +61,37 @@ class ExclusionOut(BaseModel):
     reason: str
 
 
-class FunnelOut(BaseModel):
+class FunnelPublic(BaseModel):
     """A wave's funnel: target → each stage → queued → sent."""
 
     wave_id: int
     target: int
-    steps: list[StepOut]
+    steps: list[StepPublic]
     queued: int
     ledger: dict[str, int] = Field(description="The wave's messages by status.")
     sent: int
-    persons: list[ExclusionOut] = Field(
+    persons: list[ExclusionPublic] = Field(
         description="With ?stage=: the persons left out at that stage (paged)."
     )
 
 
-def _out(rule: Any) -> RuleOut:
-    return RuleOut.model_validate(rule, from_attributes=True)
+def _out(rule: Any) -> RulePublic:
+    return RulePublic.model_validate(rule, from_attributes=True)
 
 
-@router.get("/pressure-rules", response_model=list[RuleOut])
-def list_rules(db: DbSession, user: Manager) -> list[RuleOut]:
+@router.get("/pressure-rules", response_model=list[RulePublic])
+def list_rules(db: DbSession, user: Manager) -> list[RulePublic]:
     """Every pressure rule, by name."""
     return [_out(r) for r in pressure_service.list_rules(db)]
 
 
 @router.post(
     "/pressure-rules",
-    response_model=RuleOut,
+    response_model=RulePublic,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(422),
 )
-def save_rule(body: RuleIn, db: DbSession, user: Manager) -> RuleOut:
+def save_rule(body: RuleCreate, db: DbSession, user: Manager) -> RulePublic:
     """Create a pressure rule, or replace the one of the same name."""
     data = body.model_dump()
     data["channel"] = body.channel.value if body.channel else None
@@ -112,7 +112,9 @@ def delete_rule(rule_id: Id, db: DbSession, user: Manager) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/waves/{wave_id}/funnel", response_model=FunnelOut, responses=problem_responses(404))
+@router.get(
+    "/waves/{wave_id}/funnel", response_model=FunnelPublic, responses=problem_responses(404)
+)
 def wave_funnel(
     wave_id: Id,
     db: DbSession,
@@ -121,7 +123,7 @@ def wave_funnel(
                                        + ", ".join(STAGES) + ".", max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="How many persons.")] = 100,
     offset: Offset = 0,
-) -> FunnelOut:  # fmt: skip
+) -> FunnelPublic:  # fmt: skip
     """A wave's extraction funnel; with ``stage``, the persons left out there and why."""
     data = funnel_service.wave_funnel(db, wave_id).as_dict()
     persons = (
@@ -129,6 +131,6 @@ def wave_funnel(
         if stage
         else []
     )
-    data["persons"] = [ExclusionOut(person_id=e.person_id, stage=e.stage, reason=e.reason)
+    data["persons"] = [ExclusionPublic(person_id=e.person_id, stage=e.stage, reason=e.reason)
                        for e in persons]  # fmt: skip
-    return FunnelOut.model_validate(data)
+    return FunnelPublic.model_validate(data)

@@ -37,7 +37,7 @@ class ResponsePage(BaseModel):
     offset: int
 
 
-class CallbackOut(BaseModel):
+class CallbackPublic(BaseModel):
     """What an SMS callback was (delivery, stop, reply, ignored) and did."""
 
     kind: str
@@ -75,7 +75,7 @@ def responses_list(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 422),
 )
-def record_call(db: DbSession, user: Writer, body: desk.CallIn) -> ResponsePublic:
+def record_call(db: DbSession, user: Writer, body: desk.CallCreate) -> ResponsePublic:
     """Record a call's outcome from the agents' desk (``do_not_call`` withdraws phone
     consent at once)."""
     response = desk.record_call(db, body, agent=user.username)
@@ -88,7 +88,7 @@ def record_call(db: DbSession, user: Writer, body: desk.CallIn) -> ResponsePubli
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 422),
 )
-def record_rsvp(db: DbSession, user: Writer, body: desk.RsvpIn) -> ResponsePublic:
+def record_rsvp(db: DbSession, user: Writer, body: desk.RsvpCreate) -> ResponsePublic:
     """Record an answer to an event invitation (yes, no, maybe) or attendance."""
     return ResponsePublic.model_validate(desk.record_rsvp(db, body))
 
@@ -115,7 +115,7 @@ async def _payload(request: Request) -> dict[str, Any]:
 
 @router.post(
     "/sms/{token}",
-    response_model=CallbackOut,
+    response_model=CallbackPublic,
     dependencies=[PUBLIC],
     responses=problem_responses(404, 422),
 )
@@ -123,7 +123,7 @@ async def sms_callback(
     request: Request,
     db: DbSession,
     token: Annotated[str, Path(max_length=200, description="The shared callback secret.")],
-) -> CallbackOut:
+) -> CallbackPublic:
     """The SMS provider's callback: a delivery report, or a reply (STOP withdraws SMS consent
     at once). Configure the provider with ``{base}/api/v1/responses/sms/<secret>`` where the
     secret is ``CLOSEDLOOP_SMS_CALLBACK_TOKEN``; any other address is 404."""
@@ -132,6 +132,6 @@ async def sms_callback(
         raise NotFound("No such callback.")
     data = await _payload(request)
     done = sms.handle_callback(db, data)
-    return CallbackOut(
+    return CallbackPublic(
         kind=done.kind, status=done.status, withdrawn=done.withdrawn, applied=done.applied
     )

@@ -36,13 +36,13 @@ RuleDoc = Annotated[
 ]  # fmt: skip
 
 
-class CountOut(BaseModel):
+class CountPublic(BaseModel):
     """How many persons a rule selects now."""
 
     count: int
 
 
-class SegmentIn(BaseModel):
+class SegmentCreate(BaseModel):
     """A dynamic segment to save."""
 
     name: str = Field(max_length=200)
@@ -58,13 +58,13 @@ class SegmentPatch(BaseModel):
     rules: dict[str, Any] | None = None
 
 
-class SnapshotIn(BaseModel):
+class SnapshotCreate(BaseModel):
     """The name of a new snapshot (default: the segment's name and the time)."""
 
     name: str | None = Field(default=None, max_length=200)
 
 
-class SegmentOut(BaseModel):
+class SegmentPublic(BaseModel):
     """A segment: a saved rule (dynamic) or a frozen list of persons (snapshot)."""
 
     id: int
@@ -82,7 +82,7 @@ class SegmentOut(BaseModel):
 
 
 class SegmentPage(BaseModel):
-    items: list[SegmentOut]
+    items: list[SegmentPublic]
     total: int
     limit: int
     offset: int
@@ -107,10 +107,10 @@ def segment_rule_schema(user: Manager) -> dict[str, Any]:
     return service.rule_schema()
 
 
-@router.post("/count", response_model=CountOut, responses=problem_responses(401, 403, 422))
-def count_rule(db: DbSession, user: Manager, rules: RuleDoc) -> CountOut:
+@router.post("/count", response_model=CountPublic, responses=problem_responses(401, 403, 422))
+def count_rule(db: DbSession, user: Manager, rules: RuleDoc) -> CountPublic:
     """How many persons the rule in the body selects now (nothing is saved)."""
-    return CountOut(count=service.count(db, rules))
+    return CountPublic(count=service.count(db, rules))
 
 
 @router.get("", response_model=SegmentPage, responses=problem_responses(401, 403, 422))
@@ -122,36 +122,38 @@ def list_segments(
 ) -> SegmentPage:
     """The segments by name."""
     items, total = service.list_segments(db, limit=limit, offset=offset)
-    out = [SegmentOut(**service.segment_dict(s)) for s in items]
+    out = [SegmentPublic(**service.segment_dict(s)) for s in items]
     return SegmentPage(items=out, total=total, limit=limit, offset=offset)
 
 
-@router.post("", response_model=SegmentOut, status_code=status.HTTP_201_CREATED, responses=_RW)
-def create_segment(db: DbSession, user: Manager, data: SegmentIn) -> SegmentOut:
+@router.post("", response_model=SegmentPublic, status_code=status.HTTP_201_CREATED, responses=_RW)
+def create_segment(db: DbSession, user: Manager, data: SegmentCreate) -> SegmentPublic:
     """Save a dynamic segment; its rule is checked (and its names looked up) first."""
     seg = service.create_segment(
         db, data.name, data.rules, description=data.description, created_by=user.username
     )
     audit(db, user, "create", "segment", seg.id, channel="api")
-    return SegmentOut(**service.segment_dict(seg))
+    return SegmentPublic(**service.segment_dict(seg))
 
 
-@router.get("/{segment_id}", response_model=SegmentOut, responses=_RW)
-def get_segment(db: DbSession, user: Manager, segment_id: Id) -> SegmentOut:
+@router.get("/{segment_id}", response_model=SegmentPublic, responses=_RW)
+def get_segment(db: DbSession, user: Manager, segment_id: Id) -> SegmentPublic:
     """One segment and how many members it has now."""
     seg = service.get_segment(db, segment_id)
     size = service.member_page(db, seg.id, limit=1)[1]
-    return SegmentOut(**service.segment_dict(seg), count=size)
+    return SegmentPublic(**service.segment_dict(seg), count=size)
 
 
-@router.patch("/{segment_id}", response_model=SegmentOut, responses=_RW)
-def update_segment(db: DbSession, user: Manager, segment_id: Id, data: SegmentPatch) -> SegmentOut:
+@router.patch("/{segment_id}", response_model=SegmentPublic, responses=_RW)
+def update_segment(
+    db: DbSession, user: Manager, segment_id: Id, data: SegmentPatch
+) -> SegmentPublic:
     """Rename a segment, change its description or (dynamic ones) its rule."""
     seg = service.update_segment(
         db, segment_id, name=data.name, rules=data.rules, description=data.description
     )
     audit(db, user, "update", "segment", seg.id, channel="api")
-    return SegmentOut(**service.segment_dict(seg))
+    return SegmentPublic(**service.segment_dict(seg))
 
 
 @router.delete("/{segment_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_RW)
@@ -177,16 +179,16 @@ def segment_members(
 
 @router.post(
     "/{segment_id}/snapshot",
-    response_model=SegmentOut,
+    response_model=SegmentPublic,
     status_code=status.HTTP_201_CREATED,
     responses=_RW,
 )
 def snapshot_segment(
-    db: DbSession, user: Manager, segment_id: Id, data: SnapshotIn | None = None
-) -> SegmentOut:
+    db: DbSession, user: Manager, segment_id: Id, data: SnapshotCreate | None = None
+) -> SegmentPublic:
     """Freeze the dynamic segment's members now into a new snapshot segment."""
     seg = service.snapshot_segment(
         db, segment_id, name=data.name if data else None, created_by=user.username
     )
     audit(db, user, "create", "segment", seg.id, channel="api", detail={"from": segment_id})
-    return SegmentOut(**service.segment_dict(seg))
+    return SegmentPublic(**service.segment_dict(seg))

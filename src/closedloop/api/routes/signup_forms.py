@@ -27,52 +27,60 @@ Manager = Annotated[User, Depends(requires(Permission.CAMPAIGNS_MANAGE))]
 FormId = Annotated[DbId, Path(description="The form's id.")]
 
 
-class SignupFormOut(SignupFormPublic):
+class SignupFormPagePublic(SignupFormPublic):
     """A stored form and the address of its public page."""
 
     public_url: str = Field(description="The page to link to or embed in an iframe.")
 
 
-def _out(form: object) -> SignupFormOut:
+def _public(form: object) -> SignupFormPagePublic:
     public = SignupFormPublic.model_validate(form)
-    return SignupFormOut(**public.model_dump(), public_url=public_url(f"/signup/{public.slug}"))
+    return SignupFormPagePublic(
+        **public.model_dump(), public_url=public_url(f"/signup/{public.slug}")
+    )
 
 
-@router.get("", response_model=list[SignupFormOut], responses=problem_responses(401, 403))
-def list_signup_forms(db: DbSession, user: Manager) -> list[SignupFormOut]:
+@router.get("", response_model=list[SignupFormPagePublic], responses=problem_responses(401, 403))
+def list_signup_forms(db: DbSession, user: Manager) -> list[SignupFormPagePublic]:
     """Every sign-up form, by slug."""
-    return [_out(f) for f in service.list_forms(db)]
+    return [_public(f) for f in service.list_forms(db)]
 
 
 @router.post(
     "",
-    response_model=SignupFormOut,
+    response_model=SignupFormPagePublic,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 409, 422),
 )
-def create_signup_form(db: DbSession, user: Manager, data: SignupFormCreate) -> SignupFormOut:
+def create_signup_form(
+    db: DbSession, user: Manager, data: SignupFormCreate
+) -> SignupFormPagePublic:
     """Create a form: topics (each mapped to a purpose), channels, the consent text and its
     version, the confirmation email (placeholders ``{link}``, ``{given_name}``,
     ``{family_name}``, ``{form_title}``) and where to go after confirmation."""
     form = service.create_form(db, data, created_by=user.username)
     audit(db, user, "create", "signup_form", form.id, channel="api")
-    return _out(form)
+    return _public(form)
 
 
-@router.get("/{form_id}", response_model=SignupFormOut, responses=problem_responses(401, 403, 404))
-def get_signup_form(db: DbSession, user: Manager, form_id: FormId) -> SignupFormOut:
+@router.get(
+    "/{form_id}", response_model=SignupFormPagePublic, responses=problem_responses(401, 403, 404)
+)
+def get_signup_form(db: DbSession, user: Manager, form_id: FormId) -> SignupFormPagePublic:
     """One sign-up form."""
-    return _out(service.get_form(db, form_id))
+    return _public(service.get_form(db, form_id))
 
 
 @router.put(
-    "/{form_id}", response_model=SignupFormOut, responses=problem_responses(401, 403, 404, 422)
+    "/{form_id}",
+    response_model=SignupFormPagePublic,
+    responses=problem_responses(401, 403, 404, 422),
 )
 def replace_signup_form(
     db: DbSession, user: Manager, form_id: FormId, data: SignupFormBase
-) -> SignupFormOut:
+) -> SignupFormPagePublic:
     """Replace a form's definition; its slug (public address) stays. Raise the proof version
     when the consent text changes: grants keep the version they were given under."""
     form = service.update_form(db, form_id, data)
     audit(db, user, "update", "signup_form", form.id, channel="api")
-    return _out(form)
+    return _public(form)

@@ -26,7 +26,7 @@ Analyst = Annotated[User, Depends(requires(Permission.ANALYTICS_RUN))]
 Writer = Annotated[User, Depends(requires(Permission.PERSONS_WRITE))]
 
 
-class QuestionOut(BaseModel):
+class QuestionPublic(BaseModel):
     """A question as stored."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -41,7 +41,7 @@ class QuestionOut(BaseModel):
     attribute_code: str | None
 
 
-class SurveyOut(BaseModel):
+class SurveyPublic(BaseModel):
     """A survey with its questions."""
 
     id: int
@@ -50,10 +50,10 @@ class SurveyOut(BaseModel):
     intro: str | None
     campaign_id: int | None
     active: bool
-    questions: list[QuestionOut]
+    questions: list[QuestionPublic]
 
 
-class AnswersIn(BaseModel):
+class AnswersCreate(BaseModel):
     """A person's answers by question code (a list for a multiple-choice question)."""
 
     person_id: DbId
@@ -61,15 +61,15 @@ class AnswersIn(BaseModel):
     answers: dict[str, Any] = Field(max_length=100)
 
 
-class LinkOut(BaseModel):
+class LinkPublic(BaseModel):
     """A person's signed link to the survey's page."""
 
     url: str
 
 
-def _out(db: DbSession, survey: Any) -> SurveyOut:
-    qs = [QuestionOut.model_validate(q) for q in surveys.questions(db, survey.id)]
-    return SurveyOut(
+def _public(db: DbSession, survey: Any) -> SurveyPublic:
+    qs = [QuestionPublic.model_validate(q) for q in surveys.questions(db, survey.id)]
+    return SurveyPublic(
         id=survey.id,
         code=survey.code,
         title=survey.title,
@@ -82,21 +82,21 @@ def _out(db: DbSession, survey: Any) -> SurveyOut:
 
 @router.post(
     "",
-    response_model=SurveyOut,
+    response_model=SurveyPublic,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 409, 422),
 )
-def create(db: DbSession, user: Manager, body: surveys.SurveyIn) -> SurveyOut:
+def create(db: DbSession, user: Manager, body: surveys.SurveyCreate) -> SurveyPublic:
     """Create a survey and its questions (single, multiple, scale, nps, text)."""
-    return _out(db, surveys.create_survey(db, body))
+    return _public(db, surveys.create_survey(db, body))
 
 
 @router.get(
-    "/{survey_id}", response_model=SurveyOut, responses=problem_responses(401, 403, 404, 422)
+    "/{survey_id}", response_model=SurveyPublic, responses=problem_responses(401, 403, 404, 422)
 )
-def read(db: DbSession, user: Analyst, survey_id: Id) -> SurveyOut:
+def read(db: DbSession, user: Analyst, survey_id: Id) -> SurveyPublic:
     """A survey and its questions."""
-    return _out(db, surveys.get_survey(db, survey_id))
+    return _public(db, surveys.get_survey(db, survey_id))
 
 
 @router.get("/{survey_id}/report", responses=problem_responses(401, 403, 404, 422))
@@ -111,7 +111,7 @@ def report(db: DbSession, user: Analyst, survey_id: Id) -> dict[str, Any]:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def answer(db: DbSession, user: Writer, survey_id: Id, body: AnswersIn) -> ResponsePublic:
+def answer(db: DbSession, user: Writer, survey_id: Id, body: AnswersCreate) -> ResponsePublic:
     """Record a person's answers given during a call (an answer outside its scale, or a
     choice not offered, is refused naming the question)."""
     survey = surveys.get_survey(db, survey_id)
@@ -127,14 +127,14 @@ def answer(db: DbSession, user: Writer, survey_id: Id, body: AnswersIn) -> Respo
 
 
 @router.get(
-    "/{survey_id}/link", response_model=LinkOut, responses=problem_responses(401, 403, 404, 422)
+    "/{survey_id}/link", response_model=LinkPublic, responses=problem_responses(401, 403, 404, 422)
 )
 def link(
     db: DbSession,
     user: Manager,
     survey_id: Id,
     person_id: Annotated[DbId, Query(description="The person the link is for.")],
-) -> LinkOut:
+) -> LinkPublic:
     """A person's signed link to the survey's public page."""
     survey = surveys.get_survey(db, survey_id)
-    return LinkOut(url=survey_url(survey.code, person_id=person_id))
+    return LinkPublic(url=survey_url(survey.code, person_id=person_id))

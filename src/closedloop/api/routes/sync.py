@@ -81,7 +81,7 @@ class ItemError(BaseModel):
     value: str | None = None
 
 
-class ItemOut(BaseModel):
+class ItemPublic(BaseModel):
     """The result of one item."""
 
     index: int
@@ -94,7 +94,7 @@ class ItemOut(BaseModel):
     )
 
 
-class SyncOut(BaseModel):
+class SyncPublic(BaseModel):
     """The result of a sync request: its import batch, the counts and every item."""
 
     kind: str
@@ -106,7 +106,7 @@ class SyncOut(BaseModel):
         description="rows, new, updated, unchanged, rejected, and kept_with_warnings "
         "(items stored without one or more of their values)"
     )
-    items: list[ItemOut]
+    items: list[ItemPublic]
 
 
 def _body_doc(title: str, fields: tuple[Any, ...], extra: dict[str, Any] | None = None) -> Any:
@@ -179,7 +179,7 @@ def _handle(
 
 
 def _answer(request: Request, result: SyncResult, single: bool) -> tuple[int, Any, str]:
-    data = SyncOut.model_validate(result.as_dict()).model_dump(mode="json")
+    data = SyncPublic.model_validate(result.as_dict()).model_dump(mode="json")
     if not single:
         return 200, data, "application/json"
     item = result.items[0]
@@ -198,12 +198,12 @@ def _answer(request: Request, result: SyncResult, single: bool) -> tuple[int, An
     return 422, problem, PROBLEM_JSON
 
 
-_RESPONSES = {200: {"model": SyncOut}, **problem_responses(400, 401, 403, 409, 413, 415, 422)}
+_RESPONSES = {200: {"model": SyncPublic}, **problem_responses(400, 401, 403, 409, 413, 415, 422)}
 
 
 @router.post(
     "/persons",
-    response_model=SyncOut,
+    response_model=SyncPublic,
     responses=_RESPONSES,
     openapi_extra=_body_doc("PersonItem", PERSONS.fields),
 )
@@ -227,7 +227,7 @@ def sync_persons_route(
 
 @router.post(
     "/orders",
-    response_model=SyncOut,
+    response_model=SyncPublic,
     responses=_RESPONSES,
     openapi_extra=_body_doc(
         "OrderItem",
@@ -268,7 +268,7 @@ def sync_orders_route(
 
 @router.post(
     "/events",
-    response_model=SyncOut,
+    response_model=SyncPublic,
     responses=_RESPONSES,
     openapi_extra=_body_doc("EventItem", EVENT_FIELDS, {"detail": {"type": "object"}}),
 )

@@ -39,7 +39,7 @@ Ref = Annotated[str, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\
 _JOB = problem_responses(401, 403, 404, 409, 422, 429)
 
 
-class PropensityIn(BaseModel):
+class PropensityCreate(BaseModel):
     """A propensity model to train; name a segment to freeze its best persons."""
 
     category: str = Field(
@@ -54,7 +54,7 @@ class PropensityIn(BaseModel):
     segment: str | None = Field(default=None, max_length=200, description="The segment's name.")
 
 
-class ClustersIn(BaseModel):
+class ClustersCreate(BaseModel):
     """A clustering of the buyers."""
 
     k: int | None = Field(
@@ -62,14 +62,14 @@ class ClustersIn(BaseModel):
     )
 
 
-class EvaluationIn(BaseModel):
+class EvaluationCreate(BaseModel):
     """An offline evaluation of the recommendations."""
 
     k: int = Field(default=5, ge=1, le=100, description="Recommendations judged per person.")
     max_persons: DbId | None = Field(default=None, description="At most this many persons.")
 
 
-class UpliftIn(BaseModel):
+class UpliftCreate(BaseModel):
     """An uplift model of a past campaign with a control group."""
 
     campaign: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
@@ -77,14 +77,14 @@ class UpliftIn(BaseModel):
     days: int | None = Field(default=None, ge=1, le=730, description="Response window (days).")
 
 
-class ClusterSegmentIn(BaseModel):
+class ClusterSegmentCreate(BaseModel):
     """Which cluster of a clustering becomes a snapshot segment, under which name."""
 
     cluster: int = Field(ge=1, le=12)
     name: str = Field(min_length=1, max_length=200)
 
 
-class UpliftSegmentIn(BaseModel):
+class UpliftSegmentCreate(BaseModel):
     """Which share of an uplift analysis's members, best predicted uplift first, becomes a
     snapshot segment, under which name."""
 
@@ -92,7 +92,7 @@ class UpliftSegmentIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-class AnalysisOut(BaseModel):
+class AnalysisPublic(BaseModel):
     """A targeting analysis (a job): its state, progress and, once done, its result."""
 
     id: int
@@ -115,9 +115,9 @@ class SegmentMade(BaseModel):
     members: DbCount
 
 
-def _out(job: Job) -> AnalysisOut:
+def _public(job: Job) -> AnalysisPublic:
     params = {k: v for k, v in (job.payload or {}).items() if k != "created_by"}
-    return AnalysisOut(
+    return AnalysisPublic(
         id=job.id,
         kind=job.kind,
         status=job.status,
@@ -134,12 +134,12 @@ def _out(job: Job) -> AnalysisOut:
 
 @router.post(
     "/propensity",
-    response_model=AnalysisOut,
+    response_model=AnalysisPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses=_JOB,
     dependencies=[JOB_QUOTA],
 )
-def start_propensity(db: DbSession, user: Analyst, data: PropensityIn) -> AnalysisOut:
+def start_propensity(db: DbSession, user: Analyst, data: PropensityCreate) -> AnalysisPublic:
     """Queue a propensity model for a category (trained on a past window, evaluated out of
     time: AUC, lift by decile, calibration); with ``segment``, its ``top`` N or those
     scoring at least ``threshold`` become that snapshot segment (needs campaigns:manage)."""
@@ -155,22 +155,24 @@ def start_propensity(db: DbSession, user: Analyst, data: PropensityIn) -> Analys
         created_by=user.username,
     )
     audit(db, user, "started", "job", job.id, channel="api", detail={"kind": job.kind})
-    return _out(job)
+    return _public(job)
 
 
 @router.post(
     "/clusters",
-    response_model=AnalysisOut,
+    response_model=AnalysisPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses=_JOB,
     dependencies=[JOB_QUOTA],
 )
-def start_clusters(db: DbSession, user: Analyst, data: ClustersIn | None = None) -> AnalysisOut:
+def start_clusters(
+    db: DbSession, user: Analyst, data: ClustersCreate | None = None
+) -> AnalysisPublic:
     """Queue a clustering of the buyers on behaviour (k-means, k by silhouette), each cluster
     named from its profile."""
     job = jobs.queue_clusters(db, data.k if data else None, created_by=user.username)
     audit(db, user, "started", "job", job.id, channel="api", detail={"kind": job.kind})
-    return _out(job)
+    return _public(job)
 
 
 @router.post(
@@ -180,7 +182,7 @@ def start_clusters(db: DbSession, user: Analyst, data: ClustersIn | None = None)
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def cluster_to_segment(
-    db: DbSession, user: Manager, job_id: Id, data: ClusterSegmentIn
+    db: DbSession, user: Manager, job_id: Id, data: ClusterSegmentCreate
 ) -> SegmentMade:
     """Freeze one cluster of a finished clustering as a snapshot segment."""
     made = jobs.cluster_segment_from_job(
@@ -192,34 +194,36 @@ def cluster_to_segment(
 
 @router.post(
     "/evaluation",
-    response_model=AnalysisOut,
+    response_model=AnalysisPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses=_JOB,
     dependencies=[JOB_QUOTA],
 )
-def start_evaluation(db: DbSession, user: Analyst, data: EvaluationIn | None = None) -> AnalysisOut:
+def start_evaluation(
+    db: DbSession, user: Analyst, data: EvaluationCreate | None = None
+) -> AnalysisPublic:
     """Queue the offline evaluation of the recommendations: each person's last purchase is
     hidden; hit-rate@k and MRR of the model against the most popular products."""
-    data = data or EvaluationIn()
+    data = data or EvaluationCreate()
     job = jobs.queue_evaluation(db, data.k, max_persons=data.max_persons, created_by=user.username)
     audit(db, user, "started", "job", job.id, channel="api", detail={"kind": job.kind})
-    return _out(job)
+    return _public(job)
 
 
 @router.post(
     "/uplift",
-    response_model=AnalysisOut,
+    response_model=AnalysisPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses=_JOB,
     dependencies=[JOB_QUOTA],
 )
-def start_uplift(db: DbSession, user: Analyst, data: UpliftIn) -> AnalysisOut:
+def start_uplift(db: DbSession, user: Analyst, data: UpliftCreate) -> AnalysisPublic:
     """Queue an uplift model of a past campaign with a control group: two models (targeted,
     control) give each member's incremental buy probability; judged on held-out members by
     the Qini curve and coefficient (0 = random targeting)."""
     job = jobs.queue_uplift(db, data.campaign, days=data.days, created_by=user.username)
     audit(db, user, "started", "job", job.id, channel="api", detail={"kind": job.kind})
-    return _out(job)
+    return _public(job)
 
 
 @router.post(
@@ -229,7 +233,7 @@ def start_uplift(db: DbSession, user: Analyst, data: UpliftIn) -> AnalysisOut:
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def uplift_to_segment(
-    db: DbSession, user: Manager, job_id: Id, data: UpliftSegmentIn
+    db: DbSession, user: Manager, job_id: Id, data: UpliftSegmentCreate
 ) -> SegmentMade:
     """Freeze the top ``share`` of the members of a finished uplift analysis, by predicted
     uplift (e.g. 0.3: the best 30 %), as a snapshot segment."""
@@ -239,11 +243,13 @@ def uplift_to_segment(
 
 
 @router.get(
-    "/results/{job_id}", response_model=AnalysisOut, responses=problem_responses(401, 403, 404, 422)
+    "/results/{job_id}",
+    response_model=AnalysisPublic,
+    responses=problem_responses(401, 403, 404, 422),
 )
-def get_result(db: DbSession, user: Analyst, job_id: Id) -> AnalysisOut:
+def get_result(db: DbSession, user: Analyst, job_id: Id) -> AnalysisPublic:
     """A targeting analysis: its state and progress, and its result once done."""
-    return _out(jobs.get(db, job_id))
+    return _public(jobs.get(db, job_id))
 
 
 @router.get(

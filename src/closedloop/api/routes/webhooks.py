@@ -30,7 +30,7 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 Admin = Annotated[User, Depends(requires(Permission.USERS_MANAGE))]
 
 
-class EndpointIn(BaseModel):
+class EndpointCreate(BaseModel):
     """A new endpoint."""
 
     url: str = Field(max_length=2000, description="http(s) URL receiving the POSTs.")
@@ -48,7 +48,7 @@ class EndpointPatch(BaseModel):
     is_active: bool | None = None
 
 
-class EndpointOut(BaseModel):
+class EndpointPublic(BaseModel):
     """An endpoint (without its secret)."""
 
     id: int
@@ -61,13 +61,13 @@ class EndpointOut(BaseModel):
     updated_at: UtcDatetime | None
 
 
-class EndpointWithSecret(EndpointOut):
+class EndpointWithSecret(EndpointPublic):
     """An endpoint just created or whose secret was just rotated: the secret is shown once."""
 
     secret: str = Field(description="The signing secret. Shown once: store it now.")
 
 
-class AttemptOut(BaseModel):
+class AttemptPublic(BaseModel):
     """One POST of a delivery."""
 
     attempt_no: int
@@ -83,7 +83,7 @@ class AttemptOut(BaseModel):
     succeeded: bool
 
 
-class DeliveryOut(BaseModel):
+class DeliveryPublic(BaseModel):
     """One event for one endpoint and where its sending stands."""
 
     id: int
@@ -100,31 +100,31 @@ class DeliveryOut(BaseModel):
     created_at: UtcDatetime
 
 
-class DeliveryDetail(DeliveryOut):
+class DeliveryDetail(DeliveryPublic):
     """A delivery with the body sent and every attempt."""
 
     body: Any
-    attempt_log: list[AttemptOut]
+    attempt_log: list[AttemptPublic]
 
 
 class DeliveryPage(BaseModel):
     """A page of the delivery log, newest first."""
 
-    items: list[DeliveryOut]
+    items: list[DeliveryPublic]
     total: int
     limit: int
     offset: int
 
 
-def _endpoint(e: WebhookEndpoint, *, secret: bool = False) -> EndpointOut:
-    model = EndpointWithSecret if secret else EndpointOut
+def _endpoint(e: WebhookEndpoint, *, secret: bool = False) -> EndpointPublic:
+    model = EndpointWithSecret if secret else EndpointPublic
     return model.model_validate(e, from_attributes=True)
 
 
 def _detail(db: DbSession, d: WebhookDelivery) -> DeliveryDetail:
-    data = DeliveryOut.model_validate(d, from_attributes=True).model_dump()
+    data = DeliveryPublic.model_validate(d, from_attributes=True).model_dump()
     attempts = [
-        AttemptOut.model_validate(a, from_attributes=True) for a in webhooks.attempts(db, d.id)
+        AttemptPublic.model_validate(a, from_attributes=True) for a in webhooks.attempts(db, d.id)
     ]
     return DeliveryDetail(**data, body=json.loads(d.body), attempt_log=attempts)
 
@@ -156,7 +156,7 @@ def list_deliveries(
         limit=limit,
         offset=offset,
     )
-    items = [DeliveryOut.model_validate(d, from_attributes=True) for d in page.items]
+    items = [DeliveryPublic.model_validate(d, from_attributes=True) for d in page.items]
     return DeliveryPage(items=items, total=page.total, limit=limit, offset=offset)
 
 
@@ -173,19 +173,19 @@ def get_delivery(delivery_id: Id, db: DbSession, user: Admin) -> DeliveryDetail:
 @router.post(
     "/deliveries/{delivery_id}/redeliver",
     dependencies=[JOB_QUOTA],
-    response_model=DeliveryOut,
+    response_model=DeliveryPublic,
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(401, 403, 404, 422, 429),
 )
-def redeliver(delivery_id: Id, db: DbSession, user: Admin) -> DeliveryOut:
+def redeliver(delivery_id: Id, db: DbSession, user: Admin) -> DeliveryPublic:
     """Send the event again now (a new delivery with the same event id and body)."""
     new = webhooks.redeliver(db, delivery_id)
     audit(db, user, "redeliver", "webhook_delivery", delivery_id, channel="api")
-    return DeliveryOut.model_validate(new, from_attributes=True)
+    return DeliveryPublic.model_validate(new, from_attributes=True)
 
 
-@router.get("", response_model=list[EndpointOut], responses=problem_responses(401, 403))
-def list_endpoints(db: DbSession, user: Admin) -> list[EndpointOut]:
+@router.get("", response_model=list[EndpointPublic], responses=problem_responses(401, 403))
+def list_endpoints(db: DbSession, user: Admin) -> list[EndpointPublic]:
     """Every webhook endpoint."""
     return [_endpoint(e) for e in webhooks.list_endpoints(db)]
 
@@ -196,7 +196,7 @@ def list_endpoints(db: DbSession, user: Admin) -> list[EndpointOut]:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 422),
 )
-def create_endpoint(data: EndpointIn, db: DbSession, user: Admin) -> EndpointOut:
+def create_endpoint(data: EndpointCreate, db: DbSession, user: Admin) -> EndpointPublic:
     """Add an endpoint; the answer holds its secret, shown this once."""
     endpoint = webhooks.create_endpoint(
         db,
@@ -211,19 +211,19 @@ def create_endpoint(data: EndpointIn, db: DbSession, user: Admin) -> EndpointOut
 
 
 @router.get(
-    "/{endpoint_id}", response_model=EndpointOut, responses=problem_responses(401, 403, 404, 422)
+    "/{endpoint_id}", response_model=EndpointPublic, responses=problem_responses(401, 403, 404, 422)
 )
-def get_endpoint(endpoint_id: Id, db: DbSession, user: Admin) -> EndpointOut:
+def get_endpoint(endpoint_id: Id, db: DbSession, user: Admin) -> EndpointPublic:
     """One endpoint (without its secret)."""
     return _endpoint(webhooks.get_endpoint(db, endpoint_id))
 
 
 @router.patch(
-    "/{endpoint_id}", response_model=EndpointOut, responses=problem_responses(401, 403, 404, 422)
+    "/{endpoint_id}", response_model=EndpointPublic, responses=problem_responses(401, 403, 404, 422)
 )
 def update_endpoint(
     endpoint_id: Id, data: EndpointPatch, db: DbSession, user: Admin
-) -> EndpointOut:
+) -> EndpointPublic:
     """Change the URL, the event types, the description, or disable / enable it."""
     endpoint = webhooks.update_endpoint(db, endpoint_id, **data.model_dump(exclude_unset=True))
     audit(db, user, "updated", "webhook_endpoint", endpoint_id, channel="api")
@@ -235,7 +235,7 @@ def update_endpoint(
     response_model=EndpointWithSecret,
     responses=problem_responses(401, 403, 404, 422),
 )
-def rotate_secret(endpoint_id: Id, db: DbSession, user: Admin) -> EndpointOut:
+def rotate_secret(endpoint_id: Id, db: DbSession, user: Admin) -> EndpointPublic:
     """A new secret, shown once; the old one also signs for the grace period (24 h)."""
     endpoint = webhooks.rotate_secret(db, endpoint_id)
     audit(db, user, "rotated_secret", "webhook_endpoint", endpoint_id, channel="api")

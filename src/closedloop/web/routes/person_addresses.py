@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from closedloop.contacts import addresses as addresses_service
 from closedloop.contacts import service as contacts_service
 from closedloop.contacts.models import Address, Person
-from closedloop.contacts.schemas import AddressIn
+from closedloop.contacts.schemas import AddressCreate
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, NotFound
 from closedloop.i18n import N_
@@ -69,10 +69,12 @@ def _message(field: str, kind: str) -> str:
     return N_("This value is not valid.")
 
 
-def _parse(values: dict[str, str]) -> tuple[AddressIn | None, dict[str, str]]:
+def _parse(values: dict[str, str]) -> tuple[AddressCreate | None, dict[str, str]]:
     """The address the form describes, or the errors by field."""
     try:
-        data = AddressIn.model_validate({k: v or None for k, v in values.items() if k in FIELDS})
+        data = AddressCreate.model_validate(
+            {k: v or None for k, v in values.items() if k in FIELDS}
+        )
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for err in exc.errors():

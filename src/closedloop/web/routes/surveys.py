@@ -171,7 +171,7 @@ async def create_survey(request: Request, db: DbSession, user: Manager) -> Respo
     doc = survey_form.document(parsed, gettext)
     if not parsed.errors:
         try:
-            data = surveys.SurveyIn.model_validate(doc)
+            data = surveys.SurveyCreate.model_validate(doc)
             if op == "preview":
                 shown = [SimpleNamespace(**q.model_dump()) for q in data.questions]
                 return _editor(request, db, parsed, preview=shown)
