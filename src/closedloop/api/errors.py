@@ -28,10 +28,12 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from closedloop.api.integrity import domain_error_of
 from closedloop.errors import AuthenticationFailed, DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -262,6 +264,15 @@ async def domain_error_handler(request: Request, exc: Exception) -> Response:
     return await _domain_problem(request, exc)
 
 
+async def integrity_error_handler(request: Request, exc: Exception) -> Response:
+    """A constraint the database enforces, broken by the request: a 409 or 422, not a 500
+    (:mod:`closedloop.api.integrity`)."""
+    assert isinstance(exc, IntegrityError)
+    if not _is_api(request):
+        return await _fallback(request, exc, None)
+    return await _domain_problem(request, domain_error_of(exc))
+
+
 async def api_problem_handler(request: Request, exc: Exception) -> Response:
     """An :class:`ApiProblem` raised by a route."""
     assert isinstance(exc, ApiProblem)
@@ -444,6 +455,7 @@ def install(app: FastAPI) -> None:
     """Register the problem handlers on ``app`` and declare problem+json in its OpenAPI."""
     app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(ApiProblem, api_problem_handler)
+    app.add_exception_handler(IntegrityError, integrity_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
