@@ -15,11 +15,14 @@ from closedloop.db.base import utcnow
 PRODID = "-//closedloop//campaign calendar//EN"
 
 
-def _escape(text: str) -> str:
+def escape_text(text: str) -> str:
+    """``text`` as an iCalendar TEXT value (RFC 5545 3.3.11): backslash, semicolon, comma and
+    line breaks escaped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
-def _fold(line: str) -> list[str]:
+def fold(line: str) -> list[str]:
     """Lines of at most 75 octets, continuation lines starting with a space (RFC 5545 3.1)."""
     out: list[str] = []
     current = ""
@@ -34,7 +37,8 @@ def _fold(line: str) -> list[str]:
     return [out[0], *(" " + rest for rest in out[1:])]
 
 
-def _stamp(at: datetime) -> str:
+def stamp(at: datetime) -> str:
+    """A UTC date-time value (``20270514T163000Z``)."""
     return at.strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -47,12 +51,12 @@ def _wave_event(e: WaveEntry, host: str, now: str) -> list[str]:
         f"DTSTAMP:{now}",
     ]
     if e.at:
-        lines += [f"DTSTART:{_stamp(e.at)}", f"DTEND:{_stamp(e.at + timedelta(hours=1))}"]
+        lines += [f"DTSTART:{stamp(e.at)}", f"DTEND:{stamp(e.at + timedelta(hours=1))}"]
     else:
         lines += [f"DTSTART;VALUE=DATE:{e.day:%Y%m%d}"]
     lines += [
-        f"SUMMARY:{_escape(f'{e.code}: {e.wave} ({e.wave_status})')}",
-        f"DESCRIPTION:{_escape(f'{e.campaign}, version {e.version}. {kind}: {volumes}.')}",
+        f"SUMMARY:{escape_text(f'{e.code}: {e.wave} ({e.wave_status})')}",
+        f"DESCRIPTION:{escape_text(f'{e.campaign}, version {e.version}. {kind}: {volumes}.')}",
         "CATEGORIES:wave",
         "END:VEVENT",
     ]
@@ -68,8 +72,8 @@ def _campaign_event(c: Campaign, host: str, now: str) -> list[str]:
         f"DTSTAMP:{now}",
         f"DTSTART;VALUE=DATE:{c.starts_on:%Y%m%d}",
         f"DTEND;VALUE=DATE:{end:%Y%m%d}",
-        f"SUMMARY:{_escape(f'{c.code} v{c.version}: {c.name} ({c.status})')}",
-        f"DESCRIPTION:{_escape(c.objective or '')}",
+        f"SUMMARY:{escape_text(f'{c.code} v{c.version}: {c.name} ({c.status})')}",
+        f"DESCRIPTION:{escape_text(c.objective or '')}",
         "CATEGORIES:campaign",
         "TRANSP:TRANSPARENT",
         "END:VEVENT",
@@ -78,7 +82,7 @@ def _campaign_event(c: Campaign, host: str, now: str) -> list[str]:
 
 def feed(session: Session, start: date, end: date, *, host: str = "closedloop") -> str:
     """The iCalendar text of the campaigns and waves between ``start`` and ``end``."""
-    now = _stamp(utcnow())
+    now = stamp(utcnow())
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN",
              "X-WR-CALNAME:Campaigns"]  # fmt: skip
     campaigns = session.scalars(
@@ -92,4 +96,4 @@ def feed(session: Session, start: date, end: date, *, host: str = "closedloop") 
     for e in entries(session, start, end):
         lines += _wave_event(e, host, now)
     lines.append("END:VCALENDAR")
-    return "".join(part + "\r\n" for line in lines for part in _fold(line))
+    return "".join(part + "\r\n" for line in lines for part in fold(line))

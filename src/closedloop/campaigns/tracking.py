@@ -5,7 +5,9 @@ address and their signature (issue 18's endpoints read them with :func:`read_cli
 - click: ``{public_base_url}/t/c/<token>`` — redirects to the original address;
 - open: ``{public_base_url}/t/o/<token>.gif`` — a 1×1 image;
 - survey: ``{public_base_url}/s/<token>`` — a questionnaire for one person, from one message
-  (``c<communication id>|<survey code>``) or handed out directly (``p<person id>|<code>``).
+  (``c<communication id>|<survey code>``) or handed out directly (``p<person id>|<code>``);
+- RSVP: ``{public_base_url}/e/r/<token>`` — an event invitation's answer page (public);
+- check-in: ``{public_base_url}/e/c/<token>`` — the invitation's QR code at the door (staff).
 
 A token is ``<payload>.<signature>``, both base64url without padding. The payload is
 ``<communication id>`` (open) or ``<communication id>|<target URL>`` (click), so a click
@@ -32,6 +34,8 @@ from closedloop.settings import get_settings
 CLICK_PATH = "/t/c/"
 OPEN_PATH = "/t/o/"
 SURVEY_PATH = "/s/"
+RSVP_PATH = "/e/r/"
+CHECKIN_PATH = "/e/c/"
 _SIG_BYTES = 16
 
 
@@ -160,3 +164,39 @@ def read_survey(token: str) -> SurveyLink:
     if who[0] == "c":
         return SurveyLink(code, ident, None)
     return SurveyLink(code, None, ident)
+
+
+def _invitation_url(kind: bytes, path: str, communication_id: int, base_url: str | None) -> str:
+    base = (base_url or get_settings().public_base_url).rstrip("/")
+    return base + path + _make(kind, str(communication_id).encode())
+
+
+def _read_invitation(kind: bytes, token: str) -> int:
+    payload = _read(kind, token).decode("ascii", "replace")
+    if not payload.isdigit():
+        raise TokenInvalid("This link is not valid.")
+    return int(payload)
+
+
+def rsvp_url(communication_id: int, answer: str | None = None, base_url: str | None = None) -> str:
+    """The address of invitation ``communication_id``'s answer page (``answer`` preselects
+    yes, no or maybe: the page still asks to confirm, so a mail scanner that follows the
+    link answers nothing)."""
+    url = _invitation_url(b"rsvp", RSVP_PATH, communication_id, base_url)
+    return url + (f"?answer={answer}" if answer else "")
+
+
+def read_rsvp(token: str) -> int:
+    """The invitation (message id) of an RSVP token; :class:`TokenInvalid` when forged."""
+    return _read_invitation(b"rsvp", token)
+
+
+def checkin_url(communication_id: int, base_url: str | None = None) -> str:
+    """The address a staff member opens (the QR code of the invitation) to check its guest
+    in; a check-in token is refused as an RSVP token and the other way round."""
+    return _invitation_url(b"checkin", CHECKIN_PATH, communication_id, base_url)
+
+
+def read_checkin(token: str) -> int:
+    """The invitation (message id) of a check-in token; :class:`TokenInvalid` when forged."""
+    return _read_invitation(b"checkin", token)

@@ -14,7 +14,8 @@ Front door:
 - :class:`Channel`, :class:`Transport`, :class:`Delivery`, :class:`Outcome`,
   :data:`CommitPoint`, :class:`ChannelUnavailable` — the protocol (:mod:`.base`);
 - :func:`get_channel` — the configured channel of a name, from the registered plugins;
-- :class:`OutgoingEmail`, :class:`EmailChannel`; :class:`OutgoingSms`, :func:`sms_length`;
+- :class:`OutgoingEmail`, :class:`EmailChannel`, :class:`Attachment` (a file it carries);
+  :class:`OutgoingSms`, :func:`sms_length`;
   :class:`PostalAddress`, :func:`address_block` (``OutgoingLetter`` and ``LetterChannel``
   are in :mod:`.letter`);
 - :class:`ChannelSettings`, :func:`get_channel_settings`.
@@ -33,6 +34,7 @@ from closedloop.channels.base import (
     Transport,
 )
 from closedloop.channels.email import EmailChannel, OutgoingEmail
+from closedloop.channels.mime import Attachment
 from closedloop.channels.postal_format import PostalAddress, address_block
 from closedloop.channels.settings import ChannelSettings, get_channel_settings
 from closedloop.channels.sms import OutgoingSms, SmsChannel, SmsLength, sms_length
@@ -57,6 +59,7 @@ def get_channel(name: str) -> Any:
 
 
 __all__ = [
+    "Attachment",
     "Channel",
     "ChannelSettings",
     "ChannelUnavailable",

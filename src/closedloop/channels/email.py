@@ -29,7 +29,13 @@ from closedloop.channels.base import (
     Delivery,
     Outcome,
 )
-from closedloop.channels.mime import address_header, header_value, mime_bytes, one_line
+from closedloop.channels.mime import (
+    Attachment,
+    address_header,
+    header_value,
+    mime_bytes,
+    one_line,
+)
 from closedloop.channels.settings import ChannelSettings, get_channel_settings
 from closedloop.channels.smtp import SmtpConnection, SmtpReplyError, dot_stuffed
 from closedloop.channels.throttle import Throttle
@@ -55,6 +61,8 @@ class OutgoingEmail:
     message_id: str | None = None
     #: the recipient's name, when ``to`` is a bare address (saves parsing ``Name <addr>``)
     to_name: str | None = None
+    #: files sent with it (an invitation's ``.ics``); not kept in job payloads
+    attachments: tuple[Attachment, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
         """The message as a JSON-able job payload."""
@@ -144,7 +152,7 @@ def build_envelope(message: OutgoingEmail, sender: str) -> Envelope:
         )
         if message.list_unsubscribe_post:
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    content = mime_bytes(headers, message.text, message.html)
+    content = mime_bytes(headers, message.text, message.html, message.attachments)
     return Envelope(from_address, to_address, content, message_id)
 
 
