@@ -23,6 +23,7 @@ def metadata() -> MetaData:
     from closedloop.consent import models as _consent
     from closedloop.contacts import models as _contacts
     from closedloop.dedupe import models as _dedupe
+    from closedloop.events import models as _events
     from closedloop.ingest import models as _ingest
     from closedloop.interfaces import models as _interfaces
     from closedloop.jobs import models as _jobs
@@ -33,7 +34,7 @@ def metadata() -> MetaData:
     from closedloop.users import models as _users
 
     del _automation, _campaigns, _channels, _consent, _contacts, _ingest, _interfaces, _jobs
-    del _dedupe, _coordination
+    del _dedupe, _coordination, _events
     del _responses, _scoring, _segments, _transactions, _users
     return Base.metadata
 
@@ -46,6 +47,7 @@ def load_plugins() -> None:
     from closedloop.channels import hooks as channels_hooks
     from closedloop.consent import hooks as consent_hooks
     from closedloop.dedupe import hooks as dedupe_hooks
+    from closedloop.events import hooks as events_hooks
     from closedloop.ingest import hooks as ingest_hooks
     from closedloop.interfaces import hooks as interfaces_hooks
     from closedloop.reports import hooks as reports_hooks
@@ -60,6 +62,7 @@ def load_plugins() -> None:
         consent_hooks,
         campaigns_hooks,
         responses_hooks,
+        events_hooks,
         automation_hooks,
         dedupe_hooks,
         scoring_hooks,

@@ -106,5 +106,13 @@ class ChannelSpecs:
         JSON-able dict (``code``, ``name``, ``price``, ``url``…). None from a plugin that
         does not recommend; the first answer wins."""
 
+    @hookspec
+    def message_invitation(self, session: Any, campaign_id: int) -> Any | None:
+        """The event campaign ``campaign_id`` invites to, for its emails: an object with
+        ``fields`` (the template's ``event``) and ``attachment(communication_id, person_id,
+        recipient, name)`` (the ``.ics`` of one invitation, a
+        :class:`closedloop.channels.Attachment`); None when it invites to none. The first
+        answer wins."""
+
 
 pm.add_hookspecs(ChannelSpecs)

@@ -7,6 +7,10 @@ rows decided without sending: suppressed (consent withdrawn, suppression list â€
 policy re-checked *now*, not at extraction), skipped (deleted or merged person, no valid
 address, a second row of the same person in the wave), failed (the template cannot be
 rendered for this person). The analysis and the proofs use the same path, without sending.
+
+An email of a campaign that invites to an event (the ``message_invitation`` hook, answered
+by :mod:`closedloop.events`) sees ``event`` and ``rsvp_url``; when its template uses
+``rsvp_url`` it is an invitation and carries the event's ``.ics``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,8 +33,9 @@ from closedloop.campaigns.ledger import (
 )
 from closedloop.campaigns.models import Cell, Offer
 from closedloop.campaigns.recipients import PostalLines, Recipient, load_recipients
-from closedloop.campaigns.render import Rendered, RenderFailed, with_tracking
+from closedloop.campaigns.render import Fields, Rendered, RenderFailed, with_tracking
 from closedloop.campaigns.templates import MessageRenderer, base_context, load_renderer
+from closedloop.channels import Attachment
 from closedloop.consent import preference_links, verdicts
 from closedloop.errors import ValidationFailed
 from closedloop.hookspecs import pm
@@ -50,6 +55,18 @@ class CellPlan:
     renderer: MessageRenderer
 
 
+class Invitation(Protocol):
+    """The event a campaign invites to, as its emails see it (``message_invitation``)."""
+
+    fields: dict[str, Any]
+
+    def attachment(
+        self, communication_id: int, person_id: int, recipient: str, name: str | None
+    ) -> Attachment:
+        """The ``.ics`` of one invitation."""
+        ...
+
+
 @dataclass
 class WavePlan:
     """Everything about a wave a sender needs, read once."""
@@ -60,6 +77,7 @@ class WavePlan:
     campaign: dict[str, Any]
     wave: dict[str, Any]
     cells: dict[int, CellPlan] = field(default_factory=dict)
+    invitation: Invitation | None = None
 
     @property
     def channels(self) -> set[Channel]:
@@ -113,6 +131,10 @@ def load_plan(session: Session, wave_id: int) -> WavePlan:
         )
     if errors:
         raise ValidationFailed(f"Wave {wave_id} cannot be sent as it stands.", errors=errors)
+    for answer in pm.hook.message_invitation(session=session, campaign_id=campaign.id):
+        if answer is not None:
+            plan.invitation = answer
+            break
     return plan
 
 
@@ -130,6 +152,8 @@ class Ready:
     postal: PostalLines | None = None
     #: attempts before this one
     attempts: int = 0
+    #: files the message carries (an invitation's ``.ics``)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,12 +273,27 @@ def _render(
         links=pair,
         today=today,
     )
+    invitation = plan.invitation if cell.channel is Channel.EMAIL else None
     if cell.channel is Channel.EMAIL:
         context["survey_url"] = partial(_survey_url, communication_id=row_id)
+    if invitation is not None:
+        context["event"] = Fields("event", invitation.fields)
+        context["rsvp_url"] = partial(_rsvp_url, row_id)
     rendered = cell.renderer.render(context, person.language)
     name = person.fields.get("full_name")
+    files: tuple[Attachment, ...] = ()
+    if invitation is not None and "rsvp_url" in cell.renderer.names:
+        files = (invitation.attachment(row_id, person.person_id, address, name),)
     return Ready(
-        row_id, person.person_id, cell.channel, address, name, rendered, pair, person.postal
+        row_id,
+        person.person_id,
+        cell.channel,
+        address,
+        name,
+        rendered,
+        pair,
+        person.postal,
+        attachments=files,
     )
 
 
@@ -262,8 +301,14 @@ def _survey_url(code: str, *, communication_id: int) -> str:
     return tracking.survey_url(str(code), communication_id=communication_id)
 
 
+def _rsvp_url(communication_id: int, answer: str = "") -> str:
+    if answer not in ("", "yes", "no", "maybe"):
+        raise RenderFailed(f'rsvp_url takes "yes", "no" or "maybe", not {answer!r}')
+    return tracking.rsvp_url(communication_id, answer or None)
+
+
 def tracked(ready: Ready) -> Rendered:
     """An email's rendered message with tracked links and the open pixel."""
     base = get_settings().public_base_url.rstrip("/")
-    skip = (base + "/preferences/", base + tracking.SURVEY_PATH)
+    skip = (base + "/preferences/", base + tracking.SURVEY_PATH, base + tracking.RSVP_PATH)
     return with_tracking(ready.rendered, ready.row_id, skip=skip)

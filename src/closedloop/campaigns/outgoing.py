@@ -29,6 +29,7 @@ def outgoing(
             list_unsubscribe=ready.links[1] if ready.links else None,
             list_unsubscribe_post=ready.links is not None,
             tags={"wave_id": wave, "communication_id": ready.row_id},
+            attachments=ready.attachments,
         )
         return impl.prepared(message, local=f"w{wave}.m{local}")
     if ready.channel is Channel.SMS:

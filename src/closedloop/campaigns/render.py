@@ -18,6 +18,9 @@ What a template may use (declared here once; the analysis and the docs derive fr
   first three (at most :data:`MAX_RECOMMENDATIONS`);
 - ``unsubscribe_url``, ``preferences_url`` (signed, per person), ``today``, ``locale``;
 - ``survey_url("CODE")``: the signed link to a survey's page for this message (emails);
+- ``event.<field>`` (:data:`EVENT_FIELDS`) and ``rsvp_url("yes"|"no"|"maybe")``: the event
+  the campaign invites to and the signed link to this invitation's answer page (emails of a
+  campaign with an event, :mod:`closedloop.events`; such an email carries the ``.ics``);
 - filters ``money`` (``{{ offer.price | money }}``, in the recipient's locale) and
   ``date`` (``{{ offer.valid_to | date("long") }}``) besides Jinja's own.
 
@@ -70,12 +73,18 @@ PERSON_FIELDS = (
 OFFER_FIELDS = ("code", "name", "description", "price", "valid_from", "valid_to")
 CAMPAIGN_FIELDS = ("code", "name", "currency")
 WAVE_FIELDS = ("name",)
+#: An event's fields, as text in its own time zone (``starts``: "Thursday 14 May 2027, 18:30").
+EVENT_FIELDS = (
+    "code", "name", "description", "starts", "ends", "date", "time", "timezone", "venue",
+    "address", "online_url", "organiser",
+)  # fmt: skip
 #: The objects a template may read fields of, with their fields.
 OBJECTS: dict[str, tuple[str, ...]] = {
     "person": PERSON_FIELDS,
     "offer": OFFER_FIELDS,
     "campaign": CAMPAIGN_FIELDS,
     "wave": WAVE_FIELDS,
+    "event": EVENT_FIELDS,
 }
 #: Every top-level name a template may use.
 NAMES = frozenset(
@@ -85,6 +94,7 @@ NAMES = frozenset(
         "unsubscribe_url",
         "preferences_url",
         "survey_url",
+        "rsvp_url",
         "today",
         "locale",
     }

@@ -194,6 +194,7 @@ def base_context(
     recommendations: list[dict[str, Any]] | None = None,
     links: tuple[str, str] | None = None,
     today: date | None = None,
+    event: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The names a template sees (see :mod:`closedloop.campaigns.render`)."""
     context: dict[str, Any] = {
@@ -201,6 +202,7 @@ def base_context(
         "offer": Fields("offer", offer or {}),
         "campaign": Fields("campaign", campaign),
         "wave": Fields("wave", wave),
+        "event": Fields("event", event or {}),
         "recommendations": Recommendations(recommendations or []),
         "today": today or date.today(),
     }
@@ -208,7 +210,12 @@ def base_context(
         context["preferences_url"], context["unsubscribe_url"] = links
     # A preview's survey links lead nowhere; a sent email's are signed for its message.
     context["survey_url"] = _preview_survey_url
+    context["rsvp_url"] = _preview_rsvp_url
     return context
+
+
+def _preview_rsvp_url(answer: str = "") -> str:
+    return f"{get_settings().public_base_url.rstrip('/')}/e/r/preview?answer={answer}"
 
 
 def _preview_survey_url(code: str) -> str:

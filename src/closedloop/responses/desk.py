@@ -48,6 +48,8 @@ class RsvpAnswer(StrEnum):
     YES = "yes"
     NO = "no"
     MAYBE = "maybe"
+    #: said yes to a full event: on its waiting list
+    WAITLIST = "waitlist"
     ATTENDED = "attended"
     NO_SHOW = "no_show"
 
@@ -73,6 +75,10 @@ class RsvpCreate(BaseModel):
     campaign_id: DbId | None = None
     guests: int = Field(default=0, ge=0, le=100)
     occurred_at: UtcDatetime | None = None
+    #: the event it answers (set by :mod:`closedloop.events`), kept in the response's detail
+    event_id: DbId | None = None
+    #: who recorded it (a check-in's staff member)
+    by: str | None = Field(default=None, max_length=64)
 
 
 def _message(
@@ -167,7 +173,12 @@ def record_rsvp(session: Session, data: RsvpCreate) -> Response:
         communication_id=comm,
         person_id=pid,
         campaign_id=data.campaign_id,
-        detail={"answer": data.answer.value, "guests": data.guests},
+        detail={
+            "answer": data.answer.value,
+            "guests": data.guests,
+            **({"event_id": data.event_id} if data.event_id else {}),
+            **({"by": data.by} if data.by else {}),
+        },
         source_system="events",
     )
     (rid,) = record(session, [reaction])

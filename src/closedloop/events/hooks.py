@@ -1,0 +1,54 @@
+"""Plugin hooks of the events domain: a campaign's emails learn the event it invites to
+(``message_invitation``: the template's ``event`` and each invitation's ``.ics``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from closedloop.channels import Attachment
+from closedloop.events.ics import invitation_attachment, invitation_ics
+from closedloop.events.models import Event
+from closedloop.events.service import event_of_campaign, template_fields
+from closedloop.hookspecs import hookimpl
+from closedloop.settings import get_settings
+
+
+@dataclass
+class EventInvitation:
+    """The event as the sender sees it (a copy: the sender renders on other sessions)."""
+
+    event: Event
+    fields: dict[str, Any]
+    host: str
+
+    def attachment(
+        self, communication_id: int, person_id: int, recipient: str, name: str | None
+    ) -> Attachment:
+        """The ``.ics`` of one invitation."""
+        text = invitation_ics(
+            self.event,
+            person_id=person_id,
+            communication_id=communication_id,
+            recipient=recipient,
+            name=name,
+            host=self.host,
+        )
+        return invitation_attachment(self.event, text)
+
+
+def _copy(event: Event) -> Event:
+    """A detached copy that stays readable once its session is closed."""
+    return Event(**{c.key: getattr(event, c.key) for c in Event.__table__.columns})
+
+
+@hookimpl
+def message_invitation(session: Session, campaign_id: int) -> EventInvitation | None:
+    """The event ``campaign_id`` invites to, for its emails."""
+    event = event_of_campaign(session, campaign_id)
+    if event is None:
+        return None
+    host = get_settings().public_base_url.split("//", 1)[-1].split("/", 1)[0].split(":")[0]
+    return EventInvitation(_copy(event), template_fields(event), host or "closedloop")
