@@ -26,6 +26,7 @@ from closedloop.segments.rules import (
     CampaignRule,
     ConsentRule,
     EmployerRule,
+    EventRule,
     FieldRule,
     FirstPurchaseRule,
     HouseholdRule,
@@ -109,6 +110,8 @@ class Compiler:
             return lf.near(rule.near, path)
         if isinstance(rule, SurveyRule):
             return lf.survey(rule.survey, path)
+        if isinstance(rule, EventRule):
+            return lf.event(rule.event, path)
         if isinstance(rule, SegmentRule):
             return self.segment(rule.segment, path)
         raise TypeError(f"not a rule: {rule!r}")

@@ -8,9 +8,10 @@ from typing import Any
 
 import ibis
 
+from closedloop.db.base import as_utc, utcnow
 from closedloop.segments.check import check_value
 from closedloop.segments.fields import FieldSpec
-from closedloop.segments.rules import CampaignCondition, SurveyCondition
+from closedloop.segments.rules import CampaignCondition, EventCondition, SurveyCondition
 from closedloop.segments.tables import Table, table
 from closedloop.vocab import RESPONDING_KINDS
 
@@ -50,6 +51,31 @@ def campaign_ids(leaves: Any, c: CampaignCondition, path: str) -> Table:
         everyone = members.filter(members.campaign_id.isin(cids)).person_id
         tests.append(persons.id.isin(everyone))
     return persons.filter(ibis.and_(*tests)).select(person_id=persons.id)
+
+
+def event_ids(leaves: Any, c: EventCondition, path: str) -> Table:
+    """Persons in state ``c.status`` at event ``c.code``: ``invited`` (sent its campaign's
+    invitation, or on its guest list), an answer, ``attended`` (checked in) or ``no_show``
+    (answered yes, not checked in, and the event is over: empty before its end)."""
+    found = leaves.lookups.event(c.code)
+    if found is None:
+        leaves.compiler.fail(f"{path}.code", f"there is no event {c.code!r}")
+    event_id, campaign_id, ends_at = found
+    guests = table("event_guests")
+    mine = guests.filter(guests.event_id == event_id)
+    if c.status == "invited":
+        messages = table("communications")
+        sent = messages.filter(messages.campaign_id == (campaign_id or 0), messages.status == SENT)
+        return sent.select("person_id").union(mine.select("person_id"))
+    if c.status == "answered":
+        return mine.filter(mine.answer.notnull()).select("person_id")
+    if c.status == "attended":
+        return mine.filter(mine.checked_in_at.notnull()).select("person_id")
+    if c.status == "no_show":
+        over = ends_at is not None and as_utc(ends_at) <= utcnow()
+        picked = mine.filter(mine.answer == "yes", mine.checked_in_at.isnull())
+        return picked.filter(ibis.literal(over)).select("person_id")
+    return mine.filter(mine.answer == c.status).select("person_id")
 
 
 def survey_ids(leaves: Any, c: SurveyCondition, path: str) -> Table:

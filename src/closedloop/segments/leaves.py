@@ -15,6 +15,7 @@ from closedloop.segments.rules import (
     AttributeCondition,
     CampaignCondition,
     ConsentCondition,
+    EventCondition,
     FirstPurchaseCondition,
     NearCondition,
     OrdersCondition,
@@ -264,6 +265,12 @@ class Leaves:
             dx * dx + dy * dy <= dlat * dlat,
         )
         return hit.select("person_id")
+
+    def event(self, c: EventCondition, path: str) -> Table:
+        """Persons in the asked state at one event (invited, answered, attended…)."""
+        from closedloop.segments.history import event_ids
+
+        return event_ids(self, c, path)
 
     def survey(self, c: SurveyCondition, path: str) -> Table:
         """Persons with an answer to the question that matches."""

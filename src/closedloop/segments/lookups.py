@@ -106,6 +106,16 @@ class SessionLookups:
             return []
         return sorted(int(i) for i in self.session.scalars(select(t.c.id).where(t.c.code == code)))
 
+    def event(self, code: str) -> tuple[int, int | None, Any] | None:
+        """(id, campaign id, end) of the event with this code, or None."""
+        t = _table("events")
+        if t is None:
+            return None
+        row = self.session.execute(
+            select(t.c.id, t.c.campaign_id, t.c.ends_at).where(t.c.code == code)
+        ).first()
+        return (int(row[0]), row[1], row[2]) if row else None
+
     def question_kind(self, question_id: int) -> str | None:
         """The kind of survey question ``question_id`` (choice, number, text…), or None."""
         found = self._scalar_from("survey_questions", "kind", "id", question_id)

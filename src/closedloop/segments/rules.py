@@ -154,6 +154,25 @@ class SurveyRule(_Strict):
     survey: SurveyCondition
 
 
+#: A guest's state at an event: invited (got the invitation), an answer (``answered``: any
+#: answer), ``attended`` (checked in), ``no_show`` (said yes, not checked in, event over).
+EventStatus = Literal[
+    "invited", "answered", "yes", "no", "maybe", "waitlist", "attended", "no_show"
+]
+
+
+class EventCondition(_Strict):
+    """A person's answer to an event's invitation or their attendance (by the event's code),
+    e.g. ``{"event": {"code": "GALA27", "status": "no_show"}}`` for a no-show follow-up."""
+
+    code: Annotated[str, Field(max_length=64)]
+    status: EventStatus = "invited"
+
+
+class EventRule(_Strict):
+    event: EventCondition
+
+
 class SegmentRule(_Strict):
     """A member of another segment (by id): a dynamic one's rule evaluated now, a snapshot's
     frozen members. Lets segments be combined (``{"all": [{"segment": 3}, {"not":
@@ -185,7 +204,7 @@ class NotRule(_Strict):
 Rule = (
     AllRule | AnyRule | NotRule | FieldRule | AttributeRule | ConsentRule | OrdersRule
     | FirstPurchaseRule | HouseholdRule | EmployerRule | CampaignRule | NearRule | SurveyRule
-    | SegmentRule
+    | EventRule | SegmentRule
 )  # fmt: skip
 
 for _model in (HouseholdRule, EmployerRule, AllRule, AnyRule, NotRule):
@@ -200,12 +219,13 @@ LEAVES: dict[str, type[BaseModel]] = {
     "campaign": CampaignCondition,
     "near": NearCondition,
     "survey": SurveyCondition,
+    "event": EventCondition,
 }
 #: The rule model of each leaf key.
 WRAPPERS: dict[str, type[BaseModel]] = {
     "attribute": AttributeRule, "consent": ConsentRule, "orders": OrdersRule,
     "first_purchase": FirstPurchaseRule, "campaign": CampaignRule, "near": NearRule,
-    "survey": SurveyRule,
+    "survey": SurveyRule, "event": EventRule,
 }  # fmt: skip
 #: Keys whose value is a list of rules, a rule, or a rule over related records.
 GROUPS = ("all", "any")

@@ -34,6 +34,13 @@ DECLARED: dict[str, dict[str, str]] = {
         "person_id": "int64", "campaign_id": "int64", "kind": "string", "machine": "string",
     },
     "survey_questions": {"id": "int64", "kind": "string"},
+    "events": {
+        "id": "int64", "code": "string", "campaign_id": "int64", "ends_at": "timestamp('UTC')",
+    },
+    "event_guests": {
+        "event_id": "int64", "person_id": "int64", "answer": "string",
+        "checked_in_at": "timestamp('UTC')",
+    },
     "survey_answers": {
         "question_id": "int64", "person_id": "int64", "answer_text": "string",
         "answer_number": "float64", "answer_choice": "string",
