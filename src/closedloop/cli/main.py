@@ -58,6 +58,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("targeting", "targeting", "Targeting: rank persons by propensity to buy a category, freeze the best as a segment."),
     Entry("channels", "channels", "Send waves by email, SMS and letter; check, preview and proof messages first."),
     Entry("campaigns", "campaigns", "Plan, approve, launch and send campaigns; follow their progress."),
+    Entry("events", "events", "Events: create one for a campaign, list, show, attendees, answer, check in, links."),
     Entry("pressure", "pressure", "Contact-pressure rules (at most N messages per period, a minimum gap) and channel capacities."),
 )  # fmt: skip
 

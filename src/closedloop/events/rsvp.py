@@ -152,11 +152,11 @@ def _promote(session: Session, event: Event) -> None:
 def answer(session: Session, communication_id: int, given: RsvpAnswer | str) -> Answered:
     """Record ``given`` (yes, no, maybe) for the invitation ``communication_id`` (see the
     module doc); Refused once the event is over."""
-    choice = RsvpAnswer(given)
-    if choice not in ANSWERS:
+    choice = RsvpAnswer(given) if given in set(RsvpAnswer) else None
+    if choice is None or choice not in ANSWERS:
         raise ValidationFailed(
             "An invitation is answered yes, no or maybe.",
-            errors=[{"field": "answer", "message": f"{choice.value} is not an answer"}],
+            errors=[{"field": "answer", "message": f"{given!s} is not an answer"}],
         )
     invite = invitation(session, communication_id)
     event = invite.event
