@@ -16,6 +16,7 @@ from closedloop.api.routes import (
     campaigns,
     dedupe,
     evaluation,
+    events,
     imports,
     jobs,
     me,
@@ -42,7 +43,7 @@ def router() -> APIRouter:
     api = APIRouter(prefix=PREFIX)
     for module in (
         persons, dedupe, me, problems, scores, imports, jobs, segments, signup_forms,
-        campaigns, sync, webhooks, responses, evaluation, pressure, surveys, targeting,
+        campaigns, sync, webhooks, responses, evaluation, pressure, surveys, targeting, events,
     ):  # fmt: skip
         # The sync batches refuse an item holding a NUL in their own reply, keeping the rest.
         checks = [] if module is sync else [Depends(refuse_nul)]
