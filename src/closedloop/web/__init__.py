@@ -92,6 +92,7 @@ def install(app: FastAPI) -> None:
         campaigns,
         dedupe,
         evaluation,
+        events,
         home,
         imports,
         jobs,
@@ -104,6 +105,7 @@ def install(app: FastAPI) -> None:
         preferences,
         pressure,
         reports,
+        rsvp,
         segments,
         signup,
         signup_forms,
@@ -147,7 +149,9 @@ def install(app: FastAPI) -> None:
         campaign_actions,
         calldesk,
         targeting,
+        events,
     )
     for module in pages:
         app.include_router(module.router)
     app.include_router(surveys.public)
+    app.include_router(rsvp.public)

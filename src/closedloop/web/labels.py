@@ -93,6 +93,14 @@ LABELS: dict[str, str] = {
     "attendance": N_("Attendance"),
     "rsvp": N_("Invitation answer"),
     "delivery": N_("Delivery report"),
+    # event guests: answers and attendance (closedloop.events)
+    "invited": N_("Invited"),
+    "yes": N_("Yes"),
+    "no": N_("No"),
+    "maybe": N_("Maybe"),
+    "waitlist": N_("Waiting list"),
+    "attended": N_("Attended"),
+    "no_show": N_("No-show"),
     # tasks and orders
     "done": N_("Done"),
     "cancelled": N_("Cancelled"),

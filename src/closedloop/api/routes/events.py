@@ -29,7 +29,7 @@ from closedloop.users.permissions import Permission
 
 router = APIRouter(prefix="/events", tags=["events"])
 Writer = Annotated[User, Depends(requires(Permission.CAMPAIGNS_WRITE))]
-Reader = Annotated[User, Depends(requires(Permission.CAMPAIGNS_READ))]
+Reader = Annotated[User, Depends(requires(Permission.PERSONS_READ))]
 Door = Annotated[User, Depends(requires(Permission.PERSONS_WRITE))]
 State = Literal["invited", "yes", "no", "maybe", "waitlist", "attended", "no_show"]
 assert set(STATES) == set(State.__args__)  # type: ignore[attr-defined]
