@@ -158,3 +158,20 @@ def test_answers_for_an_erased_or_deleted_person_or_a_stranger_message_are_refus
         answer(s, made.messages[1], "attended")
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Response)) == 0
+
+
+def test_answers_count_as_responses_in_the_campaign_funnel(factory: sessionmaker[Session]) -> None:
+    from closedloop.campaigns.models import FunnelCount
+
+    with unit_of_work(factory) as s:
+        made = invited(s, 3, capacity=10)
+        answer(s, made.messages[0], "yes")
+        answer(s, made.messages[1], "no")
+        check_in(s, get_event(s, made.event_id), communication_id=made.messages[0])
+    with factory() as s:
+        whole = s.scalars(
+            select(FunnelCount.responded).where(
+                FunnelCount.campaign_id == made.campaign_id, FunnelCount.scope == 0
+            )
+        ).all()
+        assert sum(whole) == 2  # distinct persons who reacted
