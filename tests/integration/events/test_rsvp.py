@@ -175,3 +175,24 @@ def test_answers_count_as_responses_in_the_campaign_funnel(factory: sessionmaker
             )
         ).all()
         assert sum(whole) == 2  # distinct persons who reacted
+
+
+def test_a_merge_moves_the_guest_row_and_an_unmerge_gives_it_back(
+    factory: sessionmaker[Session],
+) -> None:
+    from closedloop.dedupe.merge import merge_persons, unmerge
+
+    with unit_of_work(factory) as s:
+        made = invited(s, 2)
+        answer(s, made.messages[1], "yes")
+    golden, source = made.person_ids
+    with unit_of_work(factory) as s:
+        merged = merge_persons(s, golden, source)
+    with factory() as s:
+        assert s.scalars(select(EventGuest.person_id)).all() == [golden]
+    with unit_of_work(factory) as s:
+        again = answer(s, made.messages[1], "yes")  # the source's link answers for the golden
+        assert not again.changed and again.guest.person_id == golden
+        unmerge(s, merged.id)
+    with factory() as s:
+        assert s.scalars(select(EventGuest.person_id)).all() == [source]
