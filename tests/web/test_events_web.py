@@ -137,6 +137,8 @@ def test_staff_create_an_event_read_its_page_and_check_guests_in(
             select(Response.kind).where(Response.kind == "attendance").order_by(Response.id)
         ).all()
         assert kinds == ["attendance", "attendance"]
+    campaign = client.get(f"/campaigns/{made.campaign_id}")
+    assert f'<a href="/events/{made.event_id}">Spring gala</a>' in campaign.text
     card = client.get(f"/persons/{made.person_ids[0]}")
     assert "Invitation answer: Yes" in card.text and "Attendance: Attended" in card.text
 

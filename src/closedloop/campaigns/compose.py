@@ -8,9 +8,9 @@ policy re-checked *now*, not at extraction), skipped (deleted or merged person, 
 address, a second row of the same person in the wave), failed (the template cannot be
 rendered for this person). The analysis and the proofs use the same path, without sending.
 
-An email of a campaign that invites to an event (the ``message_invitation`` hook, answered
-by :mod:`closedloop.events`) sees ``event`` and ``rsvp_url``; when its template uses
-``rsvp_url`` it is an invitation and carries the event's ``.ics``.
+A message of a campaign that invites to an event (the ``message_invitation`` hook, answered
+by :mod:`closedloop.events`) sees ``event`` and ``rsvp_url``; an email whose template uses
+``rsvp_url`` is an invitation and carries the event's ``.ics``.
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ class WavePlan:
 
 
 def load_plan(session: Session, wave_id: int) -> WavePlan:
-    """The wave's plan; :class:`ValidationFailed` when a cell's template does not compile or
-    a sending cell has no template."""
+    """The wave's plan; :class:`ValidationFailed` when a cell's template does not compile,
+    a sending cell has no template, or a template names the event of a campaign that invites
+    to none."""
     wave, campaign = wave_purpose(session, wave_id)
     plan = WavePlan(
         wave_id,
@@ -99,6 +100,10 @@ def load_plan(session: Session, wave_id: int) -> WavePlan:
         select(Cell).where(Cell.campaign_id == campaign.id, Cell.is_control.is_(False))
     )
     errors: list[dict[str, Any]] = []
+    for answer in pm.hook.message_invitation(session=session, campaign_id=campaign.id):
+        if answer is not None:
+            plan.invitation = answer
+            break
     for cell in cells:
         if not cell.channel or cell.channel in AGENT_CHANNELS:
             continue  # calls are worked at the desk, not sent
@@ -117,6 +122,15 @@ def load_plan(session: Session, wave_id: int) -> WavePlan:
                 }
             )
             continue
+        if plan.invitation is None and renderer.names & {"event", "rsvp_url"}:
+            errors.append(
+                {
+                    "field": f"cell {cell.code}",
+                    "message": "its template uses event or rsvp_url but the campaign invites "
+                    "to no event",
+                }
+            )
+            continue
         offer = session.get(Offer, cell.offer_id) if cell.offer_id else None
         offer_doc = (
             {
@@ -131,10 +145,6 @@ def load_plan(session: Session, wave_id: int) -> WavePlan:
         )
     if errors:
         raise ValidationFailed(f"Wave {wave_id} cannot be sent as it stands.", errors=errors)
-    for answer in pm.hook.message_invitation(session=session, campaign_id=campaign.id):
-        if answer is not None:
-            plan.invitation = answer
-            break
     return plan
 
 
@@ -273,7 +283,7 @@ def _render(
         links=pair,
         today=today,
     )
-    invitation = plan.invitation if cell.channel is Channel.EMAIL else None
+    invitation = plan.invitation
     if cell.channel is Channel.EMAIL:
         context["survey_url"] = partial(_survey_url, communication_id=row_id)
     if invitation is not None:
@@ -282,7 +292,11 @@ def _render(
     rendered = cell.renderer.render(context, person.language)
     name = person.fields.get("full_name")
     files: tuple[Attachment, ...] = ()
-    if invitation is not None and "rsvp_url" in cell.renderer.names:
+    if (
+        invitation is not None
+        and cell.channel is Channel.EMAIL
+        and "rsvp_url" in cell.renderer.names
+    ):
         files = (invitation.attachment(row_id, person.person_id, address, name),)
     return Ready(
         row_id,

@@ -19,8 +19,8 @@ What a template may use (declared here once; the analysis and the docs derive fr
 - ``unsubscribe_url``, ``preferences_url`` (signed, per person), ``today``, ``locale``;
 - ``survey_url("CODE")``: the signed link to a survey's page for this message (emails);
 - ``event.<field>`` (:data:`EVENT_FIELDS`) and ``rsvp_url("yes"|"no"|"maybe")``: the event
-  the campaign invites to and the signed link to this invitation's answer page (emails of a
-  campaign with an event, :mod:`closedloop.events`; such an email carries the ``.ics``);
+  the campaign invites to and the signed link to this invitation's answer page (messages of
+  a campaign with an event, :mod:`closedloop.events`; such an email carries the ``.ics``);
 - filters ``money`` (``{{ offer.price | money }}``, in the recipient's locale) and
   ``date`` (``{{ offer.valid_to | date("long") }}``) besides Jinja's own.
 

@@ -59,3 +59,21 @@ def test_invitations_carry_rsvp_links_and_a_calendar_request(
     other = next(p for p in by_to["reader1@example.org"].iter_attachments())
     other_lines = _unfold(other.get_payload(decode=True).decode())
     assert f"UID:event-{made.event_id}-person-{made.person_ids[1]}@crm.test" in other_lines
+
+
+def test_a_template_naming_the_event_of_a_campaign_without_one_is_refused_before_sending(
+    factory: sessionmaker[Session],
+) -> None:
+    from tests.integration.campaigns.waves import email_template, wave
+    from tests.integration.events.setup import INVITATION
+
+    from closedloop.campaigns.compose import load_plan
+    from closedloop.errors import ValidationFailed
+
+    with factory() as s:
+        template = email_template(s, body=INVITATION, code="orphan")
+        setup = wave(s, 1, template_id=template, code="ORPHAN")
+        s.commit()
+        with pytest.raises(ValidationFailed) as caught:
+            load_plan(s, setup.wave_id)
+    assert "invites to no event" in str(caught.value.errors)

@@ -28,6 +28,7 @@ from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate
 from closedloop.campaigns.targeting import AB_METRICS
 from closedloop.deps import DbSession
 from closedloop.errors import Conflict, DomainError
+from closedloop.events.service import event_of_campaign
 from closedloop.i18n import N_
 from closedloop.segments import Segment, list_segments
 from closedloop.users import service as users_service
@@ -170,6 +171,7 @@ def show_page(request: Request, db: DbSession, user: Reader, campaign_id: Campai
         "problems": lifecycle.readiness(db, campaign) if campaign.status == S.DRAFT else [],
         "may": can,
         "refresh_seconds": 10 if campaign.status == S.RUNNING else None,
+        "event": event_of_campaign(db, campaign_id),
     }
     return render(request, "campaigns/show.html", context)
 
