@@ -65,7 +65,10 @@ def event_ids(leaves: Any, c: EventCondition, path: str) -> Table:
     mine = guests.filter(guests.event_id == event_id)
     if c.status == "invited":
         messages = table("communications")
-        sent = messages.filter(messages.campaign_id == (campaign_id or 0), messages.status == SENT)
+        sent = messages.filter(  # the statuses the event's attendance list counts as invited
+            messages.campaign_id == (campaign_id or 0),
+            messages.status.isin([SENT, "delivered", "unconfirmed"]),
+        )
         return sent.select("person_id").union(mine.select("person_id"))
     if c.status == "answered":
         return mine.filter(mine.answer.notnull()).select("person_id")
