@@ -30,7 +30,7 @@ from closedloop.db.base import utcnow
 from closedloop.errors import NotFound, Refused, ValidationFailed
 from closedloop.events.models import Event, EventGuest
 from closedloop.events.service import event_of_campaign, is_over
-from closedloop.responses.desk import RsvpAnswer, RsvpIn, record_rsvp
+from closedloop.responses.desk import RsvpAnswer, RsvpCreate, record_rsvp
 from closedloop.vocab import SuppressionReason
 
 #: What a guest may answer through the invitation.
@@ -124,7 +124,7 @@ def _record(
 ) -> None:
     record_rsvp(
         session,
-        RsvpIn(
+        RsvpCreate(
             person_id=guest.person_id,
             answer=answer,
             communication_id=guest.communication_id,
