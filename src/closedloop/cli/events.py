@@ -44,12 +44,12 @@ def create(
     from pydantic import ValidationError
 
     from closedloop.campaigns.reading import find_campaign
-    from closedloop.events.service import EventIn, create_event, event_doc
+    from closedloop.events.service import EventCreate, create_event, event_doc
 
     with session_scope() as session:
         campaign_id = find_campaign(session, campaign).id if campaign else None
         try:
-            data = EventIn(
+            data = EventCreate(
                 code=code,
                 name=name,
                 starts_at=starts,

@@ -33,7 +33,7 @@ INVITED = (
 )
 
 
-class EventIn(BaseModel):
+class EventCreate(BaseModel):
     """An event to create: when (naive times are in ``timezone``), where, how many seats."""
 
     model_config = ConfigDict(extra="forbid")
@@ -53,7 +53,7 @@ class EventIn(BaseModel):
     organiser_email: EmailStr | None = None
 
     @model_validator(mode="after")
-    def _times(self) -> EventIn:
+    def _times(self) -> EventCreate:
         try:
             zone = ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -69,7 +69,7 @@ def _in_zone(at: datetime, zone: ZoneInfo) -> datetime:
     return at.replace(tzinfo=zone) if at.tzinfo is None else at
 
 
-def create_event(session: Session, data: EventIn, *, created_by: str | None = None) -> Event:
+def create_event(session: Session, data: EventCreate, *, created_by: str | None = None) -> Event:
     """Create an event (a campaign invites to at most one); Conflict on a taken code or
     campaign."""
     if data.campaign_id is not None and session.get(Campaign, data.campaign_id) is None:

@@ -11,7 +11,7 @@ from tests.integration.campaigns.waves import email_template, wave
 
 from closedloop.campaigns.models import Communication
 from closedloop.events.models import Event
-from closedloop.events.service import EventIn, create_event
+from closedloop.events.service import EventCreate, create_event
 
 INVITATION = """<html><body><p>Dear {{ person.given_name | default("guest") }},</p>
 <p>You are invited to {{ event.name }} on {{ event.starts }} at {{ event.venue }}.</p>
@@ -30,7 +30,7 @@ class Invited:
     messages: list[int]
 
 
-def event_in(code: str = "GALA", **kw: object) -> EventIn:
+def event_in(code: str = "GALA", **kw: object) -> EventCreate:
     start = datetime.now(UTC) + timedelta(days=10)
     values: dict[str, object] = {
         "code": code,
@@ -45,7 +45,7 @@ def event_in(code: str = "GALA", **kw: object) -> EventIn:
         "organiser_email": "events@shop.example.com",
     }
     values.update(kw)
-    return EventIn.model_validate(values)
+    return EventCreate.model_validate(values)
 
 
 def invited(

@@ -17,7 +17,7 @@ from closedloop.errors import ValidationFailed
 from closedloop.events import rsvp
 from closedloop.events.service import (
     STATES,
-    EventIn,
+    EventCreate,
     attendance,
     create_event,
     event_doc,
@@ -35,7 +35,7 @@ State = Literal["invited", "yes", "no", "maybe", "waitlist", "attended", "no_sho
 assert set(STATES) == set(State.__args__)  # type: ignore[attr-defined]
 
 
-class EventOut(BaseModel):
+class EventPublic(BaseModel):
     """An event: when (UTC, with the zone it is shown in), where, seats, organiser, and the
     counts of its guests by state."""
 
@@ -57,7 +57,7 @@ class EventOut(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
 
 
-class GuestOut(BaseModel):
+class GuestPublic(BaseModel):
     """One guest: their answer, check-in and state."""
 
     person_id: int
@@ -70,17 +70,17 @@ class GuestOut(BaseModel):
     state: str
 
 
-class AttendanceOut(BaseModel):
+class AttendancePublic(BaseModel):
     """The attendance list with the counts of the whole event."""
 
     event_id: int
     capacity: int | None
     seats_taken: int
     counts: dict[str, int]
-    rows: list[GuestOut]
+    rows: list[GuestPublic]
 
 
-class AnswerIn(BaseModel):
+class AnswerCreate(BaseModel):
     """An answer to an invitation given by other means (a call, a letter)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -88,7 +88,7 @@ class AnswerIn(BaseModel):
     answer: Literal["yes", "no", "maybe"]
 
 
-class AnswerOut(BaseModel):
+class AnswerPublic(BaseModel):
     """The guest's answer now (``waitlist`` for a yes to a full event)."""
 
     person_id: int
@@ -96,7 +96,7 @@ class AnswerOut(BaseModel):
     changed: bool
 
 
-class CheckInIn(BaseModel):
+class CheckInCreate(BaseModel):
     """The guest to check in: a person, or an invitation (its QR code)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -104,37 +104,39 @@ class CheckInIn(BaseModel):
     communication_id: DbId | None = None
 
 
-class CheckInOut(BaseModel):
+class CheckInPublic(BaseModel):
     """The guest checked in, and whether they already were."""
 
     person_id: int
     already: bool
 
 
-def _out(db: DbSession, event: Any) -> EventOut:
-    return EventOut(**event_doc(event), counts=attendance(db, event, limit=0).counts)
+def _out(db: DbSession, event: Any) -> EventPublic:
+    return EventPublic(**event_doc(event), counts=attendance(db, event, limit=0).counts)
 
 
 @router.post(
     "",
-    response_model=EventOut,
+    response_model=EventPublic,
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(401, 403, 409, 422),
 )
-def create(db: DbSession, user: Writer, body: EventIn) -> EventOut:
+def create(db: DbSession, user: Writer, body: EventCreate) -> EventPublic:
     """Create an event, attached to the campaign whose emails invite to it (naive times are
     in ``timezone``)."""
     return _out(db, create_event(db, body, created_by=user.username))
 
 
-@router.get("", response_model=list[EventOut], responses=problem_responses(401, 403))
-def list_(db: DbSession, user: Reader) -> list[EventOut]:
+@router.get("", response_model=list[EventPublic], responses=problem_responses(401, 403))
+def list_(db: DbSession, user: Reader) -> list[EventPublic]:
     """Every event, the latest first, with its counts."""
     return [_out(db, e) for e in list_events(db)]
 
 
-@router.get("/{event_id}", response_model=EventOut, responses=problem_responses(401, 403, 404, 422))
-def read(db: DbSession, user: Reader, event_id: Id) -> EventOut:
+@router.get(
+    "/{event_id}", response_model=EventPublic, responses=problem_responses(401, 403, 404, 422)
+)
+def read(db: DbSession, user: Reader, event_id: Id) -> EventPublic:
     """An event and the counts of its guests (invited, yes, no, maybe, waitlist, attended,
     no_show)."""
     return _out(db, get_event(db, event_id))
@@ -142,7 +144,7 @@ def read(db: DbSession, user: Reader, event_id: Id) -> EventOut:
 
 @router.get(
     "/{event_id}/attendees",
-    response_model=AttendanceOut,
+    response_model=AttendancePublic,
     responses=problem_responses(401, 403, 404, 422),
 )
 def attendees(
@@ -151,20 +153,20 @@ def attendees(
     event_id: Id,
     search: Annotated[str, Query(max_length=200, description="Part of a name or email.")] = "",
     state: Annotated[State | None, Query(description="Only the guests in this state.")] = None,
-) -> AttendanceOut:
+) -> AttendancePublic:
     """The attendance list: each guest with their answer, check-in and state."""
     doc = attendance(db, get_event(db, event_id), search=search).as_dict()
     if state:
         doc["rows"] = [r for r in doc["rows"] if r["state"] == state]
-    return AttendanceOut.model_validate(doc)
+    return AttendancePublic.model_validate(doc)
 
 
 @router.post(
     "/{event_id}/answers",
-    response_model=AnswerOut,
+    response_model=AnswerPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def answer(db: DbSession, user: Door, event_id: Id, body: AnswerIn) -> AnswerOut:
+def answer(db: DbSession, user: Door, event_id: Id, body: AnswerCreate) -> AnswerPublic:
     """Record an invitation's answer given by other means, as the RSVP page does: a yes to
     a full event goes on the waiting list; the same answer again changes nothing."""
     event = get_event(db, event_id)
@@ -174,15 +176,15 @@ def answer(db: DbSession, user: Door, event_id: Id, body: AnswerIn) -> AnswerOut
             errors=[{"field": "communication_id", "message": f"not an invitation to {event.code}"}],
         )
     got = rsvp.answer(db, body.communication_id, body.answer)
-    return AnswerOut(person_id=got.guest.person_id, answer=got.answer, changed=got.changed)
+    return AnswerPublic(person_id=got.guest.person_id, answer=got.answer, changed=got.changed)
 
 
 @router.post(
     "/{event_id}/checkins",
-    response_model=CheckInOut,
+    response_model=CheckInPublic,
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def checkin(db: DbSession, user: Door, event_id: Id, body: CheckInIn) -> CheckInOut:
+def checkin(db: DbSession, user: Door, event_id: Id, body: CheckInCreate) -> CheckInPublic:
     """Check a guest in (twice is once: ``already`` says so)."""
     got = rsvp.check_in(
         db,
@@ -191,4 +193,4 @@ def checkin(db: DbSession, user: Door, event_id: Id, body: CheckInIn) -> CheckIn
         communication_id=body.communication_id,
         by=user.username,
     )
-    return CheckInOut(person_id=got.guest.person_id, already=got.already)
+    return CheckInPublic(person_id=got.guest.person_id, already=got.already)

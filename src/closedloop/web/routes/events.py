@@ -23,7 +23,7 @@ from closedloop.errors import Conflict, DomainError, NotFound
 from closedloop.events import rsvp
 from closedloop.events.service import (
     STATES,
-    EventIn,
+    EventCreate,
     attendance,
     create_event,
     get_event,
@@ -88,7 +88,7 @@ async def create_event_page(request: Request, db: DbSession, user: Writer) -> Re
     errors: dict[str, str] = {}
     try:
         with db.begin_nested():  # a refusal keeps nothing
-            event = create_event(db, EventIn.model_validate(doc), created_by=user.username)
+            event = create_event(db, EventCreate.model_validate(doc), created_by=user.username)
     except ValidationError as exc:
         for e in exc.errors():
             field = str(e["loc"][0]) if e["loc"] else "starts_at"
