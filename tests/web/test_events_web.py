@@ -49,6 +49,26 @@ def test_the_answer_page_asks_before_answering_and_records_the_answer(
     assert "Your answer so far: Yes." in client.get(link).text
 
 
+def test_a_booked_guest_gets_the_door_code_of_their_own_invitation(
+    client: TestClient, factory: sessionmaker[Session]
+) -> None:
+    """The QR code holds the invitation's signed check-in address: the one the door opens."""
+    import segno
+
+    with unit_of_work(factory) as s:
+        made = invited(s, 2)
+    first, second = (_path(rsvp_url(m)) for m in made.messages)
+    assert 'id="door-code"' not in client.get(first).text  # not booked yet
+    done = client.post(first, data={"answer": "yes"})
+    code = segno.make(checkin_url(made.messages[0]), error="m").svg_inline(scale=4, omitsize=False)
+    assert code in done.text and "Show this code at the door" in done.text
+    assert code in client.get(first).text  # and again when the guest comes back
+    other = segno.make(checkin_url(made.messages[1]), error="m").svg_inline(scale=4, omitsize=False)
+    assert other not in done.text
+    declined = client.post(second, data={"answer": "no"})
+    assert 'id="door-code"' not in declined.text
+
+
 def test_forged_erased_and_past_invitations_get_a_clear_page(
     client: TestClient, factory: sessionmaker[Session]
 ) -> None:

@@ -16,13 +16,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from closedloop.access import PUBLIC
-from closedloop.campaigns.tracking import read_rsvp
+from closedloop.campaigns.tracking import checkin_url, read_rsvp
 from closedloop.consent import TokenInvalid
 from closedloop.deps import DbSession
 from closedloop.errors import NotFound, Refused
 from closedloop.events import rsvp
 from closedloop.events.models import EventGuest
 from closedloop.events.service import is_over, local
+from closedloop.web.qr import qr_svg
 from closedloop.web.routes import form_str
 from closedloop.web.routes.signup import page
 
@@ -41,6 +42,7 @@ def _open(db: DbSession, token: str) -> rsvp.Invite:
 def _context(db: DbSession, invite: rsvp.Invite, token: str, **extra: Any) -> dict[str, Any]:
     event = invite.event
     guest = db.query(EventGuest).filter_by(event_id=event.id, person_id=invite.person_id).first()
+    booked = guest is not None and guest.answer == "yes"
     return {
         "event": event,
         "starts": local(event, event.starts_at),
@@ -50,6 +52,8 @@ def _context(db: DbSession, invite: rsvp.Invite, token: str, **extra: Any) -> di
         "token": token,
         "chosen": "",
         "missing": False,
+        # A booked guest shows this at the door; staff who scan it check the guest in.
+        "qr": qr_svg(checkin_url(invite.communication_id)) if booked else None,
         **extra,
     }
 
