@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 import closedloop.cli
+from closedloop.campaigns.models import Campaign
 from closedloop.cli.main import COMMANDS, app, load
+from closedloop.db.uow import unit_of_work
 
 HEAVY = (
     "pandas",
@@ -136,3 +139,34 @@ def test_commands_run_and_typos_are_suggested() -> None:
     typo = runner.invoke(app, ["persnos", "list"])
     assert typo.exit_code == 2 and "Did you mean 'persons'" in typo.output
     assert isinstance(typer.main.get_command(app), closedloop.cli.main.LazyGroup)
+
+
+def test_the_campaign_report_loads_the_evaluation_only(
+    factory: sessionmaker[Session], database_url: str
+) -> None:
+    """``campaigns report`` loads the evaluation, not the campaigns command group (the sender,
+    extraction…), the segments or the other domains' models and plugins, nor scipy."""
+    with unit_of_work(factory) as s:
+        campaign = Campaign(code="STARTUP", name="Start-up", currency="EUR")
+        s.add(campaign)
+        s.flush()
+        campaign_id = campaign.id
+    found = _loaded_after(
+        "import os, sys\n"
+        f"os.environ['CLOSEDLOOP_DATABASE_URL'] = {database_url!r}\n"
+        "from closedloop.cli.main import app\n"
+        f"sys.argv = ['closedloop', 'campaigns', 'report', '{campaign_id}', '--json']\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code",
+        whole_names=True,
+    )
+    assert "closedloop.evaluation.service" in found
+    assert sorted({m.split(".")[0] for m in found} & set(HEAVY)) == []
+    unwanted = {
+        "closedloop.cli.campaigns",
+        "closedloop.campaigns.sender",
+        "closedloop.segments.service",
+        "closedloop.evaluation.loop",
+        "closedloop.scoring.models",
+    }
+    assert sorted(unwanted & found) == []
+    assert not any(m.endswith(".hooks") for m in found if m.startswith("closedloop."))

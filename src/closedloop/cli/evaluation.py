@@ -127,7 +127,8 @@ def report(
     p-value; the A/B winner; and a plain verdict."""
     from closedloop.evaluation import evaluate, parse_rule, report_dict
 
-    with session_scope() as session:
+    # a read of the campaign's tables only: no other domain's models or plugins to load
+    with session_scope(whole_schema=False) as session:
         data = report_dict(evaluate(session, campaign_id, rule=parse_rule(rule)))
     if as_json:
         print_json(data)

@@ -63,12 +63,29 @@ COMMANDS: tuple[Entry, ...] = (
 )  # fmt: skip
 
 
+#: subcommands whose own module is much lighter than their group's: run alone, they are loaded
+#: without the rest of the group (``closedloop campaigns report`` needs the evaluation, not the
+#: sender and the whole campaigns package); the group's --help still lists them all
+SHORTCUTS: dict[tuple[str, str], str] = {("campaigns", "report"): "evaluation"}
+
+
 def load(entry: Entry) -> Any:
     """The real command of ``entry``: its module imported and registered on an app of its own."""
     module = importlib.import_module(f"closedloop.cli.{entry.module}")
     holder = typer.Typer(add_completion=False, rich_markup_mode=MARKUP)
     module.register(holder)
     return typer.main.get_group(holder).commands[entry.name]
+
+
+def load_shortcut(group: str, name: str) -> Any:
+    """Group ``group`` holding only its subcommand ``name``, from the module
+    :data:`SHORTCUTS` names (its ``add_<name>(group_app)`` attaches it)."""
+    module = importlib.import_module(f"closedloop.cli.{SHORTCUTS[(group, name)]}")
+    holder = typer.Typer(add_completion=False, rich_markup_mode=MARKUP)
+    sub = typer.Typer(name=group, rich_markup_mode=MARKUP)
+    getattr(module, f"add_{name}")(sub)
+    holder.add_typer(sub)
+    return typer.main.get_group(holder).commands[group]
 
 
 class Unloaded(TyperCommand):
@@ -90,6 +107,8 @@ class LazyGroup(TyperGroup):
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         found = self.commands.get(args[0]) if args else None
+        if isinstance(found, Unloaded) and tuple(args[:2]) in SHORTCUTS:
+            return args[0], load_shortcut(args[0], args[1]), args[1:]
         if isinstance(found, Unloaded):
             self.commands[args[0]] = load(found.entry)
         return super().resolve_command(ctx, args)

@@ -15,18 +15,46 @@ The front door for other packages:
 * :mod:`closedloop.evaluation.stats` — the tests (two proportions, Welch, Holm), pure.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from closedloop.evaluation.attribution import Rule
 from closedloop.evaluation.counters import Drift, check_counters, rebuild_counters
-from closedloop.evaluation.loop import (
-    Source,
-    buyer_ids,
-    non_responder_ids,
-    parse_source,
-    responder_ids,
-    segment_from_evaluation,
-)
 from closedloop.evaluation.report import NO_EFFECT, Group, Report, report_dict
 from closedloop.evaluation.service import evaluate, parse_rule
+
+if TYPE_CHECKING:
+    from closedloop.evaluation.loop import (
+        Source,
+        buyer_ids,
+        non_responder_ids,
+        parse_source,
+        responder_ids,
+        segment_from_evaluation,
+    )
+
+#: names of :mod:`closedloop.evaluation.loop`, imported when first used: the loop needs the
+#: segments package, which a report does not (``closedloop campaigns report`` starts faster)
+_LOOP = frozenset(
+    (
+        "Source",
+        "buyer_ids",
+        "non_responder_ids",
+        "parse_source",
+        "responder_ids",
+        "segment_from_evaluation",
+    )
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOOP:
+        from closedloop.evaluation import loop
+
+        return getattr(loop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "NO_EFFECT",

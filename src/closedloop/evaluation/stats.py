@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from closedloop.evaluation import student
+
 #: the level of every interval and test of a report
 ALPHA = 0.05
 #: the name of the multiple-comparison correction, as reports print it
@@ -131,12 +133,10 @@ def welch(one: Sample, zero: Sample, *, alpha: float = ALPHA) -> MeanTest:
     spread = a * a / (one.n - 1) + b * b / (zero.n - 1)
     if se == 0 or spread == 0:  # no variation (or too little for a float to hold)
         return MeanTest(one.mean, zero.mean, diff, None, None, None, diff, diff)
-    from scipy.special import stdtr, stdtrit  # Student's t (scipy.stats takes a second to load)
-
     df = (a + b) ** 2 / spread
     t = diff / se
-    p_value = float(2 * stdtr(df, -abs(t)))
-    half = float(stdtrit(df, 1 - alpha / 2)) * se
+    p_value = student.two_sided_p(t, df)
+    half = student.quantile(1 - alpha / 2, df) * se
     return MeanTest(one.mean, zero.mean, diff, t, df, p_value, diff - half, diff + half)
 
 

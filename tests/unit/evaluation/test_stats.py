@@ -8,10 +8,12 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import stdtr, stdtrit
 from scipy.stats import ttest_ind_from_stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
+from closedloop.evaluation import student
 from closedloop.evaluation.stats import Sample, holm, two_proportions, welch
 
 
@@ -82,6 +84,22 @@ def test_welch_agrees_with_scipy(one: list[float], zero: list[float]) -> None:
     assert ours.t == pytest.approx(float(ref.statistic), rel=1e-6, abs=1e-9)
     assert ours.p_value == pytest.approx(float(ref.pvalue), rel=1e-5, abs=1e-12)
     assert ours.ci_low <= ours.diff <= ours.ci_high
+    assert ours.df is not None
+    half = float(stdtrit(ours.df, 0.975)) * math.sqrt(a.variance / a.n + b.variance / b.n)
+    assert ours.ci_high - ours.diff == pytest.approx(half, rel=1e-8, abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    t=st.floats(-60, 60, allow_nan=False),
+    df=st.floats(1.0, 1e8, allow_nan=False),
+    q=st.sampled_from((0.6, 0.9, 0.975, 0.995, 0.9995)),
+)
+def test_student_t_agrees_with_scipy(t: float, df: float, q: float) -> None:
+    """The plain-Python t distribution (a report no longer imports scipy) against scipy's."""
+    expected = float(2 * stdtr(df, -abs(t)))
+    assert student.two_sided_p(t, df) == pytest.approx(expected, rel=1e-8, abs=1e-300)
+    assert student.quantile(q, df) == pytest.approx(float(stdtrit(df, q)), rel=1e-8)
 
 
 def _holm_cases() -> list[list[float]]:
