@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -282,7 +283,7 @@ class SendRun(Base):
 
 class FunnelCount(Base):
     """The funnel counters of one cell (scope 0, all waves; ``wave_id`` 0) or one cell within
-    one wave (scope 1), kept by :mod:`closedloop.campaigns.counters` (migration 0022)."""
+    one wave (scope 1), kept by :mod:`closedloop.campaigns.counters` (migrations 0022, 0024)."""
 
     __tablename__ = "funnel_counts"
     campaign_id: Mapped[int] = mapped_column(
@@ -298,3 +299,6 @@ class FunnelCount(Base):
     opened: Mapped[int] = mapped_column(Integer, default=0)
     clicked: Mapped[int] = mapped_column(Integer, default=0)
     responded: Mapped[int] = mapped_column(Integer, default=0)
+    #: the response rows behind opened/clicked/responded (migration 0024): a report compares
+    #: their sum with a count of the rows to see counters left stale by a bulk load
+    responses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

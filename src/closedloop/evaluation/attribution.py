@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from closedloop.db.base import as_utc
@@ -73,6 +73,13 @@ def _credits(at: datetime, touches: list[Touch], window: timedelta, rule: Rule) 
     return {pick[1]: 1.0}
 
 
+def _as(value: datetime, naive: bool) -> datetime:
+    """``value`` in the form of the store's datetimes: naive UTC, or aware (as they come)."""
+    if naive:
+        return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    return value if value.tzinfo is UTC else as_utc(value)
+
+
 def attribute(
     purchases: list[Purchase],
     sent: list[tuple[int, int, datetime]],
@@ -82,15 +89,20 @@ def attribute(
 ) -> Attribution:
     """Credit ``purchases`` to cells and waves; ``sent`` lists (person, wave, sent_at)."""
     window = timedelta(days=window_days)
+    # the store gives every datetime back the same way (SQLite naive UTC, PostgreSQL aware):
+    # the few wave starts are put in that form rather than every row converted
+    naive = any(p.at.tzinfo is None for p in purchases[:1])
     own: dict[int, list[Touch]] = defaultdict(list)
     for person, wave, when in sent:
-        own[person].append((wave, as_utc(when)))
-    starts: list[Touch] = [(w, t.start) for w, t in waves.items() if t.start is not None]
+        own[person].append((wave, _as(when, naive)))
+    starts: list[Touch] = [
+        (w, _as(t.start, naive)) for w, t in waves.items() if t.start is not None
+    ]
     per_person: dict[int, tuple[int, float, dict[int, float]]] = {}
     result = Attribution(rule)
     for p in purchases:
         touches = own.get(p.person_id) or starts
-        shares = _credits(as_utc(p.at), touches, window, rule)
+        shares = _credits(_as(p.at, naive), touches, window, rule)
         if not shares:
             continue
         result.orders += 1

@@ -50,13 +50,8 @@ def buyer_ids(session: Session, campaign_id: int, *, rule: Rule = Rule.LAST_TOUC
     if not starts or not lasts:
         return set()
     low, high = min(starts), max(lasts) + timedelta(days=campaign.response_window_days)
-    found = attribute(
-        queries.purchases(session, campaign_id, low, high),
-        queries.buyers_touches(session, campaign_id, low, high),
-        times,
-        campaign.response_window_days,
-        rule,
-    )
+    bought, sent = queries.buyers(session, campaign_id, low, high)
+    found = attribute(bought, sent, times, campaign.response_window_days, rule)
     return found.buyers
 
 

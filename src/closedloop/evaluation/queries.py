@@ -74,25 +74,66 @@ def wave_times(session: Session, campaign_id: int) -> dict[int, WaveTimes]:
     return out
 
 
-def funnels(session: Session, campaign_id: int, *, by_wave: bool) -> dict[tuple[int, int], Funnel]:
-    """Funnel counts per (cell, wave) — wave 0 when ``by_wave`` is false — read from the
-    campaign's funnel counters (kept by the sender and the capture; recounted from the rows
-    when a campaign has none yet), with its members counted live from the indexes. Members:
-    everyone assigned to the cell; per wave, those the wave has a message for (not skipped).
-    Per cell the counts are of distinct persons; per wave, of messages (one per person)."""
+#: a report's note when its counters could not be used as stored
+STALE = (
+    "funnel counters out of date: messages or responses were written outside the sender and "
+    "the capture (a bulk load, an import of history, SQL), so this report counted the funnel "
+    "from the rows (slower, same figures); `closedloop evaluation rebuild-counters {id}` "
+    "stores them again"
+)
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A campaign's funnel counts as a report reads them: the counters (or a recount), the
+    messages per (cell, wave) and status, and why the stored counters were not used."""
+
+    counts: counters.Counts
+    statuses: counters.Statuses
+    stale: bool = False
+
+
+def counted(session: Session, campaign_id: int) -> Counted:
+    """The campaign's counters, checked cheaply against its rows: per wave, the contacted and
+    delivered messages by status (from an index, read for the members anyway) and the number
+    of counted response rows. When they disagree — rows written behind the sender's and the
+    capture's back — the funnel is recounted from the rows and ``stale`` is set; a campaign
+    without counters is recounted too (stale only if the recount finds something)."""
     stored = counters.stored(session, campaign_id)
-    if not stored:
-        stored = response_counters.recount(session, campaign_id)
+    statuses = counters.wave_statuses(session, campaign_id)
+    if stored:
+        rows = sum(
+            int(v.get("responses", 0)) for (s, _, _), v in stored.items() if s == counters.CELL
+        )
+        fresh = not counters.messages_disagree(stored, statuses) and rows == (
+            response_counters.response_rows(session, campaign_id)
+        )
+        if fresh:
+            return Counted(stored, statuses)
+    found = response_counters.recount(session, campaign_id)
+    return Counted(
+        found, statuses, stale=bool(stored) or any(any(v.values()) for v in found.values())
+    )
+
+
+def funnels(
+    session: Session, campaign_id: int, found: Counted, *, by_wave: bool
+) -> dict[tuple[int, int], Funnel]:
+    """Funnel counts per (cell, wave) — wave 0 when ``by_wave`` is false — from the campaign's
+    funnel counters (:func:`counted`), with its members counted live from the indexes.
+    Members: everyone assigned to the cell; per wave, those the wave has a message for (not
+    skipped). Per cell the counts are of distinct persons; per wave, of messages (one per
+    person)."""
     scope = counters.WAVE if by_wave else counters.CELL
     members: dict[tuple[int, int], int] = (
-        counters.wave_members(session, campaign_id)
+        counters.wave_members(session, campaign_id, found.statuses)
         if by_wave
         else {(c, 0): n for c, n in counters.cell_members(session, campaign_id).items()}
     )
-    found = {(c, w): v for (s, c, w), v in stored.items() if s == scope}
+    values = {(c, w): v for (s, c, w), v in found.counts.items() if s == scope}
     out: dict[tuple[int, int], Funnel] = {}
-    for key in sorted(set(found) | set(members)):
-        v = found.get(key, {})
+    for key in sorted(set(values) | set(members)):
+        v = values.get(key, {})
         out[key] = Funnel(
             members.get(key, 0),
             int(v.get("contacted", 0)),
@@ -116,45 +157,54 @@ class Purchase:
     amount: float
 
 
-def purchases(session: Session, campaign_id: int, low: datetime, high: datetime) -> list[Purchase]:
-    """Members' own-brand orders with ``low <= ordered_at < high`` (not cancelled or returned)."""
-    o, m = Order, CampaignMember
+Touches = list[tuple[int, int, datetime]]  # (person, wave, sent_at)
+
+
+def buyers(
+    session: Session, campaign_id: int, low: datetime, high: datetime
+) -> tuple[list[Purchase], Touches]:
+    """The members' own-brand orders with ``low <= ordered_at < high`` (not cancelled or
+    returned) and (person, wave, sent_at) of every message that left
+    for those buyers, in one statement: each order joined with its buyer's messages (an
+    order without one comes once, with none). Datetimes as the store gives them back."""
+    o, m, comm = Order, CampaignMember, Communication
     rows = session.execute(
-        select(o.person_id, m.cell_id, o.ordered_at, cast(o.total_amount, Float))
+        select(
+            o.id,
+            o.person_id,
+            m.cell_id,
+            o.ordered_at,
+            cast(o.total_amount, Float),
+            comm.id,
+            comm.wave_id,
+            comm.sent_at,
+        )
         .join(m, and_(m.person_id == o.person_id, m.campaign_id == campaign_id))
+        .outerjoin(
+            comm,
+            and_(
+                comm.person_id == o.person_id,
+                comm.campaign_id == campaign_id,
+                comm.status.in_(CONTACTED),
+                comm.sent_at.is_not(None),
+                comm.wave_id.is_not(None),
+            ),
+        )
         .where(
             o.ordered_at >= low,
             o.ordered_at < high,
             o.supplier.is_(None),
             o.status.not_in(NOT_PURCHASES),
         )
-    )
-    return [Purchase(int(r[0]), int(r[1]), r[2], float(r[3] or 0)) for r in rows]
-
-
-def buyers_touches(
-    session: Session, campaign_id: int, low: datetime, high: datetime
-) -> list[tuple[int, int, datetime]]:
-    """(person, wave, sent_at) of every message that left for a member who bought in the window."""
-    o, m, comm = Order, CampaignMember, Communication
-    buyers = (
-        select(o.person_id)
-        .join(m, and_(m.person_id == o.person_id, m.campaign_id == campaign_id))
-        .where(o.ordered_at >= low, o.ordered_at < high, o.supplier.is_(None))
-        .distinct()
-        .subquery()
-    )
-    rows = session.execute(
-        select(comm.person_id, comm.wave_id, comm.sent_at)
-        .join(buyers, buyers.c.person_id == comm.person_id)
-        .where(
-            comm.campaign_id == campaign_id,
-            comm.status.in_(CONTACTED),
-            comm.sent_at.is_not(None),
-            comm.wave_id.is_not(None),
-        )
-    )
-    return [(int(r[0]), int(r[1] or 0), r[2]) for r in rows if r[2] is not None]
+    ).tuples()
+    orders: dict[int, Purchase] = {}
+    messages: dict[int, tuple[int, int, datetime]] = {}
+    for order_id, person, cell, at, amount, message_id, wave, sent_at in rows:
+        if order_id not in orders:
+            orders[order_id] = Purchase(person, cell, at, amount or 0.0)
+        if message_id is not None and sent_at is not None:
+            messages[message_id] = (person, wave, sent_at)
+    return list(orders.values()), list(messages.values())
 
 
 def campaign(session: Session, campaign_id: int) -> Campaign | None:

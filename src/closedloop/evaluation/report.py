@@ -196,6 +196,8 @@ class Report:
     cells: list[Group]
     waves: list[dict[str, Any]] = field(default_factory=list)
     winner: Winner | None = None
+    #: the stored funnel counters disagreed with the rows: the funnel was counted from them
+    counters_stale: bool = False
 
 
 def _plain(value: Any) -> Any:

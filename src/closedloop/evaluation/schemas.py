@@ -115,6 +115,12 @@ class ReportPublic(BaseModel):
     cells: list[GroupPublic]
     waves: list[WavePublic]
     winner: WinnerPublic | None
+    counters_stale: bool = Field(
+        False,
+        description="True when the stored funnel counters disagreed with the messages and "
+        "responses (written outside the sender and the capture): the funnel was counted from "
+        "the rows; `closedloop evaluation rebuild-counters` stores them again.",
+    )
 
 
 class SegmentRequest(BaseModel):

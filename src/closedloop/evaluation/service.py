@@ -90,10 +90,11 @@ def _waves(
     cells: dict[int, tuple[str, bool, float]],
     found: Attribution,
     control: Group | None,
+    counted: queries.Counted,
 ) -> list[dict[str, object]]:
     """Per wave: each treated cell's funnel and credited purchases, against the control
     group's purchases credited to the same wave by the same rule."""
-    funnels = queries.funnels(session, campaign_id, by_wave=True)
+    funnels = queries.funnels(session, campaign_id, counted, by_wave=True)
     out: list[dict[str, object]] = []
     for wave_id, t in times.items():
         parts = [
@@ -143,8 +144,10 @@ def evaluate(
     """Evaluate campaign ``campaign_id``: per cell and wave its funnel (contacted, delivered,
     opened, clicked, responded, converted, revenue), rates, cost, and its lift against the
     control group with 95 % intervals and p-values; the A/B winner between treated cells
-    (Holm-corrected); a plain verdict. Purchases are attributed by ``rule``. NotFound when
-    the campaign does not exist."""
+    (Holm-corrected); a plain verdict. Purchases are attributed by ``rule``. The funnel comes
+    from the campaign's counters; when they are found stale (rows written behind the
+    sender's and the capture's back) it is counted from the rows and the report says so
+    (``counters_stale`` and a note). NotFound when the campaign does not exist."""
     campaign = queries.campaign(session, campaign_id)
     if campaign is None:
         raise NotFound(f"Campaign {campaign_id} does not exist.")
@@ -157,10 +160,10 @@ def evaluate(
     high = max(lasts) + window if lasts else None
     found = Attribution(rule)
     if low is not None and high is not None:
-        bought = queries.purchases(session, campaign_id, low, high)
-        sent = queries.buyers_touches(session, campaign_id, low, high)
+        bought, sent = queries.buyers(session, campaign_id, low, high)
         found = attribute(bought, sent, times, campaign.response_window_days, rule)
-    funnels = queries.funnels(session, campaign_id, by_wave=False)
+    counted = queries.counted(session, campaign_id)
+    funnels = queries.funnels(session, campaign_id, counted, by_wave=False)
     cells = {
         c.id: (f"{c.code} {c.name}", c.is_control, float(c.unit_cost or 0))
         for c in queries.cells(session, campaign_id)
@@ -200,6 +203,8 @@ def evaluate(
     ]
     if not final:
         notes.insert(0, NOT_FINAL)
+    if counted.stale:  # after "not final" when both are said
+        notes.insert(0 if final else 1, queries.STALE.format(id=campaign.id))
     verdict = _verdict(total, control)
     if not final and verdict != NO_CONTROL:
         verdict = f"{verdict} (so far — {NOT_FINAL.split(':')[0]})"
@@ -220,6 +225,7 @@ def evaluate(
         total,
         control,
         groups,
-        _waves(session, campaign_id, times, cells, found, control),
+        _waves(session, campaign_id, times, cells, found, control, counted),
         _winner(treated),
+        counted.stale,
     )

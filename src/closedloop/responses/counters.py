@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from closedloop.campaigns import counters
@@ -24,8 +24,8 @@ COUNTED = frozenset((RK.OPEN.value, RK.CLICK.value, *RESPONDING))
 def response_counts(
     session: Session, campaign_id: int, persons: Sequence[int] | None = None
 ) -> counters.Counts:
-    """Opened, clicked and responded persons per (scope, cell, wave), counted from the
-    responses (of ``persons`` only, when given)."""
+    """Opened, clicked and responded persons per (scope, cell, wave), and the response rows
+    of those kinds, counted from the responses (of ``persons`` only, when given)."""
     resp = Response
     out: counters.Counts = {}
     cell = func.coalesce(resp.cell_id, counters.member_cell(resp.person_id, campaign_id))
@@ -33,13 +33,14 @@ def response_counts(
         counters.distinct_when(resp.kind == RK.OPEN.value, resp.person_id),
         counters.distinct_when(resp.kind == RK.CLICK.value, resp.person_id),
         counters.distinct_when(resp.kind.in_(RESPONDING), resp.person_id),
+        func.count(case((resp.kind.in_(sorted(COUNTED)), resp.id))),  # the rows (a staleness check)
     )
     parts: Iterable[Sequence[int] | None] = (
         [None] if persons is None else (persons[i : i + 500] for i in range(0, len(persons), 500))
     )
     for part in parts:
         where: list[Any] = [
-            resp.campaign_id == campaign_id,
+            counters.of_campaign(resp.campaign_id, campaign_id, by_person=part is not None),
             resp.machine.is_(None),
             resp.person_id.is_not(None),
         ]
@@ -79,3 +80,22 @@ def rebuild(session: Session, campaign_id: int) -> int:
     found = recount(session, campaign_id)
     counters.replace(session, campaign_id, found)
     return len(found)
+
+
+def response_rows(session: Session, campaign_id: int) -> int:
+    """The campaign's response rows the counters count (a person's, not a machine's, of a
+    counted kind, of a member or a cell): stored counters whose ``responses`` add up to
+    another number miss rows written behind the capture's back."""
+    resp = Response
+    cell = func.coalesce(resp.cell_id, counters.member_cell(resp.person_id, campaign_id))
+    return int(
+        session.execute(
+            select(func.count()).where(
+                resp.campaign_id == campaign_id,
+                resp.kind.in_(sorted(COUNTED)),
+                resp.machine.is_(None),
+                resp.person_id.is_not(None),
+                cell.is_not(None),
+            )
+        ).scalar_one()
+    )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.campaigns.models import Campaign, CampaignMember, Cell, Communication, Wave
 from closedloop.contacts.models import Person
+from closedloop.evaluation import rebuild_counters
 from closedloop.responses.models import Response
 from closedloop.transactions.models import Order
 from closedloop.vocab import CampaignStatus
@@ -150,4 +151,7 @@ def plant(
             session.execute(insert(Response), responses)
         session.execute(insert(Order), orders)
     session.flush()
+    # the rows were bulk-loaded behind the sender's and the capture's back: count the funnel
+    # counters from them, as after an import (else every report says they are stale)
+    rebuild_counters(session, out.campaign_id)
     return out

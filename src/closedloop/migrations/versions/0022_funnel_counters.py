@@ -59,7 +59,7 @@ def _messages(scope: int) -> str:
         f"{wave} AS wave_id, {contacted} AS contacted, {delivered} AS delivered, "
         f"SUM(CASE WHEN c.status IN ({CONTACTED}) THEN CAST(c.cost AS FLOAT) END) AS cost, "
         f"COUNT(CASE WHEN c.status IN ({CONTACTED}) THEN c.cost END) AS costed, "
-        "0 AS opened, 0 AS clicked, 0 AS responded "
+        "0 AS opened, 0 AS clicked, 0 AS responded, 0 AS responses "
         "FROM communications c WHERE c.campaign_id IS NOT NULL "
         f"GROUP BY c.campaign_id, {_cell('c')}{_by(scope, 'c')}"
     )
@@ -71,7 +71,8 @@ def _responses(scope: int) -> str:
         f"SELECT r.campaign_id, {scope}, {_cell('r')}, {wave}, 0, 0, 0.0, 0, "
         "COUNT(DISTINCT CASE WHEN r.kind = 'open' THEN r.person_id END), "
         "COUNT(DISTINCT CASE WHEN r.kind = 'click' THEN r.person_id END), "
-        f"COUNT(DISTINCT CASE WHEN r.kind IN ({RESPONDING}) THEN r.person_id END) "
+        f"COUNT(DISTINCT CASE WHEN r.kind IN ({RESPONDING}) THEN r.person_id END), "
+        f"COUNT(CASE WHEN r.kind IN ('open', {RESPONDING}) THEN r.id END) "
         "FROM responses r WHERE r.campaign_id IS NOT NULL AND r.machine IS NULL "
         f"AND r.person_id IS NOT NULL GROUP BY r.campaign_id, {_cell('r')}{_by(scope, 'r')}"
     )
@@ -79,9 +80,10 @@ def _responses(scope: int) -> str:
 
 BACKFILL = (
     "INSERT INTO funnel_counts (campaign_id, scope, cell_id, wave_id, contacted, delivered, "
-    "cost, costed, opened, clicked, responded) "
+    "cost, costed, opened, clicked, responded, responses) "
     "SELECT campaign_id, scope, cell_id, wave_id, SUM(contacted), SUM(delivered), "
-    "COALESCE(SUM(cost), 0), SUM(costed), SUM(opened), SUM(clicked), SUM(responded) FROM ("
+    "COALESCE(SUM(cost), 0), SUM(costed), SUM(opened), SUM(clicked), SUM(responded), "
+    "SUM(responses) FROM ("
     + " UNION ALL ".join([_messages(0), _messages(1), _responses(0), _responses(1)])
     + ") AS counted WHERE cell_id IS NOT NULL GROUP BY campaign_id, scope, cell_id, wave_id"
 )
@@ -97,6 +99,9 @@ def upgrade() -> None:
         *(sa.Column(c, sa.Integer(), nullable=False) for c in COUNTS[:2]),
         sa.Column("cost", sa.Float(), nullable=False),
         *(sa.Column(c, sa.Integer(), nullable=False) for c in COUNTS[2:]),
+        # added here on 2026-12-07 evening with migration 0024 (which adds it to the stores
+        # already at 0022): alembic could not order a migration depending on this one
+        sa.Column("responses", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("campaign_id", "scope", "cell_id", "wave_id"),
     )
