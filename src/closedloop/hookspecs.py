@@ -84,7 +84,9 @@ class EventSpecs:
 
     @hookspec
     def response_recorded(self, session: Any, person_id: int | None, response: Any) -> None:
-        """A response (open, click, reply, purchase, survey answer…) was recorded."""
+        """A response (open, click, reply, purchase, survey answer…) was recorded.
+        ``response`` is read-only: the stored row (attributes named as the columns of
+        ``closedloop.responses.models.Response``) or an object with the same attributes."""
 
 
 pm.add_hookspecs(EventSpecs)

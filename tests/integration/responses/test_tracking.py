@@ -3,6 +3,7 @@ early hits linked later, forged links refused without a word about the message."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -16,6 +17,8 @@ from closedloop.campaigns import tracking
 from closedloop.campaigns.models import Communication
 from closedloop.contacts.models import Person
 from closedloop.db.uow import unit_of_work
+from closedloop.interfaces import webhooks
+from closedloop.interfaces.models import WebhookDelivery
 from closedloop.responses.models import Response
 
 SHOP = "https://shop.example.com/books?id=7&src=mail"
@@ -224,3 +227,31 @@ def test_the_write_behind_under_back_pressure_loses_nothing(
     found = rows(factory)
     assert sum(r.hits for r in found) == 300
     assert len(found) == 2 * 7 + 2  # per message: its 7 links (a burst: a scanner) and the open
+
+
+def test_a_first_click_is_announced_to_webhooks_once_with_its_row(
+    app: FastAPI,
+    factory: sessionmaker[Session],
+    sent_wave: Callable[..., tuple],
+    allow_private_webhooks: None,
+) -> None:
+    """``response_recorded`` gets the stored row (read with Core, not as an ORM object): the
+    ``response.recorded`` payload carries its columns; a repeat is not announced again."""
+    setup, comms = sent_wave(2)
+    with unit_of_work(factory) as s:
+        webhooks.create_endpoint(s, "http://127.0.0.1:9/in", ["response.recorded"])
+    link = path(tracking.click_url(comms[0], SHOP))
+    with TestClient(app) as browser:
+        for _ in range(3):
+            assert browser.get(link, follow_redirects=False).status_code == 302
+    (click,) = rows(factory)
+    with factory() as s:
+        bodies = [json.loads(b) for b in s.scalars(select(WebhookDelivery.body))]
+    assert [b["type"] for b in bodies] == ["response.recorded"]
+    data = bodies[0]["data"]
+    assert (data["response_id"], data["person_id"], data["kind"]) == (
+        click.id,
+        setup.person_ids[0],
+        "click",
+    )
+    assert (data["campaign_id"], data["communication_id"]) == (setup.campaign_id, comms[0])
