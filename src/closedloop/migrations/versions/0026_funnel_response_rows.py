@@ -7,7 +7,7 @@ there): a migration depending on 0022 broke alembic's bookkeeping of the branche
 (``KeyError: '0001'``), so this one depends on nothing and only adds the column to a table
 that lacks it.
 
-Revision ID: 0024
+Revision ID: 0026
 Revises: 0001
 Create Date: 2026-12-07 22:00:00
 """
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import inspect
 
-revision: str = "0024"
+revision: str = "0026"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
