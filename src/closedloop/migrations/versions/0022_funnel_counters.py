@@ -99,7 +99,7 @@ def upgrade() -> None:
         *(sa.Column(c, sa.Integer(), nullable=False) for c in COUNTS[:2]),
         sa.Column("cost", sa.Float(), nullable=False),
         *(sa.Column(c, sa.Integer(), nullable=False) for c in COUNTS[2:]),
-        # added here on 2026-12-07 evening with migration 0024 (which adds it to the stores
+        # added here on 2026-12-07 evening with migration 0026 (which adds it to the stores
         # already at 0022): alembic could not order a migration depending on this one
         sa.Column("responses", sa.Integer(), nullable=False, server_default=sa.text("0")),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE"),
