@@ -28,6 +28,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,25 @@ def fresh_postgres(url: str) -> None:
     admin.dispose()
 
 
+def make_url_name(url: str) -> str:
+    """The database name in a URL."""
+    from sqlalchemy import make_url
+
+    return str(make_url(url).database)
+
+
+def copy_postgres(url: str, copy: str) -> None:
+    """Copy the database named in ``url`` to ``copy`` (CREATE DATABASE … TEMPLATE)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}"'))
+        conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{target.database}"'))
+    admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
@@ -124,6 +144,13 @@ def main() -> None:
             "--segment", str(snap["id"]), "--wave-at", f"2026-12-{10 + k}T09:00:00", "--json",
         ], env)[0])  # fmt: skip
         waves.append(str(made["waves"][0]["id"]))
+    if a.keep and not a.database:
+        # A copy of the base before the extraction, to rerun it (old code / new code).
+        shutil.copyfile(folder / "extract.db", folder / "before-extract.db")
+        (folder / "waves.txt").write_text(" ".join(waves) + "\n")
+    if a.keep and a.database:
+        (folder / "waves.txt").write_text(" ".join(waves) + "\n")
+        copy_postgres(a.database, make_url_name(a.database) + "_base")
     load = os.getloadavg()
     out, wall, cpu = run(["campaigns", "extract", *waves, "--json"], env, timed=True)
     results = json.loads(out)
