@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from closedloop.campaigns.bulk import db_time, insert_rows
+from closedloop.campaigns.bulk import db_time, insert_groups
 from closedloop.campaigns.coordination_models import CampaignTargeting, Exclusion
 from closedloop.campaigns.models import Campaign, Communication
 from closedloop.campaigns.pressure import Past, Rule, check
@@ -143,7 +143,7 @@ def withdraw(session: Session, losers: dict[int, list[Rival]], winner_code: str)
                 .returning(Communication.id)
             )
         )
-    rows = []
+    rows: dict[tuple[int, str, str, object], list[int]] = {}  # (wave, …) → persons
     kept: set[int] = set()
     now = db_time(session, utcnow())
     reason = f"lost to campaign {winner_code} (higher priority or expected value)"[:300]
@@ -152,7 +152,7 @@ def withdraw(session: Session, losers: dict[int, list[Rival]], winner_code: str)
             kept.add(pid)
         for r in rs:
             if r.communication_id in gone:
-                rows.append((r.wave_id, pid, ARBITRATION, reason, now))
-    columns = ("wave_id", "person_id", "stage", "reason", "created_at")
-    insert_rows(session, Exclusion.__table__, columns, rows)  # type: ignore[arg-type]
+                rows.setdefault((r.wave_id, ARBITRATION, reason, now), []).append(pid)
+    columns = ("wave_id", "stage", "reason", "created_at")
+    insert_groups(session, Exclusion.__table__, columns, "person_id", rows)  # type: ignore[arg-type]
     return kept

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from closedloop.campaigns.bulk import db_time, insert_rows
+from closedloop.campaigns.bulk import db_time, insert_groups
 from closedloop.campaigns.bulk import rows as rows_of
 from closedloop.campaigns.coordination_models import CampaignTargeting, GlobalHoldout
 from closedloop.campaigns.models import CampaignMember, Cell
@@ -164,7 +164,7 @@ def assign(
     out: dict[int, Cell | None] = {pid: by_id.get(cid) for pid, cid in stored.items()}
     ab = targeting if targeting and targeting.ab_test_share is not None else None
     winner = by_id.get(ab.ab_winner_cell_id) if ab and ab.ab_winner_cell_id else None
-    rows = []
+    rows: dict[tuple[int, int, object], list[int]] = {}  # (campaign, cell, time) → persons
     now = db_time(session, utcnow())
     share = (ab.ab_test_share or 0.0) if ab is not None else 0.0
     tested = unit_hashes(campaign_salt(campaign_id) + ":ab", new) if ab is not None else []
@@ -177,9 +177,9 @@ def assign(
             cell = winner  # None until the winner is known: the person waits
         out[pid] = cell
         if cell is not None:
-            rows.append((campaign_id, cell.id, pid, now))
-    columns = ("campaign_id", "cell_id", "person_id", "assigned_at")
-    insert_rows(session, CampaignMember.__table__, columns, rows)  # type: ignore[arg-type]
+            rows.setdefault((campaign_id, cell.id, now), []).append(pid)
+    columns = ("campaign_id", "cell_id", "assigned_at")
+    insert_groups(session, CampaignMember.__table__, columns, "person_id", rows)  # type: ignore[arg-type]
     return out
 
 

@@ -1,4 +1,4 @@
-"""Bulk reads and writes of extraction: plain driver rows and ``executemany``, no ORM.
+"""Bulk reads and writes of extraction: plain driver rows and set-based inserts, no ORM.
 
 An extraction of a million persons reads and writes millions of rows (assignments,
 exclusions, queued messages); the ORM's per-row bookkeeping would take most of the time.
@@ -8,14 +8,13 @@ is written (SQLite stores the text SQLAlchemy reads back, without a zone).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Executable, Table
 from sqlalchemy.orm import Session
-
-BATCH = 10_000
 
 
 def rows(session: Session, stmt: Executable) -> Iterator[Any]:
@@ -36,23 +35,33 @@ def db_time(session: Session, value: datetime) -> Any:
     return value
 
 
-def insert_rows(
-    session: Session, table: Table, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+#: persons per statement of :func:`insert_groups`
+GROUP_BATCH = 100_000
+
+
+def insert_groups(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    person_column: str,
+    groups: Mapping[tuple[Any, ...], Sequence[int]],
 ) -> None:
-    """Insert ``values`` (tuples in the order of ``columns``) into ``table``, in batches."""
-    if not values:
-        return
+    """Insert one row per person of each group: the group's key (values of ``columns``) and the
+    person in ``person_column``. Set-based: one ``INSERT … SELECT`` per group over the persons
+    passed as one parameter (SQLite: a JSON array read by ``json_each``; PostgreSQL: an array
+    read by ``unnest``), so the driver binds a few values per group instead of every column of
+    every row (a third less work than ``executemany`` on SQLite)."""
     conn = session.connection()
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":  # COPY: several times faster than executemany
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as cp:
-            for row in values:
-                cp.write_row(row)
-        return
-    marks = ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * len(columns))
+    names = ", ".join([*columns, person_column])
+    if conn.dialect.name == "postgresql":
+        marks, persons = ", ".join(["%s"] * len(columns)), "unnest(%s::bigint[])"
+    else:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        marks, persons = ", ".join([mark] * len(columns)), f"value FROM json_each({mark})"
     # the names come from our own tables, the values are bound
-    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608
-    for start in range(0, len(values), BATCH):
-        conn.exec_driver_sql(sql, list(values[start : start + BATCH]))
+    sql = f"INSERT INTO {table.name} ({names}) SELECT {marks}, {persons}"
+    for key, ids in groups.items():
+        for start in range(0, len(ids), GROUP_BATCH):
+            part = list(ids[start : start + GROUP_BATCH])
+            param: Any = part if conn.dialect.name == "postgresql" else json.dumps(part)
+            conn.exec_driver_sql(sql, (*key, param))

@@ -33,7 +33,7 @@ from closedloop.campaigns import arbitration as arb
 from closedloop.campaigns import coordination as co
 from closedloop.campaigns import pressure, situations
 from closedloop.campaigns.assignment import assign, get_global_holdout, unit_hashes
-from closedloop.campaigns.bulk import db_time, insert_rows
+from closedloop.campaigns.bulk import db_time, insert_groups
 from closedloop.campaigns.bulk import rows as rows_of
 from closedloop.campaigns.coordination_models import CampaignTargeting, Exclusion
 from closedloop.campaigns.models import Campaign, Cell, Communication, Wave
@@ -44,8 +44,9 @@ from closedloop.segments import member_ids
 from closedloop.vocab import Channel, Purpose
 from closedloop.vocab import CommunicationStatus as St
 
-_COMM_COLUMNS = ("person_id", "campaign_id", "wave_id", "cell_id", "channel", "status",
-                 "attempts", "created_at")  # fmt: skip
+#: the columns of a queued message but its person (one value for a whole group of persons)
+_COMM_COLUMNS = ("campaign_id", "wave_id", "cell_id", "channel", "status", "attempts",
+                 "created_at")  # fmt: skip
 #: The funnel's exclusion stages, in order.
 STAGES = ("holdout", "no_cell", "control", "ab_pending", "consent", "suppression", "no_address",
           "household", "pressure", "arbitration", "capacity")  # fmt: skip
@@ -241,7 +242,7 @@ def _queue(
     channel_of: dict[int, Channel],
     result: ExtractionResult,
 ) -> None:
-    rows = []
+    groups: dict[tuple[Any, ...], list[int]] = {}  # (…, cell, channel, …) → persons
     per_cell: Counter[str] = Counter()
     created = db_time(session, run.at if run.wave.scheduled_at is None else utcnow())
     queued, campaign_id, wave_id = St.QUEUED.value, run.campaign.id, run.wave.id
@@ -249,19 +250,31 @@ def _queue(
         cell = cell_of[pid]
         assert cell is not None
         per_cell[cell.code] += 1
-        rows.append((pid, campaign_id, wave_id, cell.id, channel_of[pid].value, queued, 0, created))
-    insert_rows(session, Communication.__table__, _COMM_COLUMNS, rows)  # type: ignore[arg-type]
-    result.queued = len(rows)
+        key = (campaign_id, wave_id, cell.id, channel_of[pid].value, queued, 0, created)
+        found = groups.get(key)
+        if found is None:
+            groups[key] = [pid]
+        else:
+            found.append(pid)
+    table = Communication.__table__
+    insert_groups(session, table, _COMM_COLUMNS, "person_id", groups)  # type: ignore[arg-type]
+    result.queued = len(live)
     result.by_cell = dict(per_cell)
 
 
 def _log(session: Session, run: _Run, result: ExtractionResult) -> None:
     now = db_time(session, utcnow())
-    rows = [
-        (run.wave.id, pid, stage, reason[:300], now) for pid, (stage, reason) in run.out.items()
-    ]
-    columns = ("wave_id", "person_id", "stage", "reason", "created_at")
-    insert_rows(session, Exclusion.__table__, columns, rows)  # type: ignore[arg-type]
+    by_reason: dict[tuple[str, str], list[int]] = {}  # most persons share a few reasons
+    for pid, why in run.out.items():
+        found = by_reason.get(why)
+        if found is None:
+            by_reason[why] = [pid]
+        else:
+            found.append(pid)
+    groups = {(run.wave.id, stage, reason[:300], now): pids
+              for (stage, reason), pids in by_reason.items()}  # fmt: skip
+    columns = ("wave_id", "stage", "reason", "created_at")
+    insert_groups(session, Exclusion.__table__, columns, "person_id", groups)  # type: ignore[arg-type]
     counts = Counter(stage for stage, _ in run.out.values())
     result.excluded = {stage: counts[stage] for stage in STAGES if counts[stage]}
     session.flush()

@@ -176,9 +176,8 @@ class Communication(Base):
     campaign_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("campaigns.id", ondelete="SET NULL"), index=True
     )
-    wave_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("waves.id", ondelete="SET NULL"), index=True
-    )
+    #: no index of its own: four indexes lead with it (migration 0025)
+    wave_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("waves.id", ondelete="SET NULL"))
     cell_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("cells.id", ondelete="SET NULL"), index=True
     )
