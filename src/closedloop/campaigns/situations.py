@@ -50,45 +50,58 @@ def read(
     stmt = (
         select(
             Communication.person_id,
+            Communication.id,
             when,
             Communication.channel,
-            func.coalesce(CampaignTargeting.weight, 1),
-            Communication.id,
             Communication.status,
             Communication.campaign_id,
             Wave.id,
-            Campaign.code,
-            Campaign.priority,
-            func.coalesce(CampaignTargeting.expected_value, 0.0),
         )
         .outerjoin(Wave, Wave.id == Communication.wave_id)
-        .outerjoin(Campaign, Campaign.id == Communication.campaign_id)
-        .outerjoin(CampaignTargeting, CampaignTargeting.campaign_id == Communication.campaign_id)
         .where(person_filter, Communication.status.in_(COUNTED))
         .where(when > at - span, when < at + span)
     )
-    queued = St.QUEUED.value
-    times: dict[object, datetime] = {}  # most messages share a few times: convert each once
-    ranks: dict[tuple[int, str, Any, Any], tuple[int, str, arb.Rank]] = {}
-    for pid, t, channel, weight, cid, status, camp, wid, code, priority, value in rows_of(
-        session, stmt
-    ):
-        at_ = times.get(t)
-        if at_ is None:
-            at_ = times[t] = as_utc(t if isinstance(t, datetime) else datetime.fromisoformat(t))
-        rival = None
-        if status == queued and wid is not None and camp is not None and camp != campaign_id:
-            key = (wid, code, priority, value)
-            rival = ranks.get(key)
-            if rival is None:
-                rank = arb.Rank(int(priority or 0), float(value or 0.0))
-                rival = ranks[key] = (int(wid), code, rank)
-        entry: Entry = (at_, channel, int(weight), rival)
-        found = into.get(pid)
+    campaigns = _campaigns(session)
+    # most messages share a few (time, channel, status, campaign, wave): one entry for each
+    entries: dict[tuple[Any, ...], Entry] = {}
+    for row in rows_of(session, stmt):
+        key = row[2:]
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = _entry(key, campaign_id, campaigns)
+        found = into.get(row[0])
         if found is None:
-            into[pid] = [(entry, cid)]
+            into[row[0]] = [(entry, row[1])]
         else:
-            found.append((entry, cid))
+            found.append((entry, row[1]))
+
+
+def _campaigns(session: Session) -> dict[int, tuple[int, str, arb.Rank]]:
+    """Each campaign's message weight, code and rank (a few rows: read once, not per message)."""
+    stmt = select(
+        Campaign.id,
+        func.coalesce(CampaignTargeting.weight, 1),
+        Campaign.code,
+        Campaign.priority,
+        func.coalesce(CampaignTargeting.expected_value, 0.0),
+    ).outerjoin(CampaignTargeting, CampaignTargeting.campaign_id == Campaign.id)
+    return {
+        int(cid): (int(weight), code, arb.Rank(int(priority or 0), float(value or 0.0)))
+        for cid, weight, code, priority, value in rows_of(session, stmt)
+    }
+
+
+def _entry(
+    key: tuple[Any, ...], campaign_id: int, campaigns: dict[int, tuple[int, str, arb.Rank]]
+) -> Entry:
+    t, channel, status, camp, wid = key
+    at = as_utc(t if isinstance(t, datetime) else datetime.fromisoformat(t))
+    known = campaigns.get(camp) if camp is not None else None
+    weight = known[0] if known is not None else 1
+    rival = None
+    if status == St.QUEUED.value and wid is not None and known is not None and camp != campaign_id:
+        rival = (int(wid), known[1], known[2])
+    return (at, channel, weight, rival)
 
 
 @dataclass(frozen=True)
