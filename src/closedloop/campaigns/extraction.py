@@ -205,8 +205,9 @@ def _coordinate(
     rules = pressure.active_rules(session)
     span = max(pressure.horizon(rules), arb.CONCURRENT)
     around: dict[int, list[tuple[situations.Entry, int]]] = {}
+    entries: dict[tuple[Any, ...], situations.Entry] = {}
     for cond in audience.filters(Communication.person_id):
-        situations.read(session, cond, run.campaign.id, run.at, span, around)
+        situations.read(session, cond, run.campaign.id, run.at, span, around, entries)
     mine = arb.campaign_rank(session, run.campaign.id)
     channels = {pid: channel_of[pid].value for pid in live}
     out, beats = situations.decide_all(rules, live, tiers, channels, around, mine, run.at,

@@ -43,9 +43,11 @@ def read(
     at: datetime,
     span: timedelta,
     into: dict[int, list[tuple[Entry, int]]],
+    entries: dict[tuple[Any, ...], Entry] | None = None,
 ) -> None:
     """Add to ``into`` the counted messages within ``span`` of ``at`` of the persons
-    ``person_filter`` selects (competitors marked: queued, of another campaign's wave)."""
+    ``person_filter`` selects (competitors marked: queued, of another campaign's wave).
+    ``entries`` keeps the entries made, for the next call of the same extraction to share."""
     when = message_time()
     stmt = (
         select(
@@ -63,7 +65,7 @@ def read(
     )
     campaigns = _campaigns(session)
     # most messages share a few (time, channel, status, campaign, wave): one entry for each
-    entries: dict[tuple[Any, ...], Entry] = {}
+    entries = {} if entries is None else entries
     for row in rows_of(session, stmt):
         key = row[2:]
         entry = entries.get(key)
@@ -144,6 +146,9 @@ def decide_all(
 ) -> tuple[dict[int, tuple[str, str]], dict[int, list[arb.Rival]]]:
     """Each person's exclusion (stage, reason), and the competitors each kept person beats."""
     memo: dict[tuple[str | None, str, tuple[Entry, ...]], Outcome] = {}
+    # the entries of :func:`read` are shared objects: a situation is first looked up by the
+    # identities of its entries (hashing the values, with their ranks, costs more)
+    by_ids: dict[tuple[str | None, str, tuple[int, ...]], Outcome] = {}
     out: dict[int, tuple[str, str]] = {}
     beats: dict[int, list[arb.Rival]] = {}
     empty: list[tuple[Entry, int]] = []
@@ -151,11 +156,16 @@ def decide_all(
         found = around.get(pid, empty)
         if len(found) > 1:
             found.sort(key=_order)
-        situation = tuple(e for e, _ in found)
-        key = (tier_of.get(pid), channel_of[pid], situation)
-        outcome = memo.get(key)
+        tier, channel = tier_of.get(pid), channel_of[pid]
+        ids = (tier, channel, tuple([id(e) for e, _ in found]))
+        outcome = by_ids.get(ids)
         if outcome is None:
-            outcome = memo[key] = _decide(rules, key[0], situation, mine, key[1], at, weight)
+            situation = tuple(e for e, _ in found)
+            key = (tier, channel, situation)
+            outcome = memo.get(key)
+            if outcome is None:
+                outcome = memo[key] = _decide(rules, tier, situation, mine, channel, at, weight)
+            by_ids[ids] = outcome
         if outcome.stage:
             out[pid] = (outcome.stage, outcome.reason)
         elif outcome.beaten:
