@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from closedloop.db.bulk import BulkWriter
 from closedloop.demo.generate import Context, Ids, simulate
 from closedloop.demo.rows import COLUMNS, TABLES, Row, emit
-from closedloop.demo.writer import BulkWriter
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Batch:
         assert self.rows is not None
         for shape in TABLES:
             if self.rows[shape]:
-                writer.insert(shape.split("|")[0], COLUMNS[shape].split(", "), self.rows[shape])
+                writer.stream(shape.split("|")[0], COLUMNS[shape].split(", "), self.rows[shape])
 
 
 def chunk_rows(

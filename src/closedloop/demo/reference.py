@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from closedloop.db.bulk import BulkWriter
 from closedloop.demo.campaign import SEND_SEC, CampaignRefs
 from closedloop.demo.catalog import ATTRIBUTES, CATEGORIES, product_names
 from closedloop.demo.clock import Clock
 from closedloop.demo.generate import Ids
 from closedloop.demo.orders import ProductTable
-from closedloop.demo.writer import BulkWriter
 
 PRODUCTS_PER_SUBCATEGORY = 10
 SKU_PREFIX = "DM-"
@@ -41,7 +41,7 @@ def ensure_attributes(
             defs[a.code] = ids.take("attribute_definitions", 1)
             labels = _labels(f"{a.code}|{a.labels}")[1]
             new_defs.append((defs[a.code], a.code, labels, a.group, a.type, a.applies_to, stamp))
-    w.insert("attribute_definitions", ("id", "code", "labels", "group", "type", "applies_to",
+    w.stream("attribute_definitions", ("id", "code", "labels", "group", "type", "applies_to",
                                        "created_at"), new_defs)  # fmt: skip
     rows = w.query(
         "SELECT d.code, c.code, c.id FROM attribute_choices c "
@@ -55,7 +55,7 @@ def ensure_attributes(
             if (a.code, code) not in choices:
                 choices[(a.code, code)] = ids.take("attribute_choices", 1)
                 new_choices.append((choices[(a.code, code)], defs[a.code], code, labels, position))
-    w.insert(
+    w.stream(
         "attribute_choices", ("id", "definition_id", "code", "labels", "position"), new_choices
     )
     return defs, choices
@@ -90,8 +90,8 @@ def ensure_products(w: BulkWriter, ids: Ids, seed: int, batch_id: int, stamp: st
                 sku = f"{SKU_PREFIX}{sub.upper()}-{k + 1:03d}"
                 new_products.append((ids.take("products", 1), sku, name, cats[code], cents / 100,
                                      "EUR", 1, stamp, "erp", sku, batch_id))  # fmt: skip
-    w.insert("product_categories", ("id", "code", "name", "labels", "parent_id"), new_cats)
-    w.insert("products", ("id", "sku", "name", "category_id", "unit_price", "currency",
+    w.stream("product_categories", ("id", "code", "name", "labels", "parent_id"), new_cats)
+    w.stream("products", ("id", "sku", "name", "category_id", "unit_price", "currency",
                           "is_active", "created_at", "source_system", "external_id",
                           "import_batch_id"), new_products)  # fmt: skip
     rows = w.query(
@@ -120,7 +120,7 @@ def create_campaign(
     window = 30
     start, end = clock.dates(np.array([day, day + window]))
     offers = [ids.take("offers", 1), ids.take("offers", 1)]
-    w.insert("offers", ("id", "code", "name", "description", "valid_from", "valid_to"), [
+    w.stream("offers", ("id", "code", "name", "description", "valid_from", "valid_to"), [
         (offers[0], f"DEMO{batch_id}-PCT15", "15% off the next order",
          "Fifteen percent off every item of the next order, for a month.", start, end),
         (offers[1], f"DEMO{batch_id}-FREESHIP", "Free delivery",
@@ -128,7 +128,7 @@ def create_campaign(
     ])  # fmt: skip
     cid, wid = ids.take("campaigns", 1), ids.take("waves", 1)
     created = clock.stamps(np.array([day - 21]), np.array([10 * 3600]))[0]
-    w.insert("campaigns", ("id", "code", "name", "objective", "status", "priority", "budget",
+    w.stream("campaigns", ("id", "code", "name", "objective", "status", "priority", "budget",
                            "currency", "starts_on", "ends_on", "response_window_days",
                            "created_at"), [
         (cid, f"DEMO-{batch_id}", "Seasonal e-mail offers (demo)",
@@ -137,10 +137,10 @@ def create_campaign(
          start, end, window, created),
     ])  # fmt: skip
     sent = clock.stamps(np.array([day]), np.array([SEND_SEC]))[0]
-    w.insert("waves", ("id", "campaign_id", "name", "scheduled_at", "status"),
+    w.stream("waves", ("id", "campaign_id", "name", "scheduled_at", "status"),
              [(wid, cid, "Wave 1", sent, "completed")])  # fmt: skip
     cells = (ids.take("cells", 1), ids.take("cells", 1), ids.take("cells", 1))
-    w.insert("cells", ("id", "campaign_id", "code", "name", "is_control", "channel", "offer_id",
+    w.stream("cells", ("id", "campaign_id", "code", "name", "is_control", "channel", "offer_id",
                        "share", "unit_cost"), [
         (cells[0], cid, "A", "E-mail: 15% off the next order", 0, "email", offers[0], 0.45, 0.02),
         (cells[1], cid, "B", "E-mail: free delivery", 0, "email", offers[1], 0.45, 0.02),

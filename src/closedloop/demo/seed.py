@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
+from closedloop.db.bulk import BulkWriter, open_writer
 from closedloop.demo.clock import Clock
 from closedloop.demo.generate import Context, Ids
 from closedloop.demo.locales import LOCALES
@@ -28,7 +29,6 @@ from closedloop.demo.pipeline import ProcessPipeline, ThreadPipeline
 from closedloop.demo.pools import build_pools
 from closedloop.demo.reference import create_campaign, ensure_attributes, ensure_products
 from closedloop.demo.rows import TABLES
-from closedloop.demo.writer import ID_TABLES, BulkWriter
 from closedloop.errors import Refused, ValidationFailed
 
 CHUNK_SIZE = 5_000
@@ -37,6 +37,14 @@ PROCESS_THRESHOLD = 50_000
 Progress = Callable[[str, int, int], None]
 _BATCH_COLUMNS = ("id", "kind", "source_system", "status", "counts", "created_by", "started_at")
 _SUSPENDED = "suspended_indexes"
+#: Tables whose ``id`` the demo assigns itself (and whose sequences PostgreSQL must catch up).
+ID_TABLES = (
+    "import_batches", "households", "organisations", "persons", "emails", "phones",
+    "addresses", "relationships", "identifiers", "attribute_definitions", "attribute_choices",
+    "attribute_values", "consent_events", "suppressions", "product_categories", "products",
+    "orders", "order_lines", "offers", "campaigns", "waves", "cells", "campaign_members",
+    "communications", "responses", "duplicate_truth",
+)  # fmt: skip
 
 
 def _now() -> str:
@@ -83,7 +91,7 @@ def seed_demo(
         )
     started = time.perf_counter()
     report = progress or (lambda phase, done, total: None)
-    writer = BulkWriter(engine)
+    writer = open_writer(engine)
     # Millions of short-lived row tuples make the cycle collector scan again and again for
     # nothing: the generator builds no reference cycles.
     collecting = gc.isenabled()
@@ -110,7 +118,7 @@ def seed_demo(
         if not existing:
             suspended = writer.suspend_indexes({t.split("|")[0] for t in TABLES})
         doc = json.dumps({_SUSPENDED: suspended})
-        writer.insert("import_batches", _BATCH_COLUMNS, [
+        writer.stream("import_batches", _BATCH_COLUMNS, [
             (batch_id, "demo", "demo", "running", doc, "closedloop seed demo", stamp),
         ])  # fmt: skip
         definitions, choices = ensure_attributes(writer, ids, stamp)
@@ -128,7 +136,7 @@ def seed_demo(
         report("persons", 0, persons)
         if processes is None:
             processes = persons >= PROCESS_THRESHOLD
-        processes = processes and writer.dialect == "sqlite"  # spools are SQLite files
+        processes = processes and writer.single_writer  # spools are attached SQLite files
         _stream(writer, ctx, ids, sizes, processes, counts, report)
         if suspended:
             report("indexes", 0, len(suspended))
@@ -137,7 +145,7 @@ def seed_demo(
             suspended = []
         summary = dict(sorted(counts.items()))
         _finish(writer, batch_id, "done", summary)
-        writer.finish(ID_TABLES)
+        writer.finish(ID_TABLES, analyze=("consent_current",))
     except BaseException:
         writer.rollback()
         if suspended:

@@ -25,7 +25,7 @@ import-linter refuses imports of the stages from outside ("Front door: ingest").
   ``ATTRIBUTE_TYPES``, :func:`parse_pairs`, :func:`slug`, :func:`suggest`.
 - Files: :func:`open_table`, :class:`TableError`, :class:`RowProblem`, :func:`cell_text`.
 - What the sync API shares with the import: :class:`Context`, :class:`ChunkResult`,
-  ``READERS``, :class:`Bulk`, :func:`canon_value`, :func:`catalogue`, the writers
+  ``READERS``, :func:`canon_value`, :func:`catalogue`, the writers
   :class:`PartyImporter`, :class:`Orders` and :class:`OrderLines`.
 
 See ``docs/howto/import.md`` for formats, mapping, validation, rollback and resumption, and
@@ -71,7 +71,6 @@ _EXPORTS: dict[str, str] = {
     "Context": "validate.context",
     "ChunkResult": "validate.context",
     "READERS": "validate.convert",
-    "Bulk": "write.bulk",
     "canon_value": "write.attributes",
     "catalogue": "write.attributes",
     "Orders": "write.commerce",
@@ -115,7 +114,6 @@ if TYPE_CHECKING:
     from closedloop.ingest.validate.convert import READERS as READERS
     from closedloop.ingest.write.attributes import canon_value as canon_value
     from closedloop.ingest.write.attributes import catalogue as catalogue
-    from closedloop.ingest.write.bulk import Bulk as Bulk
     from closedloop.ingest.write.commerce import Orders as Orders
     from closedloop.ingest.write.lines import OrderLines as OrderLines
     from closedloop.ingest.write.persons.importer import PartyImporter as PartyImporter

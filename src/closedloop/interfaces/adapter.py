@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from closedloop.contacts.validation import visible
 from closedloop.db.base import utcnow
+from closedloop.db.bulk import BulkWriter, writer_for
 from closedloop.errors import ValidationFailed
-from closedloop.ingest import Bulk, ChunkResult, Context, Mapping, Target, get_kind
+from closedloop.ingest import ChunkResult, Context, Mapping, Target, get_kind
 from closedloop.ingest.models import ImportBatch, ImportReject
 from closedloop.interfaces.items import ItemResult
 from closedloop.settings import get_settings
@@ -211,6 +212,6 @@ class Savepoints:
                 one.commit()
 
 
-def bulk_of(session: Session) -> Bulk:
+def bulk_of(session: Session) -> BulkWriter:
     """Driver-level statements on the session's connection (inside its transaction)."""
-    return Bulk(session.connection())
+    return writer_for(session.connection())

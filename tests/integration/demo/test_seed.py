@@ -24,9 +24,9 @@ from typer.testing import CliRunner
 
 from closedloop.bootstrap import metadata
 from closedloop.cli.main import app
+from closedloop.db.bulk import open_writer
 from closedloop.demo import seed_demo
 from closedloop.demo.places import places_by_country
-from closedloop.demo.writer import BulkWriter
 from closedloop.errors import Refused
 
 TODAY = date(2026, 11, 22)
@@ -138,7 +138,7 @@ def test_a_killed_run_is_repaired_by_the_next_one(store: Engine) -> None:
     engine = store
     seed_demo(engine, 50, 1, today=TODAY)
     # A run killed after it dropped its indexes leaves them listed on its import batch.
-    writer = BulkWriter(engine)
+    writer = open_writer(engine)
     try:
         ddl = writer.suspend_indexes(["orders", "persons"])
         doc = json.dumps({"suspended_indexes": ddl})

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from closedloop.db.bulk import BulkWriter, writer_for
 from closedloop.ingest.engine import parallel, readahead
 from closedloop.ingest.engine.readahead import Keyed
 from closedloop.ingest.read import Table, TableError
@@ -27,7 +28,6 @@ from closedloop.ingest.validate.context import ChunkResult, Context
 from closedloop.ingest.validate.convert import choice_key
 from closedloop.ingest.validate.prepare import PartyRow
 from closedloop.ingest.write import fresh
-from closedloop.ingest.write.bulk import Bulk
 from closedloop.ingest.write.fresh import Fresh
 from closedloop.ingest.write.kinds import Importer
 from closedloop.ingest.write.persons.classify import Work
@@ -48,13 +48,13 @@ class Runner(Protocol):
 
     def data_version(self, conn: Connection) -> int | None: ...
 
-    def begin(self, bulk: Bulk) -> None: ...
+    def begin(self, bulk: BulkWriter) -> None: ...
 
     def commit(
         self,
         conn: Connection,
         rows: int,
-        step: Callable[[Bulk, ChunkResult], None],
+        step: Callable[[BulkWriter, ChunkResult], None],
         base: ChunkResult | None = None,
     ) -> None: ...
 
@@ -99,7 +99,7 @@ class Pipeline:
         ctx = runner.ctx
         # New rows come back as a database image that SQLite copies (SQLite, no extra columns)
         self.direct = (
-            fresh.AVAILABLE and conn.dialect.name == "sqlite" and not ctx.dry_run
+            fresh.AVAILABLE and writer_for(conn).single_writer and not ctx.dry_run
             and not ctx.extensions
         )  # fmt: skip
 
@@ -131,7 +131,7 @@ class Pipeline:
         """Look a chunk's keys up and send what needs validating to a worker."""
         runner, conn = self.runner, self.conn
         version = runner.data_version(conn)
-        work = self.importer.sort(Bulk(conn), keyed.items, keyed.blob)
+        work = self.importer.sort(writer_for(conn), keyed.items, keyed.blob)
         if not runner.in_tx:
             conn.rollback()  # end the read: the write comes later, in order
         if work.todo:
@@ -154,7 +154,7 @@ class Pipeline:
             later.written_since.append(item.keys)
         self.runner.report(progress, item.keyed.read)
 
-    def _write(self, bulk: Bulk, out: ChunkResult, *, item: _Pending) -> None:
+    def _write(self, bulk: BulkWriter, out: ChunkResult, *, item: _Pending) -> None:
         """Write a chunk validated by a worker. Its keys are looked up again unless nothing
         can have changed them since it was classified: no other connection wrote (SQLite's
         ``data_version``) and no chunk written in between had one of its keys."""

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from closedloop.consent.service import rebuild_current
 from closedloop.db.base import Base, utcnow
+from closedloop.db.bulk import writer_for
 from closedloop.errors import NotFound, Refused
 from closedloop.ingest.models import ImportBatch, ImportChange, ImportReject, ValueSource
 from closedloop.ingest.service.claims import owner_alive
@@ -282,8 +283,7 @@ _DELETE_PERSONS = "DELETE FROM persons WHERE id IN (SELECT p.id FROM persons p W
 def rollback_batch(engine: Engine, batch_id: int, *, user: str | None = None) -> dict[str, Any]:
     """Undo batch ``batch_id`` as a whole (see the module docstring); returns what was done."""
     with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        writer_for(conn).begin_write()
         b = Session(bind=conn).get(ImportBatch, batch_id)
         if b is None:
             raise NotFound(f"Import batch {batch_id} does not exist.")

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import select
 
 from closedloop.contacts.models import AttributeChoice, AttributeDefinition
+from closedloop.db.bulk import BulkWriter, Row
 from closedloop.ingest.read.base import Row as ReadRow
 from closedloop.ingest.validate import convert
 from closedloop.ingest.validate.context import ChunkResult, Context
 from closedloop.ingest.validate.convert import AttributeDef
 from closedloop.ingest.write.attributes import canon_value
-from closedloop.ingest.write.bulk import Bulk, Row
 from closedloop.ingest.write.links import people_of, read_rows, unknown
 from closedloop.ingest.write.persons.plan import jsonable
 from closedloop.ingest.write.records import record_changes
@@ -28,7 +28,7 @@ class AttributeValues:
         self.ctx = ctx
         self.catalogue: dict[str, AttributeDef] | None = None
 
-    def _load(self, bulk: Bulk) -> dict[str, AttributeDef]:
+    def _load(self, bulk: BulkWriter) -> dict[str, AttributeDef]:
         out: dict[str, AttributeDef] = {}
         conn = bulk.conn
         for did, code, typ, labels in conn.execute(
@@ -58,7 +58,7 @@ class AttributeValues:
                     attr.choice_keys.setdefault(convert.choice_key(label), code)
         return out
 
-    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+    def process(self, bulk: BulkWriter, rows: list[ReadRow], out: ChunkResult) -> None:
         ctx = self.ctx
         if self.catalogue is None:
             self.catalogue = self._load(bulk)

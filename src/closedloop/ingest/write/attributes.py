@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, insert, select
 
 from closedloop.contacts.models import AttributeChoice, AttributeDefinition, Identifier
+from closedloop.db.bulk import BulkWriter, Row
 from closedloop.errors import ValidationFailed
 from closedloop.ingest.map.mapping import Catalogue, Mapping
 from closedloop.ingest.validate.context import Context
 from closedloop.ingest.validate.convert import AttributeDef, choice_key
-from closedloop.ingest.write.bulk import Bulk, Row
 
 if TYPE_CHECKING:
     from closedloop.ingest.validate.prepare import PartyRow
@@ -114,7 +114,7 @@ def load(
     return out
 
 
-def ensure_choices(bulk: Bulk, ctx: Context) -> None:
+def ensure_choices(bulk: BulkWriter, ctx: Context) -> None:
     """Store the choices that values of this chunk added to open attributes."""
     for attr in ctx.attributes.values():
         pending = [code for code, cid in attr.choice_ids.items() if cid is None]
@@ -131,11 +131,10 @@ def ensure_choices(bulk: Bulk, ctx: Context) -> None:
             rows.append((cid, attr.id, code, n + int(top or 0), label))
             attr.choice_ids[code] = cid
         bulk.executemany(
-            "INSERT INTO attribute_choices (id, definition_id, code, position, labels) "
-            + ("VALUES (?, ?, ?, ?, json_object(?, ?))" if bulk.sqlite else
-               "VALUES (?, ?, ?, ?, jsonb_build_object(?::text, ?::text))"),
+            "INSERT INTO attribute_choices (id, definition_id, code, position, labels) "  # noqa: S608
+            f"VALUES (?, ?, ?, ?, {bulk.json_object_sql()})",
             [(cid, did, code, pos, ctx.locale, label) for cid, did, code, pos, label in rows],
-        )  # fmt: skip
+        )
 
 
 def value_rows(ctx: Context, owner_id: int, items: list[tuple[str, list[Any]]]) -> list[Row]:
@@ -159,7 +158,9 @@ def value_rows(ctx: Context, owner_id: int, items: list[tuple[str, list[Any]]]) 
     return out
 
 
-def insert_new(bulk: Bulk, ctx: Context, owner: str, rows: Sequence[tuple[int, PartyRow]]) -> None:
+def insert_new(
+    bulk: BulkWriter, ctx: Context, owner: str, rows: Sequence[tuple[int, PartyRow]]
+) -> None:
     """Attributes and identifiers of newly created records."""
     ensure_choices(bulk, ctx)
     values: list[Row] = []

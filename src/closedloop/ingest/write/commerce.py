@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 
+from closedloop.db.bulk import BulkWriter
 from closedloop.ingest.map.mapping import slug
 from closedloop.ingest.validate.context import ChunkResult
 from closedloop.ingest.validate.convert import key_of
-from closedloop.ingest.write.bulk import Bulk
 from closedloop.ingest.write.records import Upserter, Values, ids_by_key, record_changes
 from closedloop.transactions.models import ProductCategory
 
@@ -28,7 +28,7 @@ class Products(Upserter):
     def key(self, row: Values) -> str | None:
         return row.get("external_id") or row.get("sku")
 
-    def resolve(self, bulk: Bulk, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
+    def resolve(self, bulk: BulkWriter, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
         ctx = self.ctx
         names = {r["category"] for _, r in rows if r.get("category")}
         categories: dict[str, int] = {}
@@ -85,7 +85,7 @@ class Orders(Upserter):
         "status", "supplier",
     )  # fmt: skip
 
-    def resolve(self, bulk: Bulk, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
+    def resolve(self, bulk: BulkWriter, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
         ctx = self.ctx
         people = ids_by_key(
             bulk,

@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from closedloop.db.base import as_utc
+from closedloop.db.bulk import BulkWriter
 from closedloop.hookspecs import pm
 from closedloop.ingest.read.base import Row as ReadRow
 from closedloop.ingest.validate.context import ChunkResult, Context
-from closedloop.ingest.write.bulk import Bulk
 from closedloop.ingest.write.links import people_of, read_rows, unknown
 from closedloop.ingest.write.records import record_changes
 from closedloop.vocab import Channel, ConsentMethod, ConsentState, Purpose
@@ -44,7 +44,7 @@ def _moment(value: Any) -> datetime:
     return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
-def _ledger(bulk: Bulk, people: list[int]) -> tuple[set[Key], dict[Slot, datetime]]:
+def _ledger(bulk: BulkWriter, people: list[int]) -> tuple[set[Key], dict[Slot, datetime]]:
     """The events already in the ledger and the current states' times, of ``people``."""
     known = {
         (int(pid), ch, pu, st, _moment(at))
@@ -69,7 +69,7 @@ class Consents:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+    def process(self, bulk: BulkWriter, rows: list[ReadRow], out: ChunkResult) -> None:
         """Check the chunk's rows, then add its new events and move the current states."""
         ctx = self.ctx
         read = read_rows(ctx, rows, out)
@@ -115,7 +115,7 @@ class Consents:
         self._write(bulk, events, current)
 
     def _write(
-        self, bulk: Bulk, events: list[dict[str, Any]], current: dict[Slot, datetime]
+        self, bulk: BulkWriter, events: list[dict[str, Any]], current: dict[Slot, datetime]
     ) -> None:
         """Insert ``events`` (in file order), move the current states, call the hooks."""
         ids = bulk.allocate_ids("consent_events", len(events))

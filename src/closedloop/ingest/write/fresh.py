@@ -25,15 +25,13 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection
-
+from closedloop.db.bulk import BulkWriter, sqlite_value
 from closedloop.ingest.validate.prepare import (
     ADDRESS_COLUMNS,
     NEW_DEFAULTS,
     TYPED_COLUMNS,
     PartyRow,
 )
-from closedloop.ingest.write.bulk import Bulk, sqlite_value
 
 #: ``Connection.serialize`` / ``deserialize`` (Python 3.11, SQLite built with them)
 AVAILABLE = hasattr(sqlite3.Connection, "deserialize")
@@ -145,27 +143,8 @@ def decode(fresh: Fresh, columns: tuple[str, ...]) -> list[PartyRow]:
         db.close()
 
 
-def _driver(conn: Connection) -> sqlite3.Connection:
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, sqlite3.Connection)
-    return raw
-
-
-def _attached(conn: Connection) -> bool:
-    found = conn.exec_driver_sql(
-        "SELECT 1 FROM pragma_database_list WHERE name = ?", (SCRATCH,)
-    ).first()
-    return found is not None
-
-
-def release(conn: Connection) -> None:
-    """Detach the scratch database, if an import attached it (outside a transaction)."""
-    if conn.dialect.name == "sqlite" and _attached(conn):
-        conn.exec_driver_sql(f"DETACH DATABASE {SCRATCH}")
-
-
 def insert(
-    bulk: Bulk,
+    bulk: BulkWriter,
     fresh: Fresh,
     *,
     table: str,
@@ -182,10 +161,8 @@ def insert(
     if not ids:
         return []
     base = int(ids[0])
-    run = bulk.conn.exec_driver_sql
-    if not _attached(bulk.conn):
-        run(f"ATTACH DATABASE ':memory:' AS {SCRATCH}")
-    _driver(bulk.conn).deserialize(fresh.image, name=SCRATCH)
+    run = bulk.execute
+    bulk.attach_image(SCRATCH, fresh.image)  # detached when the import's stream ends
     defaults = {k: v for k, v in NEW_DEFAULTS.items() if k in columns}
 
     def copy(target: str, source: str, extra: dict[str, Any], *, first: int = 0) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Index, inspect
 
 from closedloop.contacts import models as _contacts  # noqa: F401  (registers the tables)
 from closedloop.db.base import Base
+from closedloop.db.bulk import writer_for
 
 #: Leading columns of the deferred indexes: names, email and phone keys, postal codes.
 SEARCH_KEYS = frozenset(
@@ -51,7 +52,7 @@ def deferrable(party_table: str) -> list[Index]:
 def should_defer(conn: Connection, party_table: str, estimated_rows: int, bulk_rows: int) -> bool:
     """Whether an import of about ``estimated_rows`` rows should build indexes afterwards:
     SQLite only, a big file, a table holding fewer than half as many rows."""
-    if conn.dialect.name != "sqlite" or party_table not in TABLES:
+    if not writer_for(conn).single_writer or party_table not in TABLES:
         return False
     if estimated_rows < bulk_rows:
         return False

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from closedloop.db.bulk import BulkWriter
 from closedloop.ingest.read.base import Row
 from closedloop.ingest.validate.context import ChunkResult, Context
-from closedloop.ingest.write.bulk import Bulk
 
 
 class Importer(Protocol):
     """Imports one chunk of rows of one kind."""
 
-    def process(self, bulk: Bulk, rows: list[Row], out: ChunkResult) -> None: ...
+    def process(self, bulk: BulkWriter, rows: list[Row], out: ChunkResult) -> None: ...
 
 
 def importer_for(ctx: Context) -> Importer:

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import select
 
 from closedloop.contacts.normalize import clean_text
+from closedloop.db.bulk import BulkWriter, Row
 from closedloop.ingest.read.base import Row as ReadRow
 from closedloop.ingest.read.base import RowProblem
 from closedloop.ingest.validate.context import ChunkResult, Context
 from closedloop.ingest.validate.values import MONEY, bounded
 from closedloop.ingest.write.attributes import canon_value
-from closedloop.ingest.write.bulk import Bulk, Row
 from closedloop.ingest.write.persons.plan import jsonable
 from closedloop.ingest.write.records import Values, ids_by_key, read_row, record_changes
 from closedloop.transactions.models import OrderLine
@@ -41,7 +41,9 @@ class OrderLines:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def _products(self, bulk: Bulk, read: list[tuple[int, Values]]) -> dict[str, tuple[int, Any]]:
+    def _products(
+        self, bulk: BulkWriter, read: list[tuple[int, Values]]
+    ) -> dict[str, tuple[int, Any]]:
         """``sku:…`` and ``ext:…`` → (product id, unit price)."""
         skus = [r["sku"] for _, r in read if r.get("sku")]
         out = {
@@ -61,7 +63,12 @@ class OrderLines:
         return out
 
     def process(
-        self, bulk: Bulk, rows: Sequence[ReadRow], out: ChunkResult, *, full: Collection[str] = ()
+        self,
+        bulk: BulkWriter,
+        rows: Sequence[ReadRow],
+        out: ChunkResult,
+        *,
+        full: Collection[str] = (),
     ) -> None:
         """Upsert ``rows``; the orders whose external ids are in ``full`` are sent whole: their
         lines not matched by a row are removed (unless a row of that order was rejected)."""
@@ -162,7 +169,7 @@ class OrderLines:
                     found.append((order_id, line))
         return found
 
-    def _remove(self, bulk: Bulk, unsent: list[tuple[int, Stored]]) -> None:
+    def _remove(self, bulk: BulkWriter, unsent: list[tuple[int, Stored]]) -> None:
         """Delete lines an order no longer has, each kept whole (every column, its id too) in
         ``import_changes`` so that rolling the batch back puts it back."""
         if not unsent:
@@ -222,7 +229,7 @@ class OrderLines:
 
     def _write(
         self,
-        bulk: Bulk,
+        bulk: BulkWriter,
         inserts: list[Row],
         updates: list[Row],
         changes: list[dict[str, Any]],

@@ -14,16 +14,16 @@ from typing import Any
 from sqlalchemy import insert
 
 from closedloop.contacts.models import Household
+from closedloop.db.bulk import BulkWriter
 from closedloop.ingest.read.base import Row as ReadRow
 from closedloop.ingest.validate.context import ChunkResult, Context
 from closedloop.ingest.write.attributes import canon_value
-from closedloop.ingest.write.bulk import Bulk
 from closedloop.ingest.write.persons.plan import jsonable
 from closedloop.ingest.write.records import Values, ids_by_key, read_row, record_changes
 
 
 def people_of(
-    bulk: Bulk, ctx: Context, rows: list[tuple[int, Values]], fields: tuple[str, ...]
+    bulk: BulkWriter, ctx: Context, rows: list[tuple[int, Values]], fields: tuple[str, ...]
 ) -> dict[str, int]:
     """The ids of the persons the rows' ``fields`` name (external ids of the import's source)."""
     keys = [r[f] for _, r in rows for f in fields if r.get(f)]
@@ -54,7 +54,7 @@ class Relationships:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+    def process(self, bulk: BulkWriter, rows: list[ReadRow], out: ChunkResult) -> None:
         ctx = self.ctx
         read = read_rows(ctx, rows, out)
         people = people_of(bulk, ctx, read, ("person_external_id", "related_person_external_id"))

@@ -16,6 +16,7 @@ from sqlalchemy import insert
 
 from closedloop.contacts.normalize import clean_text
 from closedloop.contacts.validation import control_problem
+from closedloop.db.bulk import BulkWriter, Row
 from closedloop.ingest.models import ImportChange
 from closedloop.ingest.read.base import Row as ReadRow
 from closedloop.ingest.read.base import RowProblem
@@ -27,7 +28,6 @@ from closedloop.ingest.validate.context import (
     row_problem,
 )
 from closedloop.ingest.write.attributes import canon_value
-from closedloop.ingest.write.bulk import Bulk, Row
 from closedloop.ingest.write.persons.plan import jsonable
 
 Values = dict[str, Any]
@@ -71,7 +71,7 @@ def read_row(
     return row if ok else None
 
 
-def ids_by_key(bulk: Bulk, table: str, source: str, keys: list[str]) -> dict[str, int]:
+def ids_by_key(bulk: BulkWriter, table: str, source: str, keys: list[str]) -> dict[str, int]:
     """external id → id of the records of ``table`` from ``source``."""
     if not keys:
         return {}
@@ -79,7 +79,7 @@ def ids_by_key(bulk: Bulk, table: str, source: str, keys: list[str]) -> dict[str
     return {r[0]: int(r[1]) for r in bulk.select_in(sql, [source], keys)}
 
 
-def record_changes(bulk: Bulk, ctx: Context, changes: list[dict[str, Any]]) -> None:
+def record_changes(bulk: BulkWriter, ctx: Context, changes: list[dict[str, Any]]) -> None:
     """Write before-images (``import_changes``) and value origins (``value_sources``; none
     for a ``deleted`` record: its values come from nowhere any more)."""
     if not changes:
@@ -118,13 +118,13 @@ class Upserter:
     def key(self, row: Values) -> str | None:
         return row.get("external_id")
 
-    def resolve(self, bulk: Bulk, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
+    def resolve(self, bulk: BulkWriter, rows: list[tuple[int, Values]], out: ChunkResult) -> None:
         """Turn references into ids (rejecting rows whose reference is unknown)."""
 
     def to_columns(self, row: Values) -> Values | None:
         return {c: row.get(c) for c in self.columns}
 
-    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+    def process(self, bulk: BulkWriter, rows: list[ReadRow], out: ChunkResult) -> None:
         ctx = self.ctx
         items: list[tuple[int, str, str, Values]] = []
         seen: dict[str, int] = {}
@@ -166,7 +166,9 @@ class Upserter:
         todo = [(n, r) for n, r in todo if n not in out.rejected_lines]
         self._write(bulk, todo, keyed, stored, marks, out)
 
-    def _lookup(self, bulk: Bulk, keys: list[str]) -> dict[str, tuple[int, str | None, Any, Any]]:
+    def _lookup(
+        self, bulk: BulkWriter, keys: list[str]
+    ) -> dict[str, tuple[int, str | None, Any, Any]]:
         if not keys:
             return {}
         sql = (
@@ -177,7 +179,7 @@ class Upserter:
         rows = bulk.select_in(sql, [self.entity, self.ctx.source], keys)
         return {r[0]: (int(r[1]), r[2], r[3], r[4]) for r in rows}
 
-    def _current(self, bulk: Bulk, ids: list[int]) -> dict[int, Values]:
+    def _current(self, bulk: BulkWriter, ids: list[int]) -> dict[int, Values]:
         if not ids:
             return {}
         cols = ", ".join(self.columns)
@@ -189,7 +191,7 @@ class Upserter:
 
     def _write(
         self,
-        bulk: Bulk,
+        bulk: BulkWriter,
         todo: list[tuple[int, Values]],
         keyed: dict[int, tuple[str, str]],
         stored: dict[str, tuple[int, str | None, Any, Any]],
@@ -280,6 +282,6 @@ class Upserter:
         )
 
     def after_insert(
-        self, bulk: Bulk, ids: list[int], inserts: list[tuple[int, str, str, Values]]
+        self, bulk: BulkWriter, ids: list[int], inserts: list[tuple[int, str, str, Values]]
     ) -> None:
         """Hook for rows that come with children."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from closedloop.db.bulk import BulkWriter
 from closedloop.ingest.read import blob
 from closedloop.ingest.read.blob import Blob
 from closedloop.ingest.validate.context import Context
 from closedloop.ingest.validate.prepare import ORGANISATION_FIELDS, PERSON_FIELDS
-from closedloop.ingest.write.bulk import Bulk
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def chosen(payload: list[Item] | tuple[list[Item], Blob, list[int]]) -> list[Ite
     return [(i[0], i[1], i[2], v) for i, v in zip(items, values, strict=True)]
 
 
-def lookup(ctx: Context, bulk: Bulk, spec: PartySpec, keys: list[str]) -> dict[str, Stored]:
+def lookup(ctx: Context, bulk: BulkWriter, spec: PartySpec, keys: list[str]) -> dict[str, Stored]:
     """The stored records of ``keys`` from the import's source, with their source records."""
     source = ctx.source
     sql = (

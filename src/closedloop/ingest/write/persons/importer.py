@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from closedloop.contacts.normalize import clean_text
+from closedloop.db.bulk import BulkWriter, Row
 from closedloop.ingest.read.base import Row as ReadRow
 from closedloop.ingest.read.base import RowProblem
 from closedloop.ingest.read.blob import Blob
@@ -32,7 +33,6 @@ from closedloop.ingest.validate.prepare import (
     prepare_party,
 )
 from closedloop.ingest.write import attributes as attrs
-from closedloop.ingest.write.bulk import Bulk, Row
 from closedloop.ingest.write.fresh import Fresh, decode
 from closedloop.ingest.write.fresh import insert as insert_fresh
 from closedloop.ingest.write.persons.classify import (
@@ -110,12 +110,12 @@ class PartyImporter:
         line = self.ctx.seen.get(key) if self.ctx.dry_run else None
         return (line, "") if line is not None else None
 
-    def classify(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> Work:
+    def classify(self, bulk: BulkWriter, rows: list[ReadRow], out: ChunkResult) -> Work:
         """Key and hash the rows, look them up, and set aside those unchanged since the last
         import of this source (they need no validation)."""
         return self.sort(bulk, self.keyed(rows, out))
 
-    def sort(self, bulk: Bulk, keyed: list[Item], packed: Blob | None = None) -> Work:
+    def sort(self, bulk: BulkWriter, keyed: list[Item], packed: Blob | None = None) -> Work:
         """Look keyed rows up and set aside those unchanged since the last import of this
         source. ``packed``: the rows' values, left out of ``keyed``."""
         stored = lookup(self.ctx, bulk, self.spec, [item[1] for item in keyed])
@@ -139,14 +139,14 @@ class PartyImporter:
             if (p := prepare_party(ctx, line_no, key, digest, values, out)) is not None
         ]
 
-    def process(self, bulk: Bulk, rows: list[ReadRow], out: ChunkResult) -> None:
+    def process(self, bulk: BulkWriter, rows: list[ReadRow], out: ChunkResult) -> None:
         """Import one chunk in this process (inside the chunk's write transaction)."""
         work = self.classify(bulk, rows, out)
         self.write(bulk, work, self.validate(work.todo, out), out, relookup=False)
 
     def write(
         self,
-        bulk: Bulk,
+        bulk: BulkWriter,
         work: Work,
         prepared: list[PartyRow],
         out: ChunkResult,
@@ -207,7 +207,7 @@ class PartyImporter:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def _insert(self, bulk: Bulk, rows: list[PartyRow]) -> None:
+    def _insert(self, bulk: BulkWriter, rows: list[PartyRow]) -> None:
         ctx, spec = self.ctx, self.spec
         ids = bulk.allocate_ids(spec.table, len(rows))
         cols = spec.columns
@@ -262,7 +262,7 @@ class PartyImporter:
         party = {"version": 1, "import_batch_id": ctx.batch_id, **stamp}
         return party, {"kind": self.spec.contact_kind, "is_valid": True, **stamp}
 
-    def _insert_fresh(self, bulk: Bulk, created: Fresh) -> list[int]:
+    def _insert_fresh(self, bulk: BulkWriter, created: Fresh) -> list[int]:
         """Insert new rows sent as a database image, with their source records; their ids."""
         constants, point = self._constants()
         spec = self.spec
@@ -273,7 +273,7 @@ class PartyImporter:
 
     def _source_records(
         self,
-        bulk: Bulk,
+        bulk: BulkWriter,
         new: list[PartyRow],
         old: list[PartyRow],
         stored: dict[str, Stored],

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 
+from closedloop.db.bulk import BulkWriter, Row
 from closedloop.ingest.models import ImportChange
 from closedloop.ingest.validate.context import Context
 from closedloop.ingest.validate.prepare import ADDRESS_COLUMNS
 from closedloop.ingest.write import attributes as attrs
-from closedloop.ingest.write.bulk import Bulk, Row
 
 if TYPE_CHECKING:
     from closedloop.ingest.write.persons.classify import PartySpec
@@ -57,7 +57,7 @@ class Plan:
 
 
 def _insert_with_ids(
-    bulk: Bulk, table: str, columns: tuple[str, ...], rows: list[Row], plan: Plan, entity: str
+    bulk: BulkWriter, table: str, columns: tuple[str, ...], rows: list[Row], plan: Plan, entity: str
 ) -> None:
     if not rows:
         return
@@ -67,7 +67,7 @@ def _insert_with_ids(
         plan.change(entity, i, "created")
 
 
-def write_plan(bulk: Bulk, ctx: Context, spec: PartySpec, plan: Plan) -> None:
+def write_plan(bulk: BulkWriter, ctx: Context, spec: PartySpec, plan: Plan) -> None:
     """Write everything ``plan`` holds (in the caller's transaction)."""
     owner = spec.owner
     for names, rows in plan.fields.items():

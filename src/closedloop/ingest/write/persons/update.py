@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from closedloop.contacts.normalize import search_key
+from closedloop.db.bulk import BulkWriter, Row
 from closedloop.ingest.validate.context import ChunkResult, Context
 from closedloop.ingest.validate.prepare import ADDRESS_COLUMNS, PartyRow
 from closedloop.ingest.write import attributes as attrs
 from closedloop.ingest.write.attributes import canon_value
-from closedloop.ingest.write.bulk import Bulk, Row
 from closedloop.ingest.write.persons.plan import Plan, jsonable, write_plan
 from closedloop.ingest.write.persons.points import address_changed, emails_changed, phones_changed
 
@@ -29,7 +29,7 @@ _DERIVED = {"given_name": "given_key", "family_name": "family_key", "name": "nam
 
 
 def _load(
-    bulk: Bulk, table: str, columns: tuple[str, ...], where: str, ids: list[int]
+    bulk: BulkWriter, table: str, columns: tuple[str, ...], where: str, ids: list[int]
 ) -> list[Row]:
     sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where} {{in}}"  # noqa: S608
     return bulk.select_in(sql, [], ids)
@@ -38,7 +38,7 @@ def _load(
 class _State:
     """The stored state of the records a chunk changes."""
 
-    def __init__(self, bulk: Bulk, spec: PartySpec, ids: list[int], ctx: Context) -> None:
+    def __init__(self, bulk: BulkWriter, spec: PartySpec, ids: list[int], ctx: Context) -> None:
         cols = tuple(c for c in spec.columns if not c.endswith("_key"))
         self.fields = {
             r[0]: dict(zip(cols, r[1:], strict=True))
@@ -75,7 +75,7 @@ class _State:
 
 
 def apply_updates(
-    bulk: Bulk,
+    bulk: BulkWriter,
     ctx: Context,
     spec: PartySpec,
     rows: list[PartyRow],
