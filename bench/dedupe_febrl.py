@@ -24,44 +24,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.febrl
+
 from _harness import machine
 from dedupe_cli import exported_pairs, ordered, run_product, scores, true_pairs
+from tests.febrl import write_febrl_csv
 
 from closedloop.dedupe.engine import evaluate as ev
 from closedloop.dedupe.engine.batch import run_batch
 from closedloop.dedupe.settings import get_dedupe_settings
 
-COLUMNS = ["external_id", "given_name", "family_name", "address_line1", "address_line2",
-           "locality", "postal_code", "region", "birth_date", "country", "soc_sec_id"]  # fmt: skip
-
 
 def febrl_file(name: str, path: Path) -> tuple[Path, dict[str, str]]:
-    """A FEBRL file as a user would export it from a system, and the entity of each record."""
-    df, entity = ev.load_febrl(name)
-    line1 = (df.street_number.fillna("") + " " + df.street.fillna("")).str.strip()
-    out = pd.DataFrame(
-        {
-            "external_id": df.record_id,
-            "given_name": df.given_name,
-            "family_name": df.family_name,
-            "address_line1": line1.where(line1 != "", None),
-            "address_line2": df.address_line2,
-            "locality": df.locality,
-            "postal_code": df.postal_code,
-            "region": df.region,
-            "birth_date": df.birth_date,
-            "country": "AU",
-            "soc_sec_id": df.national_id,
-        },
-        columns=COLUMNS,
-    )
-    out.to_csv(path, index=False)
-    return path, entity
+    """A FEBRL file as a user would export it from a system (``tests/febrl.py``, the one
+    conversion the tests use too, with soc_sec_id), and the entity of each record."""
+    return path, write_febrl_csv(name, path, soc_sec_id=True)
 
 
 def product_row(

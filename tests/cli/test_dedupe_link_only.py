@@ -17,44 +17,25 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
+from tests.febrl import entity_of, febrl_frame
 from typer.testing import CliRunner
 
 from closedloop.cli.main import app
-from closedloop.dedupe.engine import evaluate as ev
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow
 PERSONS = 200
-COLUMNS = ["external_id", "given_name", "family_name", "address_line1", "address_line2",
-           "locality", "postal_code", "region", "birth_date", "country"]  # fmt: skip
 
 
-def _file(name: str, path: Path, copies: int = 0) -> set[str]:
-    """The first PERSONS records of a FEBRL4 file as CSV (plus ``copies`` near-copies of its
-    own records); returns the entity numbers written."""
-    df, _ = ev.load_febrl(name)
-    df = df[df.record_id.str.split("-").str[1].astype(int) < PERSONS]
-    line1 = (df.street_number.fillna("") + " " + df.street.fillna("")).str.strip()
-    out = pd.DataFrame(
-        {
-            "external_id": df.record_id,
-            "given_name": df.given_name,
-            "family_name": df.family_name,
-            "address_line1": line1.where(line1 != "", None),
-            "address_line2": df.address_line2,
-            "locality": df.locality,
-            "postal_code": df.postal_code,
-            "region": df.region,
-            "birth_date": df.birth_date,
-            "country": "AU",
-        },
-        columns=COLUMNS,
-    )
+def _file(name: str, path: Path, copies: int = 0) -> None:
+    """The first PERSONS persons of a FEBRL4 file as CSV (``tests/febrl.py``), plus
+    ``copies`` near-copies of its own records (another id, the given name's last letter
+    changed)."""
+    out, _ = febrl_frame(name, persons=PERSONS)
     copy = out[out.given_name.notna() & (out.given_name.str.len() > 3)].head(copies).copy()
     copy["external_id"] = copy.external_id + "-copy"
     copy["given_name"] = copy.given_name.str[:-1] + "x"
     pd.concat([out, copy]).to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL)
-    return set(df.record_id.str.split("-").str[1])
 
 
 def _import(tmp_path: Path) -> None:
@@ -74,10 +55,6 @@ def _pairs(tmp_path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(exported.open(encoding="utf-8")))
 
 
-def _entity(external_id: str) -> str:
-    return external_id.split("-")[1]
-
-
 def test_link_only_pairs_across_sources_only(engine: Engine, tmp_path: Path) -> None:
     _import(tmp_path)
     first = runner.invoke(app, ["dedupe", "run", "--link-only", "--json"])
@@ -91,7 +68,7 @@ def test_link_only_pairs_across_sources_only(engine: Engine, tmp_path: Path) -> 
     inside = [p for p in pairs if p["source_system_l"] == p["source_system_r"]]
     assert inside == []  # not one pair inside a source, the planted near-copies included
     merged = {
-        (_entity(p["external_id_l"]), _entity(p["external_id_r"]))
+        (entity_of(p["external_id_l"]), entity_of(p["external_id_r"]))
         for p in pairs
         if float(p["match_probability"]) >= 0.9
     }

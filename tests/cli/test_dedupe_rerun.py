@@ -8,7 +8,6 @@ written to a CSV file and loaded with ``closedloop import persons``.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -16,32 +15,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from tests.febrl import write_febrl_csv
 from typer.testing import CliRunner
 
 from closedloop.cli.main import app
-from closedloop.dedupe.engine import evaluate as ev
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow
-
-
-def febrl_csv(path: Path, entities: int) -> Path:
-    """FEBRL3 records of the first ``entities`` persons, in the columns an import maps."""
-    df, _ = ev.load_febrl("dataset3")
-    keep = df[df.record_id.str.split("-").str[1].astype(int) < entities]
-    line1 = (keep.street_number.fillna("") + " " + keep.street.fillna("")).str.strip()
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["external_id", "given_name", "family_name", "address_line1", "address_line2",
-             "locality", "postal_code", "region", "birth_date", "country"]
-        )  # fmt: skip
-        for row, first in zip(keep.itertuples(index=False), line1, strict=True):
-            writer.writerow(
-                [row.record_id, row.given_name, row.family_name, first, row.address_line2,
-                 row.locality, row.postal_code, row.region, row.birth_date, "AU"]
-            )  # fmt: skip
-    return path
 
 
 def _rows(engine: Engine, sql: str) -> list[tuple[int, ...]]:
@@ -63,7 +43,8 @@ def _families(engine: Engine) -> dict[int, set[int]]:
 
 @pytest.fixture()
 def febrl_base(engine: Engine, tmp_path: Path) -> Path:
-    path = febrl_csv(tmp_path / "febrl3.csv", entities=200)
+    path = tmp_path / "febrl3.csv"
+    write_febrl_csv("dataset3", path, persons=200)
     loaded = runner.invoke(app, ["import", "persons", str(path), "--json"])
     assert loaded.exit_code == 0, loaded.output
     return path
