@@ -134,7 +134,13 @@ def _merge_clusters(
     checkpoint: Callable[[], None],
 ) -> None:
     ids = sorted(set(strong.unique_id_l) | set(strong.unique_id_r))
-    clusters, _refused = cluster_pairs(ids, strong, result.records, one_per_source=report.link_only)
+    clusters, _refused = cluster_pairs(
+        ids,
+        strong,
+        result.records,
+        one_per_source=report.link_only,
+        source_sizes=result.source_sizes,
+    )
     groups: dict[str, list[int]] = defaultdict(list)
     for uid, cid in zip(clusters.unique_id, clusters.cluster_id, strict=True):
         groups[cid].append(int(uid))
@@ -282,7 +288,14 @@ def _groups(
     ids = sorted(set(edges.unique_id_l) | set(edges.unique_id_r) | {i for g in joined for i in g})
     if not ids:
         return []
-    clusters, _ = cluster_pairs(ids, edges, result.records, joined=joined, one_per_source=link_only)
+    clusters, _ = cluster_pairs(
+        ids,
+        edges,
+        result.records,
+        joined=joined,
+        one_per_source=link_only,
+        source_sizes=result.source_sizes,
+    )
     groups: dict[str, set[int]] = defaultdict(set)
     for uid, cid in zip(clusters.unique_id, clusters.cluster_id, strict=True):
         groups[cid].add(int(uid))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from closedloop.dedupe.engine.link import (
     across_sources,
     equivalent_records,
     keep_across,
+    leftover_links,
     sources_of,
 )
 from closedloop.dedupe.engine.model import (
@@ -91,6 +93,8 @@ class BatchResult:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: identifier values too common to link anyone (see :mod:`.rules`) → records holding them
     placeholders: dict[str, int] = field(default_factory=dict)
+    #: link-only mode: records per source (for :func:`cluster_pairs`)
+    source_sizes: dict[str, int] = field(default_factory=dict)
 
     @property
     def households(self) -> pd.DataFrame:
@@ -167,6 +171,7 @@ def cluster_pairs(
     strong_weight: float = STRONG_WEIGHT,
     joined: Sequence[Sequence[str]] = (),
     one_per_source: bool = False,
+    source_sizes: Mapping[str, int] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Connected components over the edges, strongest first, refusing a join that would put
     together two records that (a) conflict (:func:`identity_conflict`), or (b) have clearly
@@ -178,7 +183,9 @@ def cluster_pairs(
     one group, and a record without an entry in ``records`` (merged away before this run)
     is judged through the others. Every record ends in exactly one cluster.
     ``one_per_source`` (link-only mode, :mod:`.link`): also refuse a join that would put two
-    records of one source (``records[id]["link_source"]``) into one cluster.
+    records of one source (``records[id]["link_source"]``) into one cluster; with
+    ``source_sizes`` (records per source), pairs refused for an identity conflict are looked
+    at again at the end (:func:`.link.leftover_links`).
     Returns (clusters, refused edges)."""
     linked = sorted(
         set(edges.unique_id_l) | set(edges.unique_id_r) | {i for group in joined for i in group}
@@ -257,6 +264,14 @@ def cluster_pairs(
             continue
         parent[small] = large
         members[large].extend(members.pop(small))
+    if one_per_source and source_sizes:
+        taken = _leftovers(refused, reasons, ordered, members, find, records, source_sizes)
+        for k in sorted(taken, reverse=True):
+            pos = refused[k]
+            a, b = find(ordered.unique_id_l.loc[pos]), find(ordered.unique_id_r.loc[pos])
+            parent[a] = b
+            members[b].extend(members.pop(a))
+            del refused[k], reasons[k]
     # A stable name per cluster: its smallest record id; a record without edges is its own.
     names = {root: min(group) for root, group in members.items()}
     cluster_of = {i: names[find(i)] for i in linked}
@@ -264,6 +279,29 @@ def cluster_pairs(
     out = edges.loc[refused].copy()
     out["reason"] = reasons
     return clusters, out
+
+
+def _leftovers(
+    refused: list[int],
+    reasons: list[str],
+    edges: pd.DataFrame,
+    members: dict[str, list[str]],
+    find: Callable[[str], str],
+    records: dict[str, dict[str, Any]],
+    sizes: Mapping[str, int],
+) -> list[int]:
+    """Positions in ``refused`` of the identity conflicts to join after all (link-only mode)."""
+    conflicts = [k for k, reason in enumerate(reasons) if reason == "identity conflict"]
+    pairs = [
+        (edges.unique_id_l.loc[refused[k]], edges.unique_id_r.loc[refused[k]]) for k in conflicts
+    ]
+
+    def source(i: str) -> str:
+        return str((records.get(i) or {}).get(SOURCE_COLUMN))
+
+    alone = {g[0] for g in members.values() if len(g) == 1}
+    matched = Counter(source(i) for g in members.values() if len(g) > 1 for i in g)
+    return [conflicts[k] for k in leftover_links(pairs, alone, matched, source, sizes)]
 
 
 def _same_source(small: list[str], large: list[str], records: dict[str, dict[str, Any]]) -> bool:
@@ -388,8 +426,15 @@ def run_batch(
     if sources is not None:
         for uid, record in records.items():
             record[SOURCE_COLUMN] = source_of[uid]
+    sizes = (
+        {str(k): int(v) for k, v in sources.value_counts().items()} if sources is not None else {}
+    )
     clusters, refused = cluster_pairs(
-        list(prepared.unique_id), pairs, records, one_per_source=sources is not None
+        list(prepared.unique_id),
+        pairs,
+        records,
+        one_per_source=sources is not None,
+        source_sizes=sizes,
     )
     seconds["cluster"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - start
@@ -409,6 +454,7 @@ def run_batch(
         prepared=prepared,
         records=records,
         placeholders=links.placeholders,
+        source_sizes=sizes,
     )
 
 

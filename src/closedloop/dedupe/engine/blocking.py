@@ -37,6 +37,8 @@ BLOCKING_KEYS: tuple[BlockingKey, ...] = (
     BlockingKey("dob_locality", ("dob", "locality"), "names and street changed"),
     BlockingKey("given_postcode", ("given", "postcode"), "family name and dob changed"),
     BlockingKey("given_locality", ("given", "locality"), "family name, dob, postcode"),
+    BlockingKey("family3_postcode", ("family_prefix", "postcode"), "given name and dob changed"),
+    BlockingKey("family_number", ("family_phon", "street_number"), "given, dob, place changed"),
     BlockingKey("email_user", ("email_user", "family_phon"), "same user at another domain"),
 )
 

@@ -10,12 +10,19 @@ each hold every customer once. The source of a record is its ``source_system`` (
 - the prior is estimated over the cross-source pairs only (Σ nᵢ·nⱼ, not n(n−1)/2);
 - identifier rules link only records of different sources;
 - a cluster holds at most one record of each source (two records of one source are two
-  persons, by the mode's own premise), so a chain A₁–B–A₂ is cut at its weaker link.
+  persons, by the mode's own premise), so a chain A₁–B–A₂ is cut at its weaker link;
+- the household guard (:mod:`.conflict`) still refuses a pair whose given names and birth
+  dates both disagree, but such a pair is looked at again once every other pair is joined
+  (:func:`leftover_links`): when both records are still without a partner in the other
+  source, each is the other's only such candidate, and the sources describe the same people
+  so closely that a relative left unmatched in each would be a rarity, the pair is joined.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -88,6 +95,44 @@ def keep_across(pairs: pd.DataFrame, source_of: dict[str, str]) -> pd.DataFrame:
     return pairs[pd.Series(mask, index=pairs.index, dtype=bool)].reset_index(drop=True)
 
 
+def leftover_links(
+    pairs: list[tuple[str, str]],
+    alone: set[str],
+    matched: Mapping[str, int],
+    source: Callable[[str], str],
+    sizes: Mapping[str, int],
+) -> list[int]:
+    """Which of the pairs the household guard refused (in order) to join after all:
+    positions in ``pairs``.
+
+    The guard stands for two relatives at one address (a father and his son: other given
+    name, other birth date). Between two sources each clean within itself, a relative who is
+    in both sources is claimed by his own record first (a cluster holds one record per
+    source), so the guard only matters for relatives that are each left without a partner:
+    ``alone`` (records in no cluster with another source; ``matched``: per source, the
+    records that are in one). If every person of the smaller source had such a relative,
+    the expected number of wrongly joined pairs would be about min(nₛ, nₜ)·uₛ·uₜ, uₛ being
+    the share of source s left alone (nₛ records of which ``matched[s]`` have a partner:
+    uₛ = 1 − matched[s]/nₛ). A refused pair is
+    joined when that bound is under one, both records are alone, and neither record is in
+    another such pair (no choice between two members of one household).
+    """
+    share = {s: 1 - matched.get(s, 0) / n for s, n in sizes.items() if n > 0}
+    open_pairs = [
+        (k, a, b)
+        for k, (a, b) in enumerate(pairs)
+        if a in alone
+        and b in alone
+        and source(a) != source(b)
+        and min(sizes.get(source(a), 0), sizes.get(source(b), 0))
+        * share.get(source(a), 1.0)
+        * share.get(source(b), 1.0)
+        < 1.0
+    ]
+    seen = Counter(i for _, a, b in open_pairs for i in (a, b))
+    return [k for k, a, b in open_pairs if seen[a] == 1 and seen[b] == 1]
+
+
 __all__ = [
     "INPUT_COLUMN",
     "SOURCE_COLUMN",
@@ -95,5 +140,6 @@ __all__ = [
     "cross_pair_count",
     "equivalent_records",
     "keep_across",
+    "leftover_links",
     "sources_of",
 ]
