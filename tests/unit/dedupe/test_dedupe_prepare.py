@@ -121,9 +121,13 @@ def test_identifier_key() -> None:
         ("7 Wallaby Place", "7", "wallaby place"),
         ("Strada Ștefan cel Mare nr. 10", "10", "strada stefan cel mare"),
         ("wallaby place", None, "wallaby place"),
+        # The street left empty, the number alone on the line (FEBRL4's "95", issue 12).
+        ("95", "95", None),
+        ("12 bis", "12", None),
+        ("nr. 10", "10", None),
     ],
 )
-def test_split_street(raw: str, number: str | None, words: str) -> None:
+def test_split_street(raw: str, number: str | None, words: str | None) -> None:
     assert split_street(raw) == (number, words)
 
 

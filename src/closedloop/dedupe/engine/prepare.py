@@ -320,6 +320,8 @@ _SPACES = re.compile(r"\s+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NUMBER_FIRST = re.compile(r"^(\d+[a-z]?)(?:\s*(?:bis|ter))?[\s,/-]+(.+)$")
 _NUMBER_LAST = re.compile(r"^(.*?[a-z].*?)\s+(?:(?:nr|no)\s+)?(\d+[a-z]?)$")
+# A line that holds the house number alone (the street left empty): "95", "12 bis", "nr 10".
+_NUMBER_ONLY = re.compile(r"^(?:(?:nr|no)\s+)?(\d+[a-z]?)(?:\s*(?:bis|ter))?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DIGITS = re.compile(r"\D+")
 
@@ -477,11 +479,15 @@ def _words(value: object, table: dict[str, str]) -> list[str]:
 
 
 def split_street(value: object) -> tuple[str | None, str | None]:
-    """(house number, street words) from a street line: "12 bis rue X" or "Hauptstr. 5"."""
+    """(house number, street words) from a street line: "12 bis rue X" or "Hauptstr. 5";
+    a line holding only a number ("95", "12 bis") is a house number without a street."""
     key = latin_key(value)
     if key is None:
         return None, None
     text = _SPACES.sub(" ", _NON_ALNUM.sub(" ", key)).strip()
+    alone = _NUMBER_ONLY.match(text)
+    if alone:
+        return alone.group(1), None
     for pattern, num_group, name_group in ((_NUMBER_FIRST, 1, 2), (_NUMBER_LAST, 2, 1)):
         found = pattern.match(text)
         if found:
