@@ -16,7 +16,7 @@ imported with ``--source a`` / ``--source b``; the cross-file true pairs are sco
 the same records, and the library-level figure of ``run_batch`` on a DataFrame. Every
 configuration is unsupervised: no label trains a model or chooses a threshold. Usage::
 
-    .venv/bin/python bench/dedupe_febrl.py [--skip-twosources] [--json]
+    .venv/bin/python bench/dedupe_febrl.py [--skip-twosources] [--skip-identifier] [--json]
 """
 
 from __future__ import annotations
@@ -136,15 +136,15 @@ def plain_splink(
     }
 
 
-def febrl3(work: Path, threshold: float) -> list[dict[str, Any]]:
+def febrl3(work: Path, threshold: float, with_identifier: bool = True) -> list[dict[str, Any]]:
     path, entity = febrl_file("dataset3", work / "febrl3.csv")
     df, _ = ev.load_febrl("dataset3")
     rows = []
     as_id = ["--as-identifier", "soc_sec_id:national_id"]
-    for name, options in (
-        ("closedloop CLI, soc_sec_id ignored", ["--ignore", "soc_sec_id"]),
-        ("closedloop CLI, --as-identifier national_id", as_id),
-    ):
+    configurations = [("closedloop CLI, soc_sec_id ignored", ["--ignore", "soc_sec_id"])]
+    if with_identifier:
+        configurations.append(("closedloop CLI, --as-identifier national_id", as_id))
+    for name, options in configurations:
         rows.append(
             product_row(
                 name, work, [(path, options)], lambda skip: true_pairs(entity, skip), threshold
@@ -215,13 +215,18 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-twosources", action="store_true", help="FEBRL3 only")
+    parser.add_argument(
+        "--skip-identifier",
+        action="store_true",
+        help="FEBRL3 through the CLI without the identifier only (not --as-identifier)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args()
     logging.getLogger("splink").setLevel(logging.ERROR)
     threshold = get_dedupe_settings().threshold
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows = febrl3(work, threshold)
+        rows = febrl3(work, threshold, with_identifier=not args.skip_identifier)
         if not args.skip_twosources:
             rows += two_sources(work, threshold)
     if args.json:
