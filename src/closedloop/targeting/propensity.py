@@ -28,6 +28,7 @@ from closedloop.targeting.features import (
     load_lines,
     person_ids,
 )
+from closedloop.targeting.threads import one_thread
 
 MIN_POSITIVES = 5
 
@@ -154,16 +155,18 @@ def propensity(
                 errors=[{"field": "category", "message": f"{int(y.sum())} buyers in {name}"}],
             )
     progress(0.5, said.TRAINING)
-    model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)
-    model.fit(x_train.to_numpy(), y_train)
-    p_test = model.predict_proba(x_test.to_numpy())[:, 1]
+    with one_thread():
+        model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)
+        model.fit(x_train.to_numpy(), y_train)
+        p_test = model.predict_proba(x_test.to_numpy())[:, 1]
     auc = float(roc_auc_score(y_test, p_test))
     progress(0.75, said.SCORING)
     # The final model learns from the most recent window, then scores features as of now.
-    final = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)
-    final.fit(x_test.to_numpy(), y_test)
     now = features_at(lines, persons, mask, end)
-    scores = final.predict_proba(now.to_numpy())[:, 1]
+    with one_thread():
+        final = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0)
+        final.fit(x_test.to_numpy(), y_test)
+        scores = final.predict_proba(now.to_numpy())[:, 1]
     order = np.argsort(-scores, kind="stable")
     ids = now.index.to_numpy()
     return PropensityResult(

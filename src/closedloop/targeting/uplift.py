@@ -27,6 +27,7 @@ from closedloop.errors import NotFound, ValidationFailed
 from closedloop.segments.service import freeze_members
 from closedloop.targeting import said
 from closedloop.targeting.features import FEATURES, features_at, load_lines
+from closedloop.targeting.threads import one_thread
 
 MIN_GROUP = 20  # members in each of the treated and control groups
 POINTS = 20  # points of the Qini curve
@@ -82,8 +83,9 @@ def two_model_uplift(x_train: Any, treated: Any, y: Any, x_score: Any, *, seed: 
         model = HistGradientBoostingClassifier(
             max_iter=100, learning_rate=0.08, min_samples_leaf=10, random_state=seed
         )
-        model.fit(x_train[group], yy[group])
-        probabilities.append(model.predict_proba(x_score)[:, 1])
+        with one_thread():
+            model.fit(x_train[group], yy[group])
+            probabilities.append(model.predict_proba(x_score)[:, 1])
     return probabilities[0] - probabilities[1]
 
 

@@ -88,14 +88,15 @@ def test_propensity_beats_random_and_freezes_a_segment(
 def test_recommendations_beat_popularity_and_skip_owned(
     engine: Engine, factory: sessionmaker[Session]
 ) -> None:
-    from closedloop.targeting.recommend import _history, evaluate, recommend
+    from closedloop.targeting.baskets import read_histories
+    from closedloop.targeting.recommend import evaluate, recommend
 
     seed_demo(engine, 1500, 5, today=TODAY)
     with factory() as session:
         scores = evaluate(session, k=5)
         assert scores["persons"] > 100
         assert scores["model"]["hit_rate"] > scores["popularity"]["hit_rate"], scores
-        history = _history(session)
+        history = read_histories(session).as_dict()
         person = next(p for p, items in history.items() if len(items) >= 3)
         recs = recommend(session, person, 5)
         assert len(recs) == 5 and not {r["product_id"] for r in recs} & set(history[person])
