@@ -39,8 +39,8 @@ def create(
     description: str | None = typer.Option(None, "--description", help="A few words."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Create an event; naive times are read in ``--timezone``. A campaign invites to at
-    most one event: its emails whose template uses ``rsvp_url`` are the invitations."""
+    """Create an event; naive times are read in --timezone. A campaign invites to at
+    most one event: its emails whose template uses rsvp_url(...) are the invitations."""
     from pydantic import ValidationError
 
     from closedloop.campaigns.reading import find_campaign

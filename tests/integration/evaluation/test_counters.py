@@ -134,9 +134,9 @@ def test_counters_equal_a_recount_through_sending_and_capture_and_a_rebuild_rest
     assert runner.invoke(cli, ["evaluation", "rebuild-counters", "--check"]).exit_code == 0
     assert _funnel(factory, setup.campaign_id) == funnel
 
-    # a base upgraded to migrations 0022 and 0024 gets the same counters from its rows
+    # a base upgraded to migrations 0022 and 0026 gets the same counters from its rows
     migration = importlib.import_module("closedloop.migrations.versions.0022_funnel_counters")
-    rows = importlib.import_module("closedloop.migrations.versions.0024_funnel_response_rows")
+    rows = importlib.import_module("closedloop.migrations.versions.0026_funnel_response_rows")
     with unit_of_work(factory) as s:
         s.execute(delete(FunnelCount))
         s.execute(text(migration.BACKFILL))
