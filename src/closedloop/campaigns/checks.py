@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from closedloop.campaigns import ledger
 from closedloop.campaigns.compose import Ready, WavePlan, compose, load_plan
 from closedloop.campaigns.models import SeedAddress
-from closedloop.campaigns.sender import demo_guard
+from closedloop.campaigns.send_prepare import demo_guard
 from closedloop.channels import ChannelSettings, get_channel_settings, sms_length
 from closedloop.channels.letter import MAX_LINES
 from closedloop.channels.postal_format import PostalAddress, address_block

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from closedloop.campaigns.ledger import wave_purpose
-from closedloop.campaigns.sender import SendReport, WaveSender
+from closedloop.campaigns.send_report import SendReport
+from closedloop.campaigns.sender import WaveSender
 from closedloop.db.base import as_utc, utcnow
 from closedloop.i18n import N_, Said
 from closedloop.jobs.models import Job

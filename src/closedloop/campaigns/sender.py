@@ -18,6 +18,8 @@ next sender marks it ``unconfirmed`` and never sends it again (it names the Mess
 look up in the server's log). The residual window is between the end of 2 and the write of
 the dot (microseconds): a message killed there is reported ``unconfirmed`` but was not
 delivered. Nothing is ever sent twice for the same row, nor to the same person in a wave.
+The batch reading and rendering, the demo guard and the settling of a dead sender's rows are
+in :mod:`closedloop.campaigns.send_prepare`.
 
 **One sender per wave.** The lease (``send_runs``) is taken by a compare-and-swap and renewed
 inside every commit point: a sender that lost it (taken over because it looked dead) cannot
@@ -29,97 +31,35 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from closedloop.campaigns import ledger
-from closedloop.campaigns.compose import Ready, Settled, WavePlan, compose, load_plan
+from closedloop.campaigns.compose import Ready, Settled, WavePlan, load_plan
 from closedloop.campaigns.handover import Handover
-from closedloop.campaigns.models import Communication
 from closedloop.campaigns.outgoing import outgoing
 from closedloop.campaigns.seeds import seed_copies
+from closedloop.campaigns.send_prepare import (
+    Batch,
+    demo_guard,
+    prepare_batch,
+    settle_unfinished,
+)
+from closedloop.campaigns.send_report import Progress, SendReport
 from closedloop.channels import ChannelUnavailable, Outcome, get_channel
 from closedloop.channels.settings import ChannelSettings, get_channel_settings
-from closedloop.contacts.models import Person
-from closedloop.db.base import utcnow
 from closedloop.db.uow import unit_of_work
-from closedloop.errors import Conflict, Refused
-from closedloop.ingest.models import ImportBatch
+from closedloop.errors import Conflict
 from closedloop.jobs.service import holder_alive
 from closedloop.jobs.worker import default_worker_id
 from closedloop.vocab import Channel
 from closedloop.vocab import CommunicationStatus as St
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SendReport:
-    """What one run of a wave's sender did, and the ledger after it."""
-
-    wave_id: int
-    sent: int = 0
-    failed: int = 0
-    suppressed: int = 0
-    skipped: int = 0
-    retrying: int = 0
-    unconfirmed: int = 0
-    seeds: int = 0
-    taken_over: bool = False
-    stopped: str | None = None
-    #: set when the run stopped (or never started) because the wave or campaign is paused or
-    #: cancelled: nothing is lost, resuming sends the rest
-    held: str | None = None
-    next_retry_at: datetime | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["next_retry_at"] = self.next_retry_at.isoformat() if self.next_retry_at else None
-        return doc
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A batch read and rendered: its last row id, its size, the rows decided without
-    sending, and the messages per channel (the rendered rows and the channel's messages)."""
-
-    last_id: int
-    size: int
-    settled: list[Settled]
-    groups: dict[Channel, tuple[list[Ready], list[Any]]]
-
-
-#: ``progress(done, total, report)`` after each batch.
-Progress = Callable[[int, int, SendReport], None]
-
-
-def demo_guard(session: Session, wave_id: int, settings: ChannelSettings) -> None:
-    """Refuse to send a wave that reaches persons of the demo base unless the delivery is a
-    test sink (``CLOSEDLOOP_DELIVERY_IS_TEST_SINK``): its addresses look real."""
-    if settings.delivery_is_test_sink:
-        return
-    demo = session.scalar(
-        select(
-            exists()
-            .where(Communication.wave_id == wave_id, Communication.status == St.QUEUED.value)
-            .where(Person.id == Communication.person_id)
-            .where(ImportBatch.id == Person.import_batch_id, ImportBatch.kind == "demo")
-        )
-    )
-    if demo:
-        raise Refused(
-            f"Wave {wave_id} would send to persons of the demo base, whose made-up addresses "
-            "look real and may belong to someone. Point CLOSEDLOOP_SMTP_HOST (and the SMS "
-            "provider) at a test sink and set CLOSEDLOOP_DELIVERY_IS_TEST_SINK=true to send."
-        )
 
 
 class WaveSender:
@@ -207,38 +147,7 @@ class WaveSender:
 
     def _settle_unfinished(self) -> None:
         with unit_of_work(self.factory) as session:
-            rows = ledger.unfinished(session, self.wave_id)
-            if not rows:
-                return
-            channels = dict(
-                session.execute(
-                    select(Communication.id, Communication.channel).where(
-                        Communication.id.in_([i for i, _ in rows])
-                    )
-                ).all()
-            )
-            outcomes: list[ledger.Outcome] = []
-            for name in sorted(set(channels.values())):
-                mine = [(i, ref) for i, ref in rows if channels.get(i) == name]
-                answers = self._channel(Channel(name)).settle([ref for _i, ref in mine])
-                for (row_id, ref), answer in zip(mine, answers, strict=True):
-                    if answer is True:
-                        outcomes.append(ledger.Outcome(row_id, St.SENT, "found delivered"))
-                    elif answer is False:
-                        outcomes.append(ledger.Outcome(row_id, St.QUEUED, "not delivered"))
-                    else:
-                        self.unconfirmed_found += 1
-                        outcomes.append(
-                            ledger.Outcome(
-                                row_id,
-                                St.UNCONFIRMED,
-                                "the sender stopped between marking and the server's answer; "
-                                f"look for {ref} in the server's log"
-                                if ref
-                                else "the sender stopped between marking and the server's answer",
-                            )
-                        )
-            ledger.record(session, outcomes)
+            self.unconfirmed_found += settle_unfinished(session, self.wave_id, self._channel)
 
     def _send_seeds(self, plan: WavePlan) -> None:
         """Each active seed's copy of each cell's message, once per wave."""
@@ -265,25 +174,15 @@ class WaveSender:
         return self.transports[channel]
 
     def _prepare(self, plan: WavePlan, after_id: int) -> Batch | None:
-        """Read and render the batch after ``after_id`` (reads only, on its own session: it
-        runs in a thread while the previous batch is being sent)."""
-        with self.factory() as session:
-            rows = ledger.due_rows(
-                session,
-                self.wave_id,
-                after_id=after_id,
-                limit=self.settings.send_batch_size,
-                now=utcnow(),
-            )
-            if not rows:
-                return None
-            ready, settled = compose(session, plan, rows)
-        groups: dict[Channel, tuple[list[Ready], list[Any]]] = {}
-        for channel in sorted({r.channel for r in ready}):
-            group = [r for r in ready if r.channel == channel]
-            impl = self._channel(channel)
-            groups[channel] = (group, [outgoing(impl, plan, r) for r in group])
-        return Batch(rows[-1].id, len(rows), settled, groups)
+        """The batch after ``after_id``, read and rendered (in the render-ahead thread)."""
+        return prepare_batch(
+            self.factory,
+            plan,
+            self.wave_id,
+            after_id=after_id,
+            limit=self.settings.send_batch_size,
+            channel_of=self._channel,
+        )
 
     def _send_all(self, plan: WavePlan) -> None:
         down_since: float | None = None

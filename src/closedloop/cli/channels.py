@@ -19,7 +19,8 @@ from closedloop.campaigns.compose import load_plan
 from closedloop.campaigns.models import Communication
 from closedloop.campaigns.proofs import send_proofs
 from closedloop.campaigns.seeds import SeedCreate, add_seed, list_seeds, proof_copies, remove_seed
-from closedloop.campaigns.sender import SendReport, WaveSender
+from closedloop.campaigns.send_report import SendReport
+from closedloop.campaigns.sender import WaveSender
 from closedloop.campaigns.templates import TemplateCreate, TemplatePublic, create_template
 from closedloop.cli._common import (
     JsonOption,
