@@ -136,7 +136,7 @@ def job_handlers() -> dict[str, Any]:
     ``campaigns.start_wave``: a scheduled wave started at its time
     (:mod:`closedloop.campaigns.lifecycle`)."""
     from closedloop.campaigns.ab_test import HANDLERS as AB_HANDLERS
-    from closedloop.campaigns.lifecycle import HANDLERS as START
     from closedloop.campaigns.send_job import HANDLERS
+    from closedloop.campaigns.wave_start import HANDLERS as START
 
     return {**HANDLERS, **AB_HANDLERS, **START}

@@ -9,52 +9,42 @@ paused beside running and cancelled from any state before the end.
   their time);
 - **pause** holds every wave (the sender stops after the batch in hand); **resume** queues
   their sending again; **cancel** skips every message still queued;
-- **edit**: a draft changes in place; an approved or scheduled campaign changes and goes back
-  to draft (the approval was of the old content); a running or paused campaign is frozen: the
-  edit makes a new version (a draft, with the waves not yet started), and launching that
-  version cancels those waves of the old one.
+- **edit** (:mod:`closedloop.campaigns.versions`): a draft changes in place; a running or
+  paused campaign is frozen, so the edit makes a new version, and launching that version
+  cancels the waves of the old one not yet started.
+
+Starting a wave (its extraction and send job, and the ``campaigns.start_wave`` job) is in
+:mod:`closedloop.campaigns.wave_start`.
 
 The caller owns the transaction; every move raises :class:`Refused` naming the state.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from closedloop.campaigns import service
-from closedloop.campaigns.coordination_models import CampaignTargeting
-from closedloop.campaigns.models import Campaign, Cell, Communication, Wave
-from closedloop.campaigns.schemas import CampaignUpdate
+from closedloop.campaigns.models import Campaign, Communication, Wave
 from closedloop.campaigns.send_job import queue_send
+from closedloop.campaigns.wave_start import START_KIND, WaveStart, queued_count, start_wave
 from closedloop.db.base import as_utc, utcnow
-from closedloop.errors import Conflict, Refused
+from closedloop.errors import Refused
 from closedloop.jobs.service import enqueue
 from closedloop.settings import get_settings
 from closedloop.vocab import CampaignStatus as S
 from closedloop.vocab import Channel
 from closedloop.vocab import CommunicationStatus as St
 
-START_KIND = "campaigns.start_wave"
 #: Channels whose cells need a message template (a phone call works from a script).
 NEEDS_TEMPLATE = {Channel.EMAIL.value, Channel.SMS.value, Channel.LETTER.value}
 OPEN = {S.DRAFT.value, S.APPROVED.value, S.SCHEDULED.value, S.RUNNING.value, S.PAUSED.value}
 #: Wave states in which nothing has been extracted yet.
 NOT_STARTED = {S.DRAFT.value, S.APPROVED.value, S.SCHEDULED.value}
-
-
-@dataclass
-class WaveStart:
-    """A wave started by launch (or at its time): its messages queued and its send job."""
-
-    wave_id: int
-    queued: int
-    job_id: int
 
 
 @dataclass
@@ -68,16 +58,8 @@ class LaunchReport:
     superseded: list[int] = field(default_factory=list)
 
 
-@dataclass
-class EditResult:
-    """The campaign an edit wrote to: the same one, or a new version of a frozen one."""
-
-    campaign: Campaign
-    new_version: bool = False
-    approval_withdrawn: bool = False
-
-
-def _require(campaign: Campaign, action: str, allowed: set[str]) -> None:
+def require(campaign: Campaign, action: str, allowed: set[str]) -> None:
+    """Refuse the move ``action`` unless the campaign is in one of the ``allowed`` states."""
     if campaign.status not in allowed:
         raise Refused(
             f"Campaign {campaign.code} (version {campaign.version}) is {campaign.status}: "
@@ -111,7 +93,7 @@ def approve_checked(session: Session, campaign_id: int, *, by: str) -> tuple[Cam
     from closedloop.campaigns.approval_checks import analyse_for_approval, errors_of, warnings_of
 
     campaign = service.get_campaign(session, campaign_id)
-    _require(campaign, "approved", {S.DRAFT.value})
+    require(campaign, "approved", {S.DRAFT.value})
     problems = readiness(session, campaign)
     if problems:
         raise Refused(f"Campaign {campaign.code} cannot be approved: {'; '.join(problems)}.")
@@ -128,35 +110,6 @@ def approve_checked(session: Session, campaign_id: int, *, by: str) -> tuple[Cam
     campaign.approved_by, campaign.approved_at = by, utcnow()
     session.flush()
     return campaign, warnings_of(findings)
-
-
-def _extract(session: Session, wave_id: int, now: datetime) -> Any:
-    """The wave's extraction (targeting, tests, coordination, consent: queues its ledger)."""
-    try:
-        extraction = importlib.import_module("closedloop.campaigns.extraction")
-    except ModuleNotFoundError as exc:
-        raise Refused("Extraction is not installed in this version of closedloop.") from exc
-    return extraction.extract_wave(session, wave_id, now=now)
-
-
-def _queued(session: Session, wave_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Communication)
-            .where(Communication.wave_id == wave_id, Communication.status == St.QUEUED.value)
-        )
-        or 0
-    )
-
-
-def start_wave(session: Session, wave: Wave, *, by: str | None, now: datetime) -> WaveStart:
-    """Extract the wave and queue its sending (the wave is then running)."""
-    _extract(session, wave.id, now)
-    wave.status = S.RUNNING.value
-    job = queue_send(session, wave.id, created_by=by)
-    session.flush()
-    return WaveStart(wave.id, _queued(session, wave.id), job.id)
 
 
 def _supersede(session: Session, campaign: Campaign) -> list[int]:
@@ -182,7 +135,7 @@ def launch(
     """Launch an approved campaign: start its due waves now, schedule the others."""
     now = now or utcnow()
     campaign = service.get_campaign(session, campaign_id)
-    _require(campaign, "launched", {S.APPROVED.value})
+    require(campaign, "launched", {S.APPROVED.value})
     report = LaunchReport(campaign.id, campaign.status)
     report.superseded = _supersede(session, campaign)
     for wave in service.waves_of(session, campaign.id):
@@ -200,27 +153,10 @@ def launch(
     return report
 
 
-def start_due_wave(session: Session, wave_id: int, *, now: datetime | None = None) -> str:
-    """The ``campaigns.start_wave`` job's work: start the wave if it is still due and its
-    campaign is scheduled or running; says what happened."""
-    now = now or utcnow()
-    wave = session.get(Wave, wave_id)
-    if wave is None:
-        return f"wave {wave_id} no longer exists"
-    campaign = service.get_campaign(session, wave.campaign_id)
-    if wave.status != S.SCHEDULED.value or campaign.status not in (S.SCHEDULED, S.RUNNING):
-        return f"not started: the wave is {wave.status}, the campaign {campaign.status}"
-    if wave.scheduled_at is not None and as_utc(wave.scheduled_at) > now:
-        return "not started: rescheduled later"
-    start = start_wave(session, wave, by=None, now=now)
-    campaign.status = S.RUNNING.value
-    return f"started: {start.queued} message(s) queued, send job {start.job_id}"
-
-
 def pause(session: Session, campaign_id: int) -> Campaign:
     """Hold a scheduled or running campaign: its senders stop after the batch in hand."""
     campaign = service.get_campaign(session, campaign_id)
-    _require(campaign, "paused", {S.SCHEDULED.value, S.RUNNING.value})
+    require(campaign, "paused", {S.SCHEDULED.value, S.RUNNING.value})
     campaign.status = S.PAUSED.value
     session.execute(
         update(Wave)
@@ -238,13 +174,13 @@ def resume(
     the scheduled ones that came due meanwhile."""
     now = now or utcnow()
     campaign = service.get_campaign(session, campaign_id)
-    _require(campaign, "resumed", {S.PAUSED.value})
+    require(campaign, "resumed", {S.PAUSED.value})
     report = LaunchReport(campaign.id, campaign.status)
     for wave in service.waves_of(session, campaign.id):
         if wave.status == S.PAUSED.value:
             wave.status = S.RUNNING.value
             job = queue_send(session, wave.id, created_by=by)
-            report.started.append(WaveStart(wave.id, _queued(session, wave.id), job.id))
+            report.started.append(WaveStart(wave.id, queued_count(session, wave.id), job.id))
         elif wave.status == S.SCHEDULED.value:
             if wave.scheduled_at is None or as_utc(wave.scheduled_at) <= now:
                 report.started.append(start_wave(session, wave, by=by, now=now))
@@ -263,7 +199,7 @@ def cancel(session: Session, campaign_id: int) -> tuple[Campaign, int]:
     queued is skipped (already sent ones stay in the contact history). Returns the campaign
     and how many messages were skipped."""
     campaign = service.get_campaign(session, campaign_id)
-    _require(campaign, "cancelled", OPEN)
+    require(campaign, "cancelled", OPEN)
     wave_ids = [w.id for w in service.waves_of(session, campaign.id)]
     skipped = 0
     if wave_ids:
@@ -298,92 +234,3 @@ def settle(session: Session, campaign_id: int) -> Campaign:
         campaign.status = S.COMPLETED.value
     session.flush()
     return campaign
-
-
-def _new_version(session: Session, old: Campaign, *, by: str | None) -> Campaign:
-    newest = session.scalar(select(func.max(Campaign.version)).where(Campaign.code == old.code))
-    if newest != old.version:
-        raise Conflict(
-            f"Campaign {old.code} already has a version {newest}: edit that one instead."
-        )
-    copy = Campaign(
-        **{
-            c: getattr(old, c)
-            for c in (
-                "code",
-                "name",
-                "objective",
-                "priority",
-                "budget",
-                "currency",
-                "purpose",
-                "starts_on",
-                "ends_on",
-                "response_window_days",
-                "owner_id",
-                "offer_id",
-                "cost_per_contact",
-            )
-        },
-        version=old.version + 1,
-        previous_id=old.id,
-        status=S.DRAFT.value,
-        created_by=by,
-        updated_at=utcnow(),
-    )
-    session.add(copy)
-    session.flush()
-    targeting = session.get(CampaignTargeting, old.id)
-    if targeting is not None:
-        keep = {c.key: getattr(targeting, c.key) for c in CampaignTargeting.__mapper__.column_attrs}
-        keep.update(campaign_id=copy.id, ab_winner_cell_id=None, ab_decided_at=None)
-        session.add(CampaignTargeting(**keep))
-    for cell in service.cells_of(session, old.id):
-        fields = {c.key: getattr(cell, c.key) for c in Cell.__mapper__.column_attrs}
-        session.add(Cell(**{**fields, "id": None, "campaign_id": copy.id}))
-    for wave in service.waves_of(session, old.id):
-        if wave.status in NOT_STARTED:
-            session.add(
-                Wave(
-                    campaign_id=copy.id,
-                    name=wave.name,
-                    scheduled_at=wave.scheduled_at,
-                    expected_volume=wave.expected_volume,
-                    status=S.DRAFT.value,
-                )
-            )
-    session.flush()
-    return copy
-
-
-def edit(session: Session, campaign_id: int, data: CampaignUpdate, *, by: str | None) -> EditResult:
-    """Apply ``data``: in place for a draft (an approved or scheduled one goes back to draft);
-    as a new version for a running or paused one; Refused once it has ended."""
-    campaign = service.get_campaign(session, campaign_id)
-    _require(campaign, "edited", OPEN)
-    if campaign.status in (S.RUNNING, S.PAUSED):
-        copy = _new_version(session, campaign, by=by)
-        service.apply_update(session, copy, data)
-        return EditResult(copy, new_version=True)
-    withdrawn = campaign.status != S.DRAFT.value
-    if withdrawn:
-        campaign.status = S.DRAFT.value
-        campaign.approved_by = campaign.approved_at = None
-        session.execute(
-            update(Wave)
-            .where(Wave.campaign_id == campaign.id, Wave.status == S.SCHEDULED.value)
-            .values(status=S.DRAFT.value)
-        )
-    service.apply_update(session, campaign, data)
-    return EditResult(campaign, approval_withdrawn=withdrawn)
-
-
-def start_wave_handler(ctx: Any) -> dict[str, Any]:
-    """Job ``campaigns.start_wave``: start a scheduled wave at its time."""
-    from closedloop.db.uow import unit_of_work
-
-    with unit_of_work(ctx.factory) as session:
-        return {"result": start_due_wave(session, int(ctx.payload["wave_id"]))}
-
-
-HANDLERS: dict[str, Any] = {START_KIND: start_wave_handler}

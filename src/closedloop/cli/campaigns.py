@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
-from closedloop.campaigns import lifecycle, service
+from closedloop.campaigns import lifecycle, service, versions
 from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate, CellCreate, WaveCreate
 from closedloop.cli._common import (
     JsonOption,
@@ -187,7 +187,7 @@ def edit(
     model = _model(CampaignUpdate, data, str(file or "the options"))
     with session_scope() as session:
         campaign = service.find_campaign(session, ref)
-        result = lifecycle.edit(session, campaign.id, model, by=_by(by))
+        result = versions.edit(session, campaign.id, model, by=_by(by))
         shown = service.describe(session, result.campaign)
     if json_output:
         print_json(

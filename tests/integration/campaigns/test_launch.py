@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.campaigns.waves import Rejecting, email_template, person, smtp
 
-from closedloop.campaigns import lifecycle, service
+from closedloop.campaigns import lifecycle, service, wave_start
 from closedloop.campaigns.models import Communication, Offer, Wave
 from closedloop.campaigns.schemas import CampaignCreate, CellCreate, WaveCreate
 from closedloop.campaigns.sender import WaveSender
@@ -102,8 +102,8 @@ def test_a_wave_of_the_future_waits_for_its_time(factory: sessionmaker[Session])
         job = s.scalars(select(Job).where(Job.kind == "campaigns.start_wave")).one()
         assert job.payload == {"wave_id": wave_id} and job.run_after is not None
     with unit_of_work(factory) as s:
-        assert lifecycle.start_due_wave(s, wave_id) == "not started: rescheduled later"
-        assert lifecycle.start_due_wave(s, wave_id, now=later + timedelta(minutes=1)).startswith(
+        assert wave_start.start_due_wave(s, wave_id) == "not started: rescheduled later"
+        assert wave_start.start_due_wave(s, wave_id, now=later + timedelta(minutes=1)).startswith(
             "started: 2 message(s) queued"
         )
     with factory() as s:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.campaigns.waves import Rejecting, email_template, person, smtp
 
-from closedloop.campaigns import lifecycle, service
+from closedloop.campaigns import lifecycle, service, versions
 from closedloop.campaigns.ledger import queue_rows
 from closedloop.campaigns.models import Campaign, Cell, Communication, Offer, Wave
 from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate, CellCreate, WaveCreate
@@ -122,7 +122,7 @@ def test_editing_an_approved_campaign_withdraws_the_approval(
         cid = _draft(s).id
         lifecycle.approve(s, cid, by="bob")
     with unit_of_work(factory) as s:
-        result = lifecycle.edit(s, cid, CampaignUpdate(name="Spring offers, v2"), by="alice")
+        result = versions.edit(s, cid, CampaignUpdate(name="Spring offers, v2"), by="alice")
     assert result.approval_withdrawn and not result.new_version
     with factory() as s:
         c = s.get(Campaign, cid)
@@ -152,7 +152,7 @@ def test_a_running_campaign_is_frozen_and_an_edit_makes_a_new_version(
                    scheduled_at=datetime.now(UTC) + timedelta(days=7)))  # fmt: skip
     change = CampaignUpdate(objective="Sell even more", budget=Decimal("800"))
     with unit_of_work(factory) as s:
-        result = lifecycle.edit(s, cid, change, by="carol")
+        result = versions.edit(s, cid, change, by="carol")
         new_id = result.campaign.id
     assert result.new_version
     with factory() as s:
@@ -170,7 +170,7 @@ def test_a_running_campaign_is_frozen_and_an_edit_makes_a_new_version(
         # the old version's sending still sees its own content
         assert s.scalar(select(Cell.template_id).where(Cell.campaign_id == cid, Cell.code == "A"))
     with pytest.raises(Conflict, match="already has a version 2"), unit_of_work(factory) as s:
-        lifecycle.edit(s, cid, change, by="carol")
+        versions.edit(s, cid, change, by="carol")
 
 
 def test_pause_holds_the_sender_and_resume_sends_the_rest(

@@ -19,7 +19,7 @@ from closedloop.api.auth import requires
 from closedloop.api.errors import problem_responses
 from closedloop.api.params import Offset
 from closedloop.campaigns import calendar as cal
-from closedloop.campaigns import lifecycle, service
+from closedloop.campaigns import lifecycle, service, versions
 from closedloop.campaigns.schemas import CampaignCreate, CampaignPublic, CampaignUpdate
 from closedloop.campaigns.send_job import queue_send
 from closedloop.db.types import DbId
@@ -198,7 +198,7 @@ def edit_campaign(
 ) -> EditPublic:
     """Change a campaign: a draft in place, an approved or scheduled one back to draft, a
     running or paused one through a new version (its content is frozen)."""
-    result = lifecycle.edit(session, campaign_id, data, by=user.username)
+    result = versions.edit(session, campaign_id, data, by=user.username)
     audit(session, user, "update", "campaign", result.campaign.id, channel="api")
     shown = service.describe(session, result.campaign)
     return EditPublic(

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from closedloop.campaigns import calendar as cal
-from closedloop.campaigns import lifecycle, service
+from closedloop.campaigns import lifecycle, service, versions
 from closedloop.campaigns.funnel import wave_funnel
 from closedloop.campaigns.models import Campaign, MessageTemplate, Offer
 from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate
@@ -214,7 +214,7 @@ async def edit(request: Request, db: DbSession, user: Writer, campaign_id: Campa
         try:
             data = CampaignUpdate.model_validate(doc)
             with db.begin_nested():  # a refusal keeps nothing of the change
-                result = lifecycle.edit(db, campaign_id, data, by=user.username)
+                result = versions.edit(db, campaign_id, data, by=user.username)
         except ValidationError as exc:
             campaign_form.pydantic_errors(parsed, exc, gettext_for(request))
         except DomainError as exc:
