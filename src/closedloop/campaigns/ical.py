@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from closedloop.campaigns.calendar import WaveEntry, entries
+from closedloop.campaigns.calendar_entries import WaveEntry, entries
 from closedloop.campaigns.models import Campaign
 from closedloop.db.base import utcnow
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from rich.table import Table
 
 from closedloop.campaigns import service
-from closedloop.campaigns.calendar import conflicts_of
+from closedloop.campaigns.calendar_conflicts import conflicts_of
 from closedloop.cli._common import JsonOption, console, print_json, session_scope
 from closedloop.vocab import CampaignStatus
 

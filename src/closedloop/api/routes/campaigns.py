@@ -20,6 +20,7 @@ from closedloop.api.errors import problem_responses
 from closedloop.api.params import Offset
 from closedloop.campaigns import calendar as cal
 from closedloop.campaigns import lifecycle, service, versions
+from closedloop.campaigns.calendar_conflicts import conflicts_of
 from closedloop.campaigns.schemas import CampaignCreate, CampaignPublic, CampaignUpdate
 from closedloop.campaigns.send_job import queue_send
 from closedloop.db.types import DbId
@@ -184,7 +185,7 @@ def create_campaign(session: DbSession, user: Writer, data: CampaignCreate) -> C
 def get_campaign(session: DbSession, user: Reader, campaign_id: CampaignId) -> CampaignDetail:
     """One campaign (one version) with its waves, cells and calendar conflicts."""
     shown = service.describe(session, service.get_campaign(session, campaign_id))
-    conflicts = [c.message for c in cal.conflicts_of(session, campaign_id)]
+    conflicts = [c.message for c in conflicts_of(session, campaign_id)]
     return CampaignDetail(**shown.model_dump(), conflicts=conflicts)
 
 

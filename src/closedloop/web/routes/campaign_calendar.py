@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from closedloop.access import declare
 from closedloop.bootstrap import get_session_factory
 from closedloop.campaigns import calendar as cal
+from closedloop.campaigns.calendar_entries import WaveEntry
 from closedloop.campaigns.ical import feed
 from closedloop.db.uow import unit_of_work
 from closedloop.deps import DbSession
@@ -60,7 +61,7 @@ def calendar_page(
     else:
         start, end = _month(month)
     plan = cal.calendar(db, start, end)
-    by_day: dict[date, list[cal.WaveEntry]] = {}
+    by_day: dict[date, list[WaveEntry]] = {}
     for e in plan.entries:
         by_day.setdefault(e.day, []).append(e)
     lead = start - timedelta(days=start.weekday())

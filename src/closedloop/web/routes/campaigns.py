@@ -20,8 +20,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from closedloop.campaigns import calendar as cal
 from closedloop.campaigns import lifecycle, service, versions
+from closedloop.campaigns.calendar_conflicts import conflicts_of
 from closedloop.campaigns.funnel import wave_funnel
 from closedloop.campaigns.models import Campaign, MessageTemplate, Offer
 from closedloop.campaigns.schemas import CampaignCreate, CampaignUpdate
@@ -167,7 +167,7 @@ def show_page(request: Request, db: DbSession, user: Reader, campaign_id: Campai
         "active": "campaigns",
         "c": shown,
         "funnels": funnels,
-        "conflicts": cal.conflicts_of(db, campaign_id),
+        "conflicts": conflicts_of(db, campaign_id),
         "problems": lifecycle.readiness(db, campaign) if campaign.status == S.DRAFT else [],
         "may": can,
         "refresh_seconds": 10 if campaign.status == S.RUNNING else None,
