@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from closedloop.campaigns import ledger
+from closedloop.campaigns import ledger, send_lease
 from closedloop.campaigns.compose import Ready
 from closedloop.campaigns.models import SeedSend
 from closedloop.campaigns.seeds import SeedCopy
@@ -66,7 +66,7 @@ class Handover:
         deliveries: list[Delivery] = transport.send(messages, commit)
         with unit_of_work(self.factory) as session:
             self._record(session, impl, group, messages, deliveries, recorded)
-            ledger.heartbeat(session, self.wave_id, self.holder)
+            send_lease.heartbeat(session, self.wave_id, self.holder)
         return deliveries
 
     def _record(

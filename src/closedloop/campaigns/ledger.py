@@ -1,4 +1,5 @@
-"""The send ledger: a wave's ``communications`` rows and the lease of the wave's sender.
+"""The send ledger: a wave's ``communications`` rows (the lease of the wave's sender is in
+:mod:`closedloop.campaigns.send_lease`).
 
 The contract between extraction and sending (see ``docs/concepts/channels.md``):
 
@@ -9,14 +10,14 @@ The contract between extraction and sending (see ``docs/concepts/channels.md``):
   transaction as its lease heartbeat: a sender that lost its lease cannot mark anything), then
   records each outcome (:func:`record`);
 - rows still ``sending`` when a new sender takes over were possibly handed over: they become
-  ``unconfirmed`` (never sent again) unless the channel can tell (:func:`take_over`).
+  ``unconfirmed`` (never sent again) unless the channel can tell
+  (:func:`closedloop.campaigns.send_prepare.settle_unfinished`).
 
 Queries here never commit; the sender owns its transactions.
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,8 +27,9 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from closedloop.campaigns import counters
-from closedloop.campaigns.models import Campaign, Cell, Communication, SendRun, Wave
-from closedloop.db.base import as_utc, utcnow
+from closedloop.campaigns.models import Campaign, Cell, Communication, Wave
+from closedloop.campaigns.send_lease import heartbeat
+from closedloop.db.base import utcnow
 from closedloop.errors import Conflict, NotFound
 from closedloop.vocab import Channel
 from closedloop.vocab import CommunicationStatus as St
@@ -60,10 +62,6 @@ class Outcome:
     subject: str | None = None
     retry_at: datetime | None = None
     attempts: int | None = None
-
-
-class LeaseLost(Conflict):
-    """Another sender took this wave over (this one looked dead): stop at once."""
 
 
 def queue_rows(session: Session, wave_id: int, cell_id: int, person_ids: Iterable[int]) -> int:
@@ -283,81 +281,3 @@ def hold_reason(session: Session, wave_id: int) -> str | None:
     if wave_status in HELD:
         return f"wave {wave_id} is {HELD[wave_status]}"
     return None
-
-
-# --- the lease -------------------------------------------------------------------------------
-
-
-def acquire(session: Session, wave_id: int, holder: str, *, stale_after: float, alive: Any) -> bool:
-    """Take the wave's lease for ``holder``; returns True when a previous holder had died
-    (its ``sending`` rows need settling). :class:`Conflict` when a live sender holds it.
-
-    ``alive(holder)`` says whether a holder (``host:pid:…``) is a live process of this
-    machine. A holder of this machine that is not alive is replaced at once; one of another
-    machine once it has shown no life for ``stale_after`` seconds. The take-over is a
-    compare-and-swap on the holder and heartbeat read, so of two senders only one wins.
-    """
-    now = utcnow()
-    run = session.get(SendRun, wave_id, with_for_update=True)
-    if run is None:
-        wave_purpose(session, wave_id)
-        session.add(
-            SendRun(
-                wave_id=wave_id, holder=holder, heartbeat_at=now, started_at=now, state="running"
-            )
-        )
-        session.flush()
-        return False
-    old_holder, old_beat = run.holder, run.heartbeat_at
-    if old_holder is not None:
-        age = (now - as_utc(old_beat)).total_seconds() if old_beat else float("inf")
-        local = old_holder.partition(":")[0] == socket.gethostname()
-        if alive(old_holder) or (age < stale_after and not local):
-            raise Conflict(
-                f"Wave {wave_id} is being sent by {old_holder} (last sign of life "
-                f"{age:.0f} s ago); only one sender may work on a wave."
-            )
-    taken = session.execute(
-        update(SendRun)
-        .where(
-            SendRun.wave_id == wave_id,
-            SendRun.holder.is_(None) if old_holder is None else SendRun.holder == old_holder,
-            SendRun.heartbeat_at.is_(None)
-            if old_beat is None
-            else SendRun.heartbeat_at == old_beat,
-        )
-        .values(
-            holder=holder,
-            heartbeat_at=now,
-            started_at=now,
-            finished_at=None,
-            state="running",
-            message=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"Wave {wave_id} was just taken by another sender.")
-    return old_holder is not None
-
-
-def heartbeat(session: Session, wave_id: int, holder: str) -> None:
-    """Renew the lease; :class:`LeaseLost` when ``holder`` no longer holds it."""
-    done = session.execute(
-        update(SendRun)
-        .where(SendRun.wave_id == wave_id, SendRun.holder == holder)
-        .values(heartbeat_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
-        raise LeaseLost(f"Another sender took wave {wave_id} over; this one stops.")
-
-
-def release(session: Session, wave_id: int, holder: str, state: str, message: str | None) -> None:
-    """Give the lease back, with how the run ended."""
-    session.execute(
-        update(SendRun)
-        .where(SendRun.wave_id == wave_id, SendRun.holder == holder)
-        .values(holder=None, finished_at=utcnow(), state=state, message=message and message[:500])
-        .execution_options(synchronize_session=False)
-    )

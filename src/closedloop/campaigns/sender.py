@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from closedloop.campaigns import ledger
+from closedloop.campaigns import ledger, send_lease
 from closedloop.campaigns.compose import Ready, Settled, WavePlan, load_plan
 from closedloop.campaigns.handover import Handover
 from closedloop.campaigns.outgoing import outgoing
@@ -116,7 +116,7 @@ class WaveSender:
             for transport in self.transports.values():
                 transport.close()
             with unit_of_work(self.factory) as session:
-                ledger.release(session, self.wave_id, self.holder, state, message)
+                send_lease.release(session, self.wave_id, self.holder, state, message)
                 self.report.counts = ledger.counts(session, self.wave_id)
                 self.report.next_retry_at = ledger.next_retry_at(session, self.wave_id)
         return self.report
@@ -130,7 +130,7 @@ class WaveSender:
     def _acquire(self) -> None:
         try:
             with unit_of_work(self.factory) as session:
-                self.report.taken_over = ledger.acquire(
+                self.report.taken_over = send_lease.acquire(
                     session,
                     self.wave_id,
                     self.holder,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.integration.campaigns.waves import Rejecting, email_template, smtp, wave
 from tests.net import free_port
 
-from closedloop.campaigns import ledger
+from closedloop.campaigns import ledger, send_lease
 from closedloop.campaigns.models import Communication, SendRun
 from closedloop.campaigns.sender import WaveSender
 from closedloop.consent.models import Suppression
@@ -176,13 +176,13 @@ def test_two_senders_for_one_wave_only_one_works(
     with unit_of_work(factory) as s:
         setup = wave(s, 2)
         me = f"{socket.gethostname()}:{os.getpid()}:1"  # a live process of this machine
-        ledger.acquire(s, setup.wave_id, me, stale_after=60, alive=lambda h: h == me)
+        send_lease.acquire(s, setup.wave_id, me, stale_after=60, alive=lambda h: h == me)
     handler = Rejecting()
     with smtp(handler, monkeypatch), pytest.raises(Conflict, match="being sent by"):
         WaveSender(factory, setup.wave_id).run()
     assert handler.received == []
     # a sender that lost its lease cannot mark anything (so cannot send)
-    with unit_of_work(factory) as s, pytest.raises(ledger.LeaseLost):
+    with unit_of_work(factory) as s, pytest.raises(send_lease.LeaseLost):
         row = next(iter(_rows(factory, setup.wave_id).values()))
         ledger.mark_sending(s, setup.wave_id, "another:1:1", {row.id: "<x@y>"})
 
