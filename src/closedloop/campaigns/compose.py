@@ -31,9 +31,11 @@ from closedloop.campaigns.ledger import (
     already_handed_over,
     wave_purpose,
 )
+from closedloop.campaigns.link_tracking import with_tracking
 from closedloop.campaigns.models import Cell, Offer
 from closedloop.campaigns.recipients import PostalLines, Recipient, load_recipients
-from closedloop.campaigns.render import Fields, Rendered, RenderFailed, with_tracking
+from closedloop.campaigns.render import Rendered, RenderFailed
+from closedloop.campaigns.template_names import Fields
 from closedloop.campaigns.templates import MessageRenderer, base_context, load_renderer
 from closedloop.channels import Attachment
 from closedloop.consent import preference_links, verdicts

@@ -1,9 +1,10 @@
 """What a message needs to know about its recipients, read for a whole batch at once.
 
-For each person: the fields a template may use (:data:`closedloop.campaigns.render.PERSON_FIELDS`),
-the address the channel goes to (the primary valid email; the primary valid mobile number;
-the primary valid postal address) and its key for suppression lists, and whether the record
-was merged into another (then the golden record is the one to write to). Four indexed queries
+For each person: the fields a template may use
+(:data:`closedloop.campaigns.template_names.PERSON_FIELDS`), the address the channel goes to
+(the primary valid email; the primary valid mobile number; the primary valid postal address)
+and its key for suppression lists, and whether the record was merged into another (then the
+golden record is the one to write to). Four indexed queries
 per batch, whatever its size.
 """
 

@@ -8,32 +8,34 @@ the template gives a fallback (``{{ person.given_name | default("reader") }}``),
 goes out saying "Dear ,". The analysis (:mod:`closedloop.campaigns.checks`) finds those
 recipients before sending.
 
-What a template may use (declared here once; the analysis and the docs derive from it):
+What a template may use (declared once in :mod:`closedloop.campaigns.template_names`; the
+analysis and the docs derive from it):
 
-- ``person.<field>`` (:data:`PERSON_FIELDS`), ``offer.<field>`` (:data:`OFFER_FIELDS`),
+- ``person.<field>`` (``PERSON_FIELDS``), ``offer.<field>`` (``OFFER_FIELDS``),
   ``campaign.code|name``, ``wave.name``;
 - ``recommendations``: a list of products (dicts with ``code``, ``name``, ``price``,
   ``currency``…) from the ``message_recommendations`` hook (targeting answers it: the
   person's next best products, never one already bought); ``recommendations(3)`` is its
-  first three (at most :data:`MAX_RECOMMENDATIONS`);
+  first three (at most ``MAX_RECOMMENDATIONS``);
 - ``unsubscribe_url``, ``preferences_url`` (signed, per person), ``today``, ``locale``;
 - ``survey_url("CODE")``: the signed link to a survey's page for this message (emails);
-- ``event.<field>`` (:data:`EVENT_FIELDS`) and ``rsvp_url("yes"|"no"|"maybe")``: the event
+- ``event.<field>`` (``EVENT_FIELDS``) and ``rsvp_url("yes"|"no"|"maybe")``: the event
   the campaign invites to and the signed link to this invitation's answer page (messages of
   a campaign with an event, :mod:`closedloop.events`; such an email carries the ``.ics``);
 - filters ``money`` (``{{ offer.price | money }}``, in the recipient's locale) and
   ``date`` (``{{ offer.valid_to | date("long") }}``) besides Jinja's own.
 
 Every ``http(s)`` link of an email becomes a tracked link when it is sent
-(:func:`with_tracking`; ``data-notrack`` on the ``<a>`` keeps one as is).
+(:func:`closedloop.campaigns.link_tracking.with_tracking`; ``data-notrack`` on the ``<a>``
+keeps one as is). This module is the only one of the domains that imports Jinja2
+(docs/decisions/0017-sandboxed-templates.md).
 """
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -47,80 +49,9 @@ from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from closedloop.campaigns import tracking
 from closedloop.campaigns.plaintext import html_to_text
+from closedloop.campaigns.template_names import NAMES, OBJECTS, Fields
 from closedloop.errors import ValidationFailed
-
-PERSON_FIELDS = (
-    "id",
-    "salutation",
-    "given_name",
-    "family_name",
-    "full_name",
-    "email",
-    "phone",
-    "language",
-    "gender",
-    "birth_date",
-    "lifecycle_status",
-    "line1",
-    "line2",
-    "postal_code",
-    "locality",
-    "region",
-    "country",
-)
-OFFER_FIELDS = ("code", "name", "description", "price", "valid_from", "valid_to")
-CAMPAIGN_FIELDS = ("code", "name", "currency")
-WAVE_FIELDS = ("name",)
-#: An event's fields, as text in its own time zone (``starts``: "Thursday 14 May 2027, 18:30").
-EVENT_FIELDS = (
-    "code", "name", "description", "starts", "ends", "date", "time", "timezone", "venue",
-    "address", "online_url", "organiser",
-)  # fmt: skip
-#: The objects a template may read fields of, with their fields.
-OBJECTS: dict[str, tuple[str, ...]] = {
-    "person": PERSON_FIELDS,
-    "offer": OFFER_FIELDS,
-    "campaign": CAMPAIGN_FIELDS,
-    "wave": WAVE_FIELDS,
-    "event": EVENT_FIELDS,
-}
-#: Every top-level name a template may use.
-NAMES = frozenset(
-    {
-        *OBJECTS,
-        "recommendations",
-        "unsubscribe_url",
-        "preferences_url",
-        "survey_url",
-        "rsvp_url",
-        "today",
-        "locale",
-    }
-)
-
-
-class Fields(dict[str, Any]):
-    """A template object (``person``, ``offer``…): its non-empty fields, named for errors."""
-
-    def __init__(self, label: str, values: Mapping[str, Any]) -> None:
-        super().__init__((k, v) for k, v in values.items() if v is not None and v != "")
-        self.label = label
-
-
-#: How many products a message may list (``recommendations(n)`` gives at most this many).
-MAX_RECOMMENDATIONS = 6
-
-
-class Recommendations(list[dict[str, Any]]):
-    """The ``recommendations`` of a template: a list, also callable as
-    ``recommendations(n)`` for its first ``n`` products, best first."""
-
-    def __call__(self, n: int = 3) -> list[dict[str, Any]]:
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise TypeError("recommendations(n) takes a number of products, 0 or more")
-        return list(self[: min(n, MAX_RECOMMENDATIONS)])
 
 
 class Missing(StrictUndefined):
@@ -311,37 +242,3 @@ def invalid(problems: list[Problem]) -> ValidationFailed:
             for p in problems
         ],
     )
-
-
-#: An address in the text part: up to a space, a closing bracket or the end (so a longer
-#: address that merely starts like a tracked one is left alone).
-_TEXT_URL = re.compile(r"https?://[^\s<>()\[\]\"]+")
-_HREF = re.compile(r"<a\b[^>]*?\bhref\s*=\s*\"(https?://[^\"]+)\"[^>]*>", re.I)
-
-
-def with_tracking(message: Rendered, communication_id: int, *, skip: tuple[str, ...]) -> Rendered:
-    """``message`` with every ``http(s)`` link of its HTML and text turned into a tracked
-    link of message ``communication_id``, and the open pixel before ``</body>``. Links that
-    start with one of ``skip`` (the unsubscribe and preference links) and ``<a data-notrack>``
-    stay as they are."""
-    urls: dict[str, str] = {}
-
-    def tracked(match: re.Match[str]) -> str:
-        tag, raw = match.group(0), match.group(1)
-        url = html_lib.unescape(raw)
-        if "data-notrack" in tag or url.startswith(skip):
-            return tag
-        new = urls.setdefault(url, tracking.click_url(communication_id, url))
-        return tag.replace(f'"{raw}"', f'"{html_lib.escape(new)}"', 1)
-
-    body = _HREF.sub(tracked, message.body)
-    pixel = (
-        f'<img src="{tracking.open_url(communication_id)}" width="1" height="1" alt="" '
-        'style="display:block;border:0">'
-    )
-    close = body.lower().rfind("</body>")
-    body = body[:close] + pixel + body[close:] if close >= 0 else body + pixel
-    text = message.text
-    if text and urls:
-        text = _TEXT_URL.sub(lambda m: urls.get(m.group(0), m.group(0)), text)
-    return replace(message, body=body, text=text)

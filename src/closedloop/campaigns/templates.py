@@ -20,14 +20,13 @@ from sqlalchemy.orm import Session
 from closedloop.campaigns.models import MessageContent, MessageTemplate
 from closedloop.campaigns.render import (
     CompiledContent,
-    Fields,
     Problem,
-    Recommendations,
     Rendered,
     compile_content,
     invalid,
     names_used,
 )
+from closedloop.campaigns.template_names import Fields, Recommendations
 from closedloop.errors import NotFound
 from closedloop.settings import get_settings
 from closedloop.vocab import Channel

@@ -119,7 +119,7 @@ def local(event: Event, at: datetime) -> datetime:
 
 
 def template_fields(event: Event) -> dict[str, Any]:
-    """The ``event`` a template sees (:data:`closedloop.campaigns.render.EVENT_FIELDS`)."""
+    """The ``event`` a template sees (:data:`closedloop.campaigns.template_names.EVENT_FIELDS`)."""
     start, end = local(event, event.starts_at), local(event, event.ends_at)
     where = ", ".join(p for p in (event.venue, event.address) if p)
     return {

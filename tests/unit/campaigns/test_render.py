@@ -10,7 +10,9 @@ import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from closedloop.campaigns import render
-from closedloop.campaigns.render import Fields, Rendered, RenderFailed, with_tracking
+from closedloop.campaigns.link_tracking import with_tracking
+from closedloop.campaigns.render import Rendered, RenderFailed
+from closedloop.campaigns.template_names import Fields
 from closedloop.campaigns.templates import ContentCreate, compile_template
 from closedloop.campaigns.tracking import read_click, read_open
 from closedloop.vocab import Channel
