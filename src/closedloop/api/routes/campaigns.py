@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from closedloop.api.auth import requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Offset
+from closedloop.api.problems import problem_responses
 from closedloop.campaigns import calendar as cal
 from closedloop.campaigns import lifecycle, service, versions
 from closedloop.campaigns.calendar_conflicts import conflicts_of

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from closedloop.api.auth import JOB_QUOTA, PersonsReader, PersonsWriter
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Id, Offset
+from closedloop.api.problems import problem_responses
 from closedloop.api.schemas import UtcDatetime
 from closedloop.contacts import service as contacts
 from closedloop.contacts.schemas import PersonCreate

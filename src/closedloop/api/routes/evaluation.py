@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from closedloop.api.auth import requires
-from closedloop.api.errors import problem_responses
+from closedloop.api.problems import problem_responses
 from closedloop.db.types import DbId
 from closedloop.deps import DbSession
 from closedloop.evaluation import (

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from closedloop.api.auth import requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Id
+from closedloop.api.problems import problem_responses
 from closedloop.db.types import DbId
 from closedloop.deps import DbSession
 from closedloop.errors import ValidationFailed

@@ -19,8 +19,8 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, Response, Uploa
 from pydantic import BaseModel, Field
 
 from closedloop.api.auth import JOB_QUOTA, ImportsRollbacker, PersonsReader, PersonsWriter
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Offset
+from closedloop.api.problems import problem_responses
 from closedloop.api.schemas import UtcDatetime
 from closedloop.bootstrap import get_engine
 from closedloop.db.types import DbId

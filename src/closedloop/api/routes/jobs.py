@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict
 
 from closedloop.api.auth import JOB_QUOTA, requires
-from closedloop.api.errors import problem_responses
+from closedloop.api.problems import problem_responses
 from closedloop.api.schemas import UtcDatetime
 from closedloop.db.types import DbId
 from closedloop.deps import DbSession

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from closedloop.api.auth import CurrentUser
-from closedloop.api.errors import problem_responses
+from closedloop.api.problems import problem_responses
 from closedloop.users.permissions import Permission, allowed
 
 router = APIRouter(tags=["users"])

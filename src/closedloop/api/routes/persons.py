@@ -11,7 +11,8 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from closedloop.api.auth import PersonsDeleter, PersonsReader, PersonsWriter
-from closedloop.api.errors import ApiProblem, problem_responses
+from closedloop.api.errors import ApiProblem
+from closedloop.api.problems import problem_responses
 from closedloop.api.schemas import PersonCardPublic, PersonPage, PersonRecordPublic, card_public
 from closedloop.contacts import service as contacts
 from closedloop.contacts.models import Person

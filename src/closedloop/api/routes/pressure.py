@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from closedloop.api.auth import requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Id, Offset
+from closedloop.api.problems import problem_responses
 from closedloop.campaigns import funnel as funnel_service
 from closedloop.campaigns import pressure as pressure_service
 from closedloop.campaigns.extraction import STAGES

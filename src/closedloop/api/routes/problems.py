@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from closedloop.access import PUBLIC
-from closedloop.api.errors import PROBLEM_TYPES, TYPE_BASE, ProblemType, problem_responses
+from closedloop.api.problems import PROBLEM_TYPES, TYPE_BASE, ProblemType, problem_responses
 from closedloop.errors import NotFound
 
 router = APIRouter(prefix="/problems", tags=["problems"], dependencies=[PUBLIC])

@@ -13,8 +13,8 @@ from pydantic import BaseModel
 
 from closedloop.access import PUBLIC
 from closedloop.api.auth import PersonsReader, requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import IdFilter, Offset
+from closedloop.api.problems import problem_responses
 from closedloop.deps import DbSession
 from closedloop.errors import NotFound, ValidationFailed
 from closedloop.responses import desk, sms

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
 from closedloop.api.auth import JOB_QUOTA, PersonsReader, requires
-from closedloop.api.errors import problem_responses
+from closedloop.api.problems import problem_responses
 from closedloop.bootstrap import get_engine, get_session_factory
 from closedloop.contacts import service as contacts
 from closedloop.db.types import DbCount, DbId

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 
 from closedloop import segments as service
 from closedloop.api.auth import requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Id, Offset
+from closedloop.api.problems import problem_responses
 from closedloop.db.types import UtcDatetime
 from closedloop.deps import DbSession
 from closedloop.users.models import User

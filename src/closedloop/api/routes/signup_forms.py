@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, status
 from pydantic import Field
 
 from closedloop.api.auth import requires
-from closedloop.api.errors import problem_responses
+from closedloop.api.problems import problem_responses
 from closedloop.consent import forms as service
 from closedloop.consent.forms import SignupFormBase, SignupFormCreate, SignupFormPublic
 from closedloop.consent.messages import public_url

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from closedloop.api.auth import requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Id
+from closedloop.api.problems import problem_responses
 from closedloop.campaigns.tracking import survey_url
 from closedloop.db.types import DbId
 from closedloop.deps import DbSession

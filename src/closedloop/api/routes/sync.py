@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from closedloop.api.auth import PersonsWriter
-from closedloop.api.errors import PROBLEM_JSON, PROBLEM_TYPES, TYPE_BASE, problem_responses
+from closedloop.api.problems import PROBLEM_JSON, PROBLEM_TYPES, TYPE_BASE, problem_responses
 from closedloop.bootstrap import get_session_factory
 from closedloop.deps import DbSession
 from closedloop.ingest import ORDER_LINES, ORDERS, PERSONS

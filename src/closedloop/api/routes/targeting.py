@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from closedloop.api.auth import JOB_QUOTA, requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Id
+from closedloop.api.problems import problem_responses
 from closedloop.contacts import service as contacts
 from closedloop.db.types import DbCount, DbId, UtcDatetime
 from closedloop.deps import DbSession

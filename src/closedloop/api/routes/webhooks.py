@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from closedloop.api.auth import JOB_QUOTA, requires
-from closedloop.api.errors import problem_responses
 from closedloop.api.params import Id, IdFilter, Offset
+from closedloop.api.problems import problem_responses
 from closedloop.api.schemas import UtcDatetime
 from closedloop.deps import DbSession
 from closedloop.interfaces import webhooks
