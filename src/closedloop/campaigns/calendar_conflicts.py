@@ -113,6 +113,7 @@ def _capacity_clashes(es: list[WaveEntry], caps: list[ChannelCapacity]) -> set[C
 
 
 def clashes(session: Session, es: list[WaveEntry]) -> list[Clash]:
+    """The conflicts among the entries ``es``: pressure rules, minimum gaps, capacities."""
     rules = list(session.scalars(select(PressureRule).where(PressureRule.active.is_(True))))
     caps = list(session.scalars(select(ChannelCapacity)))
     found = _rule_clashes(es, rules, Overlap(session)) | _capacity_clashes(es, caps)

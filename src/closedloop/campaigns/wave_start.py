@@ -44,6 +44,7 @@ def _extract(session: Session, wave_id: int, now: datetime) -> Any:
 
 
 def queued_count(session: Session, wave_id: int) -> int:
+    """How many messages of the wave are queued."""
     return int(
         session.scalar(
             select(func.count())
